@@ -1,0 +1,191 @@
+import SeqcastWire
+
+/// A commit server (claims 1, 7, 9): stores the sequencer's assignments durably, acknowledges
+/// cumulatively only after its record is persisted, and answers id queries with bindings it
+/// knows are committed (Part 1 §5), never with one it merely acknowledged.
+///
+/// Inputs: commit submits, commits and heartbeats (commit group), id queries; `persisted`.
+/// Outputs: commit acks (to the sequencer), id replies (to the requester), storage records.
+///
+/// Owned by one thread. Invariants:
+/// - `log` holds exactly the runs of `lowWater+1 ... appendedThrough`, dense;
+/// - `storedThrough <= appendedThrough`; an ack never names more than `storedThrough` (S5);
+/// - an id reply never names a number above `min(committedThrough, storedThrough)`.
+public struct CommitServer: ProtocolRole {
+    public let config: GroupConfig
+    public let node: NodeId
+    public private(set) var epoch = Epoch(1)
+    public private(set) var lowWater = SequenceNumber.zero
+    public private(set) var appendedThrough = SequenceNumber.zero
+    public private(set) var storedThrough = SequenceNumber.zero
+    /// Highest number known committed (commits, heartbeats, submits' frontier).
+    public private(set) var committedThrough = SequenceNumber.zero
+    public var output: RoleOutput
+    var log = RunQueue(capacity: 4096)
+    var writes: [(ticket: WriteTicket, through: SequenceNumber)] = []
+
+    public init(config: GroupConfig, node: NodeId, recovering records: [[UInt8]] = [], now: Instant) {
+        precondition((try? config.validate()) != nil, "invalid group configuration")
+        self.config = config
+        self.node = node
+        output = RoleOutput(config: config)
+        writes.reserveCapacity(64)
+        recover(records)
+    }
+
+    public var nextDeadline: Instant? { nil }
+
+    public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
+        guard let d = output.decode(bytes, groupId: config.groupId) else { return }
+        switch d.message {
+        case .commitSubmit(let batch):
+            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            onCommitSubmit(batch, epoch: d.header.epoch)
+        case .commit(let batch):
+            guard d.header.source == config.sequencer, d.header.epoch == epoch else { return dropUnexpected() }
+            learnCommitted(batch.committedThrough)
+        case .heartbeat(let hb):
+            guard d.header.source == config.sequencer, d.header.epoch == epoch else { return dropUnexpected() }
+            learnCommitted(hb.committedThrough)
+            truncate(behind: hb.checkpointSeq)
+        case .idQuery(let q):
+            onIdQuery(q, from: from)
+        default:
+            dropUnexpected()
+        }
+    }
+
+    public mutating func tick(now: Instant) {}
+
+    public mutating func persisted(_ ticket: WriteTicket, now: Instant) {
+        var through = storedThrough
+        while let w = writes.first, w.ticket <= ticket {
+            through = w.through
+            writes.removeFirst()
+        }
+        guard through > storedThrough else { return }
+        storedThrough = through
+        sendAck()
+    }
+
+    // MARK: handlers
+
+    mutating func onCommitSubmit(_ batch: RunBatch, epoch: Epoch) {
+        guard epoch >= self.epoch else {
+            output.counters.droppedStaleEpoch &+= 1
+            return
+        }
+        let before = appendedThrough
+        for run in batch.runs {
+            if run.lastSeq <= appendedThrough {
+                checkConsistent(run)
+                continue
+            }
+            // Only a run that continues the log is taken; a gap waits for the retransmission.
+            guard run.firstSeq <= appendedThrough.next else { break }
+            if run.firstSeq <= appendedThrough { checkConsistent(run.slice(from: run.firstSeq, through: appendedThrough)) }
+            log.append(run.firstSeq > appendedThrough ? run : run.slice(from: appendedThrough.next, through: run.lastSeq))
+            appendedThrough = run.lastSeq
+        }
+        learnCommitted(batch.committedThrough)
+        if appendedThrough > before {
+            writeRecord(from: before.next)
+        } else if storedThrough > .zero, writes.isEmpty {
+            // A retransmitted submit: the earlier ack may have been lost.
+            sendAck()
+        }
+    }
+
+    func checkConsistentResult(_ run: SequenceRun) -> Bool {
+        var same = true
+        log.forEachSlice(from: run.firstSeq, through: run.lastSeq) { held in
+            if held != run.slice(from: held.firstSeq, through: held.lastSeq) { same = false }
+            return same
+        }
+        return same
+    }
+
+    mutating func checkConsistent(_ run: SequenceRun) {
+        // The same number bound differently within one epoch is a sequencer bug (protocol.md
+        // 4.4-2): refuse it and count the alarm.
+        if run.firstSeq > lowWater, !checkConsistentResult(run) { output.counters.droppedInconsistent &+= 1 }
+    }
+
+    mutating func learnCommitted(_ seq: SequenceNumber) {
+        if seq > committedThrough { committedThrough = seq }
+    }
+
+    mutating func onIdQuery(_ q: IdQuery, from: PeerAddress) {
+        output.counters.repairsServed &+= 1
+        let answerable = min(committedThrough, storedThrough)
+        let first = max(q.firstSeq, lowWater.next)
+        let last = min(SequenceNumber(q.firstSeq.rawValue + UInt64(q.count) - 1), answerable)
+        let perDatagram = min(RunBatch.runsMax(datagramBytes: config.datagramBytesMax), 40)
+        var runs: InlineArray<40, SequenceRun> = .init(repeating: SequenceRun(firstSeq: .zero, count: 1, content: .noop))
+        var n = 0
+        log.forEachSlice(from: first, through: last) { run in
+            runs[n] = run
+            n += 1
+            return n < perDatagram
+        }
+        let lw = lowWater
+        output.outbox.send(to: .address(from), header: header(.idReply)) { w throws(EncodeError) in
+            try IdReply.encode(lowWater: lw, committedThrough: answerable, runs: (0..<n).lazy.map { runs[$0] }, into: &w)
+        }
+    }
+
+    /// Drops log entries at or behind the latest checkpoint (protocol.md 4.11), keeping the
+    /// newest record so a restart knows how far it had stored.
+    mutating func truncate(behind checkpoint: SequenceNumber) {
+        let through = min(checkpoint, committedThrough, SequenceNumber(storedThrough.rawValue &- 1))
+        guard storedThrough > .zero, through > lowWater else { return }
+        lowWater = through
+        log.removeThrough(through)
+        output.storage.truncate(through: through.rawValue)
+    }
+
+    // MARK: helpers
+
+    mutating func dropUnexpected() { output.counters.droppedUnexpectedKind &+= 1 }
+
+    func header(_ kind: MessageKind) -> Header {
+        Header(kind: kind, groupId: config.groupId, epoch: epoch, source: node)
+    }
+
+    mutating func sendAck() {
+        let ack = CommitAck(storedThrough: storedThrough)
+        output.outbox.send(to: .node(config.sequencer), header: header(.commitAck)) { w throws(EncodeError) in
+            try ack.encode(into: &w)
+        }
+    }
+
+    mutating func writeRecord(from: SequenceNumber) {
+        var n: UInt64 = 0
+        log.forEachSlice(from: from, through: appendedThrough) { _ in n += 1; return true }
+        output.storage.begin(key: appendedThrough.rawValue)
+        output.storage.put(AssignmentRecord.tagRuns)
+        output.storage.put(n)
+        log.forEachSlice(from: from, through: appendedThrough) { run in
+            AssignmentRecord.putRun(run, into: &output.storage)
+            return true
+        }
+        writes.append((output.storage.close(), appendedThrough))
+    }
+
+    mutating func recover(_ records: [[UInt8]]) {
+        var first: SequenceNumber?
+        for bytes in records {
+            guard let runs = AssignmentRecord.runs(in: bytes) else { break }
+            for run in runs where run.lastSeq > appendedThrough {
+                guard first == nil || run.firstSeq <= appendedThrough.next else { break }
+                if first == nil { first = run.firstSeq }
+                log.append(run.firstSeq > appendedThrough ? run : run.slice(from: appendedThrough.next, through: run.lastSeq))
+                appendedThrough = run.lastSeq
+            }
+        }
+        storedThrough = appendedThrough
+        lowWater = first.map { SequenceNumber($0.rawValue - 1) } ?? .zero
+        // A recovered log's start may lie above 1 only after a truncation behind a checkpoint.
+        if first == nil { lowWater = .zero }
+    }
+}

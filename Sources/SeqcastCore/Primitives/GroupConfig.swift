@@ -1,0 +1,122 @@
+import SeqcastWire
+
+/// The group's static configuration: who the servers are, the two quantities, the lifetime and
+/// checkpoint interval, and every timer and bound. Every node of a group runs with the same one.
+public struct GroupConfig: Sendable {
+    public var groupId: UInt32
+    public var sequencer: NodeId
+    public var dataServers: [NodeId]
+    public var commitServers: [NodeId]
+    public var checkpointServers: [NodeId]
+    /// K, the first quantity: distinct data servers holding a counter before it is numbered.
+    public var reportQuorum: Int
+    /// Q, the second quantity: distinct commit servers that stored an assignment before commit.
+    public var commitQuorum: Int
+    /// L, the maximum logical lifetime in sequence numbers: a message is numbered only at
+    /// `seq <= logicalTs + L` (S9).
+    public var lifetime: UInt64
+    /// N: checkpoints at every sequence number divisible by N (changed by a sequenced control run).
+    public var checkpointInterval: UInt64
+    public var datagramBytesMax: Int
+    public var timing: Timing
+    public var limits: Limits
+
+    public static let dataServersMax = 8
+    public static let commitServersMax = 8
+
+    public struct Timing: Sendable {
+        public var heartbeatInterval = Nanoseconds.millis(20)
+        /// How long a data server batches newly held counters before reporting.
+        public var reportDelay = Nanoseconds.micros(200)
+        /// How often a data server re-reports uncommitted holdings (reports can be lost).
+        public var reportRefresh = Nanoseconds.millis(10)
+        public var submitRetransmit = Nanoseconds.millis(5)
+        /// How long a receiver waits for reordering before it NAKs a gap.
+        public var nakGrace = Nanoseconds.millis(2)
+        /// Base NAK retry timeout; doubled per retry up to `nakBackoffMax`, jittered.
+        public var nakRetry = Nanoseconds.millis(4)
+        public var nakBackoffMax = Nanoseconds.millis(40)
+        public var senderRetransmit = Nanoseconds.millis(15)
+        public var checkpointReportInterval = Nanoseconds.millis(25)
+        public init() {}
+    }
+
+    public struct Limits: Sendable {
+        /// Unsequenced messages a publisher keeps before `publish` reports back-pressure.
+        public var senderWindowMax = 512
+        /// Largest message a publisher accepts (fragmented above one datagram).
+        public var messageBytesMax = 64 * 1024
+        /// Body slots of a store (data server or member); a full store drops and counts.
+        public var bodySlotsMax = 16_384
+        public var outboxSlotsMax = 256
+        /// Reply datagrams one repair request may produce (protects servers from floods).
+        public var repairDatagramsMax = 16
+        /// Runs one id query may ask for.
+        public var idQueryCountMax: UInt32 = 4096
+        public var checkpointChunkBytes = 1024
+        public init() {}
+    }
+
+    public init(groupId: UInt32 = 1, sequencer: NodeId, dataServers: [NodeId], commitServers: [NodeId],
+                checkpointServers: [NodeId], reportQuorum: Int = 1, commitQuorum: Int? = nil,
+                lifetime: UInt64 = 100_000, checkpointInterval: UInt64 = 1_000, datagramBytesMax: Int = 1472) {
+        self.groupId = groupId
+        self.sequencer = sequencer
+        self.dataServers = dataServers
+        self.commitServers = commitServers
+        self.checkpointServers = checkpointServers
+        self.reportQuorum = reportQuorum
+        self.commitQuorum = commitQuorum ?? (commitServers.count / 2 + 1)
+        self.lifetime = lifetime
+        self.checkpointInterval = checkpointInterval
+        self.datagramBytesMax = datagramBytesMax
+        self.timing = Timing()
+        self.limits = Limits()
+    }
+
+    /// Refuses configurations the protocol cannot run safely, with a reason a person can act on.
+    public func validate() throws(ConfigError) {
+        let d = dataServers.count
+        let c = commitServers.count
+        guard d >= 1, d <= Self.dataServersMax else { throw .serverCount(role: "data", count: d) }
+        guard c >= 1, c <= Self.commitServersMax else { throw .serverCount(role: "commit", count: c) }
+        guard reportQuorum >= 1, reportQuorum <= d else { throw .reportQuorum(k: reportQuorum, dataServers: d) }
+        let majority = c / 2 + 1
+        guard commitQuorum >= majority, commitQuorum <= c else {
+            throw .commitQuorum(q: commitQuorum, commitServers: c, majority: majority)
+        }
+        let all = [sequencer] + dataServers + commitServers + checkpointServers
+        guard Set(all).count == all.count else { throw .duplicateNode }
+        guard lifetime >= 16 else { throw .lifetimeTooShort(lifetime) }
+        guard checkpointInterval >= 1 else { throw .checkpointInterval }
+        guard datagramBytesMax >= 512, datagramBytesMax <= 65_507 else { throw .datagramBytes(datagramBytesMax) }
+    }
+
+    @inlinable public func dataServerIndex(_ node: NodeId) -> Int? { dataServers.firstIndex(of: node) }
+    @inlinable public func commitServerIndex(_ node: NodeId) -> Int? { commitServers.firstIndex(of: node) }
+}
+
+/// Why a configuration was refused.
+public enum ConfigError: Error, Equatable, CustomStringConvertible {
+    case serverCount(role: String, count: Int)
+    case reportQuorum(k: Int, dataServers: Int)
+    case commitQuorum(q: Int, commitServers: Int, majority: Int)
+    case duplicateNode
+    case lifetimeTooShort(UInt64)
+    case checkpointInterval
+    case datagramBytes(Int)
+
+    public var description: String {
+        switch self {
+        case .serverCount(let role, let n): "\(role) servers: \(n) configured, 1 to 8 supported"
+        case .reportQuorum(let k, let d): "report quorum K=\(k) must be between 1 and the \(d) data servers"
+        case .commitQuorum(let q, let c, let m):
+            "commit quorum Q=\(q) refused: with \(c) commit servers Q must be at least a majority (\(m)) "
+                + "and at most \(c); fail-over safety depends on quorum intersection"
+        case .duplicateNode: "a node id is configured for two roles"
+        case .lifetimeTooShort(let l): "lifetime L=\(l) is too short (at least 16 sequence numbers)"
+        case .checkpointInterval: "checkpoint interval N must be at least 1"
+        case .datagramBytes(let n): "datagram size \(n) must be between 512 and 65507 bytes"
+        }
+    }
+}

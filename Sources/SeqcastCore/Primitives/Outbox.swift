@@ -1,0 +1,70 @@
+import SeqcastWire
+
+/// Datagrams a role wants sent, encoded into slots allocated once at start (quinn's
+/// caller-owned transmit buffers, inverted: the role owns them, the driver drains them).
+///
+/// Owned by the thread that owns the role. The driver reads every entry after each input and
+/// then calls `removeAll()`. When every slot is taken, further sends are dropped and counted in
+/// `droppedFull`; the protocol's retransmission covers them.
+public struct Outbox {
+    public struct Entry: Sendable {
+        public var destination: Destination
+        public var kind: MessageKind
+        public var slot: Int
+        public var byteCount: Int
+    }
+
+    public let slotBytes: Int
+    public let slotCountMax: Int
+    @usableFromInline var arena: [UInt8]
+    public private(set) var entries: [Entry]
+    /// Sends refused because every slot was taken.
+    public private(set) var droppedFull: UInt64 = 0
+    /// Sends refused because the body did not fit a slot (a bug in a size calculation).
+    public private(set) var droppedEncode: UInt64 = 0
+
+    public init(slotBytes: Int, slotCountMax: Int) {
+        precondition(slotBytes >= Header.byteCount + 64 && slotCountMax >= 1, "outbox too small")
+        self.slotBytes = slotBytes
+        self.slotCountMax = slotCountMax
+        arena = [UInt8](repeating: 0, count: slotBytes * slotCountMax)
+        entries = []
+        entries.reserveCapacity(slotCountMax)
+    }
+
+    public var isEmpty: Bool { entries.isEmpty }
+    public var hasRoom: Bool { entries.count < slotCountMax }
+
+    /// Encodes one datagram into the next free slot. Returns false (and counts) if it was not sent.
+    @discardableResult
+    public mutating func send(to destination: Destination, header: Header,
+                              body: (inout WireWriter) throws(EncodeError) -> Void) -> Bool {
+        guard entries.count < slotCountMax else {
+            droppedFull &+= 1
+            return false
+        }
+        let slot = entries.count
+        let base = slot * slotBytes
+        let size = slotBytes
+        let written: Int? = arena.withUnsafeMutableBytes { all in
+            let buffer = UnsafeMutableRawBufferPointer(rebasing: all[base..<(base + size)])
+            return try? Datagram.encode(header, into: buffer, body: body)
+        }
+        guard let n = written else {
+            droppedEncode &+= 1
+            return false
+        }
+        entries.append(Entry(destination: destination, kind: header.kind, slot: slot, byteCount: n))
+        return true
+    }
+
+    /// Lends the bytes of entry `index` (valid until `removeAll`).
+    public func withBytes<R>(of index: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let e = entries[index]
+        return try arena.withUnsafeBytes { all in
+            try body(UnsafeRawBufferPointer(rebasing: all[(e.slot * slotBytes)..<(e.slot * slotBytes + e.byteCount)]))
+        }
+    }
+
+    public mutating func removeAll() { entries.removeAll(keepingCapacity: true) }
+}

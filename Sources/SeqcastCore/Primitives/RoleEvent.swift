@@ -1,0 +1,23 @@
+import SeqcastWire
+
+/// Things a role reports to its driver besides datagrams and writes: deliveries, publish
+/// outcomes, checkpoints and garbage collection. Drained after every input. Drops are counted
+/// in `RoleCounters`, never reported one by one.
+public enum RoleEvent: Equatable, Sendable {
+    /// The application received `id` at `seq`; `bodyDigest` digests its payload and
+    /// `stateDigest` is the application's digest after applying it.
+    case delivered(seq: SequenceNumber, id: MessageId, bodyDigest: UInt64, stateDigest: UInt64)
+    /// A sequenced control run took effect at `seq`.
+    case controlApplied(seq: SequenceNumber, run: SequenceRun)
+    /// A message this node published was committed at `seq`.
+    case sequenced(id: MessageId, seq: SequenceNumber)
+    /// This node's stream `sender` ended at `lastCounter`; `republished` unsequenced messages
+    /// move to the new incarnation `next`.
+    case streamEnded(sender: SenderId, lastCounter: UInt64, next: SenderId, republished: Int)
+    /// A checkpoint server took a checkpoint at `terminalSeq`.
+    case checkpointTaken(terminalSeq: SequenceNumber, byteCount: Int, digest: UInt64, stateDigest: UInt64)
+    /// A member installed a checkpoint and continues after `terminalSeq`.
+    case checkpointInstalled(terminalSeq: SequenceNumber, stateDigest: UInt64)
+    /// A data server deleted a stored message: `seq` is its committed number, or nil for an orphan.
+    case collected(id: MessageId, seq: SequenceNumber?, checkpointSeq: SequenceNumber)
+}

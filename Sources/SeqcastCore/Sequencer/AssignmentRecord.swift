@@ -1,0 +1,50 @@
+import SeqcastWire
+
+/// The stable-storage records of the sequencer and commit servers: batches of runs, and the
+/// sequencer's sender table written before a log truncation. Little-endian u64 words through
+/// `StorageQueue.put`; a torn tail stops recovery at the last whole record.
+enum AssignmentRecord {
+    static let tagRuns: UInt64 = 1
+    static let tagSenders: UInt64 = 2
+
+    static func putRun(_ run: SequenceRun, into s: inout StorageQueue) {
+        let (kind, a, b): (UInt64, UInt64, UInt64)
+        switch run.content {
+        case .messages(let sender, let c): (kind, a, b) = (0, sender.rawValue, c)
+        case .noop: (kind, a, b) = (1, 0, 0)
+        case .checkpointInterval(let n): (kind, a, b) = (2, n, 0)
+        case .endOfStream(let sender, let c): (kind, a, b) = (3, sender.rawValue, c)
+        }
+        s.put(run.firstSeq.rawValue)
+        s.put(kind << 32 | UInt64(run.count))
+        s.put(a)
+        s.put(b)
+    }
+
+    static func readRun(_ r: inout RecordReader) -> SequenceRun? {
+        guard let first = r.next(), let kc = r.next(), let a = r.next(), let b = r.next() else { return nil }
+        let count = UInt32(truncatingIfNeeded: kc)
+        guard count >= 1, first >= 1 else { return nil }
+        let content: SequenceRun.Content
+        switch kc >> 32 {
+        case 0: content = .messages(sender: SenderId(rawValue: a), firstCounter: b)
+        case 1: content = .noop
+        case 2: content = .checkpointInterval(a)
+        case 3: content = .endOfStream(sender: SenderId(rawValue: a), lastCounter: b)
+        default: return nil
+        }
+        return SequenceRun(firstSeq: SequenceNumber(first), count: count, content: content)
+    }
+
+    /// Decodes a runs record; nil if it is not one or is torn.
+    static func runs(in bytes: [UInt8]) -> [SequenceRun]? {
+        var r = RecordReader(bytes)
+        guard r.next() == tagRuns, let n = r.next(), n <= UInt64(bytes.count / 32) else { return nil }
+        var out: [SequenceRun] = []
+        for _ in 0..<n {
+            guard let run = readRun(&r) else { return nil }
+            out.append(run)
+        }
+        return out
+    }
+}

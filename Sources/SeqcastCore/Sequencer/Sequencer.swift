@@ -1,0 +1,335 @@
+import SeqcastWire
+
+/// The sequencer (claims 1, 7, 21, 22): numbers what K data servers hold, persists the
+/// assignment before any submit reveals it, commits after Q commit servers stored it, and
+/// multicasts commits and heartbeats. It never sees a payload.
+///
+/// Inputs: data reports, commit acks, checkpoint reports; `persisted`; `tick`;
+/// `requestCheckpointInterval`. Outputs: commit submits (unicast), commits and heartbeats
+/// (commit group), storage records of assignment runs.
+///
+/// Owned by one thread. Invariants:
+/// - `committedThrough <= persistedThrough <= recordedThrough < nextSeq`;
+/// - `assigned` holds exactly the runs of `committedThrough+1 ..< nextSeq`, dense;
+/// - nothing above `persistedThrough` has left in any datagram (S5).
+public struct Sequencer: ProtocolRole {
+    public let config: GroupConfig
+    public let node: NodeId
+    public private(set) var epoch = Epoch(1)
+    public private(set) var nextSeq = SequenceNumber(1)
+    /// Highest number placed in a storage record.
+    public private(set) var recordedThrough = SequenceNumber.zero
+    /// Highest number whose record is durable.
+    public private(set) var persistedThrough = SequenceNumber.zero
+    public private(set) var committedThrough = SequenceNumber.zero
+    /// After a restart, heartbeats wait until everything recovered is committed again, so the
+    /// advertised frontier never falls (S10).
+    public private(set) var recoveredThrough = SequenceNumber.zero
+    public private(set) var checkpointSeq = SequenceNumber.zero
+    public private(set) var checkpointBytes: UInt64 = 0
+    public var output: RoleOutput
+
+    var senders: [SenderId: SenderTally] = [:]
+    var assigned = RunQueue(capacity: 1024)
+    var writes: [(ticket: WriteTicket, through: SequenceNumber)] = []
+    var ackedThrough: [SequenceNumber]
+    var truncatedThrough = SequenceNumber.zero
+    var snapshotWrite: (ticket: WriteTicket, through: SequenceNumber)?
+    var heartbeatAt: Instant?
+    var retransmitAt: Instant?
+
+    /// A fresh sequencer, or one restarted from the records its stable storage kept (claims
+    /// 21-22): it resumes above every number it ever persisted and re-submits every persisted
+    /// run not known committed.
+    public init(config: GroupConfig, node: NodeId, recovering records: [[UInt8]] = [], now: Instant) {
+        precondition((try? config.validate()) != nil, "invalid group configuration")
+        self.config = config
+        self.node = node
+        output = RoleOutput(config: config)
+        ackedThrough = Array(repeating: .zero, count: config.commitServers.count)
+        senders.reserveCapacity(1024)
+        writes.reserveCapacity(64)
+        recover(records)
+        heartbeatAt = now
+        if persistedThrough > committedThrough { retransmitAt = now }
+    }
+
+    public var nextDeadline: Instant? { earliest(heartbeatAt, retransmitAt) }
+
+    // MARK: inputs
+
+    public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
+        guard let d = output.decode(bytes, groupId: config.groupId) else { return }
+        switch d.message {
+        case .dataReport(let report):
+            guard let server = config.dataServerIndex(d.header.source) else { return dropUnexpected() }
+            onDataReport(report, server: server)
+        case .commitAck(let ack):
+            guard let server = config.commitServerIndex(d.header.source) else { return dropUnexpected() }
+            onCommitAck(ack, server: server, epoch: d.header.epoch)
+        case .checkpointReport(let report):
+            onCheckpointReport(report)
+        default:
+            dropUnexpected()
+        }
+        recordAssignments()
+    }
+
+    public mutating func persisted(_ ticket: WriteTicket, now: Instant) {
+        var through = persistedThrough
+        while let w = writes.first, w.ticket <= ticket {
+            through = w.through
+            writes.removeFirst()
+        }
+        if let s = snapshotWrite, s.ticket <= ticket {
+            // The sender table is durable: records behind the checkpoint are no longer needed
+            // to resume without reusing a number or renumbering a counter.
+            snapshotWrite = nil
+            truncatedThrough = s.through
+            output.storage.truncate(through: s.through.rawValue)
+        }
+        guard through > persistedThrough else { return }
+        let from = persistedThrough.next
+        persistedThrough = through
+        for server in config.commitServers.indices {
+            sendSubmits(from: from, through: through, to: server, datagramsMax: Int.max)
+        }
+        if retransmitAt == nil { retransmitAt = now + config.timing.submitRetransmit }
+    }
+
+    public mutating func tick(now: Instant) {
+        if let at = heartbeatAt, at <= now {
+            if committedThrough >= recoveredThrough { sendHeartbeat() }
+            heartbeatAt = now + config.timing.heartbeatInterval
+        }
+        if let at = retransmitAt, at <= now {
+            retransmitSubmits()
+            retransmitAt = persistedThrough > committedThrough ? now + config.timing.submitRetransmit : nil
+        }
+    }
+
+    /// Sequences a change of the checkpoint interval: every checkpoint server switches at the
+    /// same number because the change is itself in the total order.
+    public mutating func requestCheckpointInterval(_ interval: UInt64, now: Instant) {
+        precondition(interval >= 1, "checkpoint interval must be positive")
+        assigned.append(SequenceRun(firstSeq: nextSeq, count: 1, content: .checkpointInterval(interval)))
+        nextSeq = nextSeq.next
+        recordAssignments()
+    }
+
+    // MARK: handlers
+
+    mutating func onDataReport(_ report: DataReport, server: Int) {
+        for entry in report.entries {
+            if senders[entry.sender] == nil { senders[entry.sender] = SenderTally() }
+            senders[entry.sender]!.update(server: server, entry: entry)
+            assign(entry.sender)
+        }
+    }
+
+    /// Numbers what the quorum holds of one sender's stream, in counter order, within the
+    /// lifetime window; ends the stream when its next counter can never be numbered.
+    mutating func assign(_ sender: SenderId) {
+        guard let t = senders[sender], !t.ended else { return }
+        let c = t.nextCounter
+        let servers = config.dataServers.count
+        let quorum = t.quorumPrefix(k: config.reportQuorum, servers: servers)
+        let bounds = t.timestampBounds(of: c, servers: servers)
+        if quorum >= c {
+            let allowedThrough = bounds.lower &+ config.lifetime
+            if nextSeq.rawValue <= allowedThrough {
+                let n = min(quorum - c + 1, allowedThrough - nextSeq.rawValue + 1, UInt64(UInt32.max))
+                assigned.append(SequenceRun(firstSeq: nextSeq, count: UInt32(n),
+                                            content: .messages(sender: sender, firstCounter: c)))
+                nextSeq = nextSeq.advanced(by: n)
+                senders[sender]!.nextCounter = c + n
+                return
+            }
+        }
+        if let upper = bounds.upper, nextSeq.rawValue > upper &+ config.lifetime {
+            // Lifetime rule with FIFO (Part 1 §2): counter c can never be numbered within
+            // L of its timestamp, so the stream ends before it, in the total order.
+            assigned.append(SequenceRun(firstSeq: nextSeq, count: 1,
+                                        content: .endOfStream(sender: sender, lastCounter: c - 1)))
+            nextSeq = nextSeq.next
+            senders[sender]!.ended = true
+        }
+    }
+
+    mutating func onCommitAck(_ ack: CommitAck, server: Int, epoch: Epoch) {
+        guard epoch == self.epoch else {
+            output.counters.droppedStaleEpoch &+= 1
+            return
+        }
+        let stored = min(ack.storedThrough, persistedThrough)
+        if stored > ackedThrough[server] { ackedThrough[server] = stored }
+        advanceCommit()
+    }
+
+    /// Commits through the Q-th highest acknowledged number (S5: Q distinct servers stored it).
+    mutating func advanceCommit() {
+        var acked = ackedThrough
+        acked.sort(by: >)
+        let quorum = acked[config.commitQuorum - 1]
+        guard quorum > committedThrough else { return }
+        precondition(quorum <= persistedThrough, "commit above the persisted frontier")
+        let from = committedThrough.next
+        committedThrough = quorum
+        sendRuns(kind: .commit, from: from, through: quorum, to: .commitGroup, datagramsMax: Int.max)
+        assigned.removeThrough(quorum)
+    }
+
+    mutating func onCheckpointReport(_ report: CheckpointReport) {
+        guard report.terminalSeq > checkpointSeq, report.terminalSeq <= committedThrough else { return }
+        checkpointSeq = report.terminalSeq
+        checkpointBytes = report.byteCount
+        // Truncate the log behind the checkpoint (Part 1 §8), keeping the newest record so a
+        // restart still knows where numbering stands.
+        if snapshotWrite == nil, checkpointSeq > truncatedThrough, persistedThrough > checkpointSeq {
+            recordAssignments()
+            snapshotWrite = (writeSenderTable(), checkpointSeq)
+        }
+    }
+
+    // MARK: output helpers
+
+    mutating func dropUnexpected() { output.counters.droppedUnexpectedKind &+= 1 }
+
+    var header: (MessageKind) -> Header {
+        { [config, epoch, node] kind in Header(kind: kind, groupId: config.groupId, epoch: epoch, source: node) }
+    }
+
+    /// Group commit: every assignment made while handling one input goes into one record.
+    mutating func recordAssignments() {
+        let through = SequenceNumber(nextSeq.rawValue - 1)
+        guard through > recordedThrough else { return }
+        let from = recordedThrough.next
+        var n: UInt64 = 0
+        assigned.forEachSlice(from: from, through: through) { _ in n += 1; return true }
+        output.storage.begin(key: through.rawValue)
+        output.storage.put(AssignmentRecord.tagRuns)
+        output.storage.put(n)
+        assigned.forEachSlice(from: from, through: through) { run in
+            AssignmentRecord.putRun(run, into: &output.storage)
+            return true
+        }
+        writes.append((output.storage.close(), through))
+        recordedThrough = through
+    }
+
+    mutating func writeSenderTable() -> WriteTicket {
+        let ids = senders.keys.sorted()
+        output.storage.begin(key: recordedThrough.rawValue)
+        output.storage.put(AssignmentRecord.tagSenders)
+        output.storage.put(nextSeq.rawValue)
+        output.storage.put(UInt64(ids.count))
+        for id in ids {
+            output.storage.put(id.rawValue)
+            output.storage.put(senders[id]!.nextCounter)
+            output.storage.put(senders[id]!.ended ? 1 : 0)
+        }
+        return output.storage.close()
+    }
+
+    mutating func sendSubmits(from: SequenceNumber, through: SequenceNumber, to server: Int, datagramsMax: Int) {
+        sendRuns(kind: .commitSubmit, from: from, through: through, to: .node(config.commitServers[server]),
+                 datagramsMax: datagramsMax)
+    }
+
+    /// Sends the held runs of `from...through` as `kind` datagrams, packed to the datagram size.
+    mutating func sendRuns(kind: MessageKind, from: SequenceNumber, through: SequenceNumber,
+                           to destination: Destination, datagramsMax: Int) {
+        let perDatagram = RunBatch.runsMax(datagramBytes: config.datagramBytesMax)
+        var cursor = from
+        var sent = 0
+        while cursor <= through, sent < datagramsMax {
+            var batch: InlineArray<40, SequenceRun> = .init(repeating: SequenceRun(firstSeq: .zero, count: 1, content: .noop))
+            var n = 0
+            let limit = min(perDatagram, 40)
+            assigned.forEachSlice(from: cursor, through: through) { run in
+                batch[n] = run
+                n += 1
+                return n < limit
+            }
+            precondition(n > 0, "no held run covers \(cursor)")
+            cursor = batch[n - 1].lastSeq.next
+            let committed = committedThrough
+            let ok = output.outbox.send(to: destination, header: header(kind)) { w throws(EncodeError) in
+                try RunBatch.encode(committedThrough: committed, runs: (0..<n).lazy.map { batch[$0] }, into: &w)
+            }
+            if !ok { return }
+            sent += 1
+        }
+    }
+
+    mutating func retransmitSubmits() {
+        for server in config.commitServers.indices where ackedThrough[server] < persistedThrough {
+            output.counters.retransmissions &+= 1
+            sendSubmits(from: max(ackedThrough[server], committedThrough).next, through: persistedThrough,
+                        to: server, datagramsMax: config.limits.repairDatagramsMax)
+        }
+    }
+
+    mutating func sendHeartbeat() {
+        let hb = Heartbeat(committedThrough: committedThrough, checkpointSeq: checkpointSeq,
+                           checkpointBytes: checkpointBytes)
+        output.outbox.send(to: .commitGroup, header: header(.heartbeat)) { w throws(EncodeError) in
+            try hb.encode(into: &w)
+        }
+    }
+
+    // MARK: recovery
+
+    mutating func recover(_ records: [[UInt8]]) {
+        var firstSeq: SequenceNumber?
+        for bytes in records {
+            var r = RecordReader(bytes)
+            switch r.next() {
+            case AssignmentRecord.tagRuns?:
+                guard let runs = AssignmentRecord.runs(in: bytes) else { return }
+                for run in runs where run.firstSeq >= nextSeq {
+                    if firstSeq == nil { firstSeq = run.firstSeq }
+                    assigned.append(run)
+                    nextSeq = run.lastSeq.next
+                    noteRecovered(run)
+                }
+            case AssignmentRecord.tagSenders?:
+                guard let next = r.next(), let n = r.next(), n <= UInt64(bytes.count / 24) else { return }
+                nextSeq = max(nextSeq, SequenceNumber(next))
+                for _ in 0..<n {
+                    guard let id = r.next(), let counter = r.next(), let ended = r.next() else { return }
+                    var t = senders[SenderId(rawValue: id)] ?? SenderTally()
+                    t.nextCounter = max(t.nextCounter, counter)
+                    t.ended = t.ended || ended == 1
+                    senders[SenderId(rawValue: id)] = t
+                }
+            default:
+                return  // a torn or unknown record ends recovery at the last whole one
+            }
+        }
+        let last = SequenceNumber(nextSeq.rawValue - 1)
+        recordedThrough = last
+        persistedThrough = last
+        recoveredThrough = last
+        // Runs below the first surviving one were truncated behind a checkpoint, which is
+        // committed; the rest are re-submitted and re-committed.
+        committedThrough = firstSeq.map { SequenceNumber($0.rawValue - 1) } ?? last
+        assigned.removeThrough(committedThrough)
+        for i in ackedThrough.indices { ackedThrough[i] = committedThrough }
+    }
+
+    mutating func noteRecovered(_ run: SequenceRun) {
+        switch run.content {
+        case .messages(let s, let c):
+            var t = senders[s] ?? SenderTally()
+            t.nextCounter = max(t.nextCounter, c + UInt64(run.count))
+            senders[s] = t
+        case .endOfStream(let s, _):
+            var t = senders[s] ?? SenderTally()
+            t.ended = true
+            senders[s] = t
+        case .noop, .checkpointInterval:
+            break
+        }
+    }
+}

@@ -1,0 +1,73 @@
+/// `dataReport`: a data server's cumulative holdings, one entry per sender incarnation
+/// (protocol.md Part 1 §2). A lost report is superseded by the next one.
+@frozen public struct DataReport {
+    /// One sender incarnation's holdings at one data server. 40 bytes.
+    /// - `heldThrough`: "I hold every counter up to here" (0: none yet).
+    /// - `pendingCounter`/`pendingTs`: the lowest held counter I have not seen committed and its
+    ///   logical timestamp (0/0: none). A lower bound on the timestamp of every counter the
+    ///   sequencer has yet to number, and exact when `pendingCounter` is its next counter.
+    /// - `aheadTs`: the logical timestamp of the lowest counter I hold above the gap at
+    ///   `heldThrough + 1` (0: nothing beyond the gap). An upper bound on the missing counter's
+    ///   timestamp; with it the sequencer applies the lifetime rule to a gap nobody can fill.
+    @frozen public struct Entry: WireElement, Equatable, Sendable {
+        public static let byteCount = 40
+        public var sender: SenderId
+        public var heldThrough: UInt64
+        public var pendingCounter: UInt64
+        public var pendingTs: SequenceNumber
+        public var aheadTs: SequenceNumber
+        @inlinable public init(sender: SenderId, heldThrough: UInt64, pendingCounter: UInt64,
+                               pendingTs: SequenceNumber, aheadTs: SequenceNumber) {
+            self.sender = sender
+            self.heldThrough = heldThrough
+            self.pendingCounter = pendingCounter
+            self.pendingTs = pendingTs
+            self.aheadTs = aheadTs
+        }
+        @inlinable public static func decode(_ r: inout WireReader) throws(DecodeError) -> Entry {
+            let start = r.offset
+            let sender = SenderId(rawValue: try r.readU64())
+            let held = try r.readU64()
+            let pending = try r.readU64()
+            let pendingTs = SequenceNumber(try r.readU64())
+            let aheadTs = SequenceNumber(try r.readU64())
+            // A pending counter must be one the server holds.
+            guard pending <= held else { throw .badField(offset: start + 16) }
+            return Entry(sender: sender, heldThrough: held, pendingCounter: pending, pendingTs: pendingTs,
+                         aheadTs: aheadTs)
+        }
+        @inlinable public func encode(into w: inout WireWriter) throws(EncodeError) {
+            guard pendingCounter <= heldThrough else { throw .invalidField("pending counter above held") }
+            try w.writeU64(sender.rawValue)
+            try w.writeU64(heldThrough)
+            try w.writeU64(pendingCounter)
+            try w.writeU64(pendingTs.rawValue)
+            try w.writeU64(aheadTs.rawValue)
+        }
+    }
+
+    public var entries: WireList<Entry>
+
+    @inlinable init(entries: WireList<Entry>) { self.entries = entries }
+
+    /// Entries that fit a datagram of `datagramBytes`.
+    @inlinable public static func entriesMax(datagramBytes: Int) -> Int {
+        (datagramBytes - Header.byteCount - 8) / Entry.byteCount
+    }
+
+    @inlinable public static func encode<C: Collection>(_ entries: C, into w: inout WireWriter) throws(EncodeError)
+    where C.Element == Entry {
+        guard !entries.isEmpty else { throw .invalidField("empty report") }
+        try w.writeU16(UInt16(clamping: entries.count))
+        try w.writeZero(6)
+        try w.writeList(entries)
+    }
+
+    @inlinable public static func decode(_ r: inout WireReader) throws(DecodeError) -> DataReport {
+        let countOffset = r.offset
+        let count = Int(try r.readU16())
+        try r.readZero(6)
+        guard count >= 1 else { throw .badCount(offset: countOffset) }
+        return DataReport(entries: try WireList.decode(&r, count: count))
+    }
+}

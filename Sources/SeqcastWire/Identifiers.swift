@@ -1,0 +1,57 @@
+/// Strongly typed identifiers carried on the wire. Each wraps one fixed-width integer so a
+/// sequence number can never be passed where a counter or a node id is expected
+/// (swift-system's `FileDescriptor` pattern).
+
+/// A node of the group: a server or a member. Unique within a group.
+@frozen public struct NodeId: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt32
+    @inlinable public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+    @inlinable public static func < (a: NodeId, b: NodeId) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { "n\(rawValue)" }
+}
+
+/// A position in the group's total order. Dense and 1-based; 0 means "none yet".
+@frozen public struct SequenceNumber: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt64
+    @inlinable public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    public static let zero = SequenceNumber(0)
+    @inlinable public static func < (a: SequenceNumber, b: SequenceNumber) -> Bool { a.rawValue < b.rawValue }
+    @inlinable public func advanced(by n: UInt64) -> SequenceNumber { SequenceNumber(rawValue + n) }
+    @inlinable public var next: SequenceNumber { SequenceNumber(rawValue + 1) }
+    public var description: String { "#\(rawValue)" }
+}
+
+/// The sequencer's term. Every sequencer-originated message carries one (protocol.md Part 1 §5).
+@frozen public struct Epoch: Hashable, Comparable, Sendable {
+    public var rawValue: UInt64
+    @inlinable public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    @inlinable public static func < (a: Epoch, b: Epoch) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// One incarnation of a sender: the high 32 bits are its node id, the low 32 bits an
+/// incarnation that rises on every restart (protocol.md Part 1 §1).
+@frozen public struct SenderId: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt64
+    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
+    @inlinable public init(node: NodeId, incarnation: UInt32) {
+        rawValue = UInt64(node.rawValue) << 32 | UInt64(incarnation)
+    }
+    @inlinable public var node: NodeId { NodeId(UInt32(truncatingIfNeeded: rawValue >> 32)) }
+    @inlinable public var incarnation: UInt32 { UInt32(truncatingIfNeeded: rawValue) }
+    @inlinable public static func < (a: SenderId, b: SenderId) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { "\(node).\(incarnation)" }
+}
+
+/// A data message's identity: its sender incarnation and a counter dense from 1.
+@frozen public struct MessageId: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var sender: SenderId
+    public var counter: UInt64
+    @inlinable public init(sender: SenderId, counter: UInt64) {
+        self.sender = sender
+        self.counter = counter
+    }
+    @inlinable public static func < (a: MessageId, b: MessageId) -> Bool {
+        (a.sender.rawValue, a.counter) < (b.sender.rawValue, b.counter)
+    }
+    public var description: String { "\(sender):\(counter)" }
+}
