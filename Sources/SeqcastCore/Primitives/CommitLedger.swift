@@ -79,7 +79,8 @@ public struct CommitLedger: Sendable {
     /// When the repair logic next wants to run.
     public var deadline: Instant? {
         guard hole != nil else { return nil }
-        return queryDeadline ?? holeSince
+        // A hole not yet seen by `pollIdQuery` wants a tick at once, which starts its grace.
+        return queryDeadline ?? holeSince ?? .zero
     }
 
     /// If a hole has waited past the grace period and no query is outstanding, returns the id

@@ -1,0 +1,366 @@
+import SeqcastWire
+
+/// A data server (claims 1-3, 6, 9, 10, 19, 20): stores every data message, reports what it
+/// holds to the sequencer in cumulative batches, serves bodies to whoever NAKs, fetches what it
+/// missed from peer data servers, and collects garbage behind checkpoints (and orphans past
+/// their lifetime).
+///
+/// Inputs: data messages (data group), commits and heartbeats (commit group), message fetches,
+/// message replies and fetch misses from peers, id replies; `tick`.
+/// Outputs: data reports, message replies and fetch misses, fetches to peers, id queries.
+///
+/// Owned by one thread. Invariant (S14): a committed message is only deleted at or behind the
+/// latest checkpoint the sequencer announced.
+public struct DataServer: ProtocolRole {
+    public let config: GroupConfig
+    public let node: NodeId
+    public private(set) var checkpointSeq = SequenceNumber.zero
+    public var output: RoleOutput
+    public private(set) var ledger = CommitLedger()
+    var store: [MessageId: StoredMessage] = [:]
+    var bodies: BodyStore
+    var senders: [SenderId: SenderHoldings] = [:]
+    /// Senders in first-seen order: every iteration that reaches an output uses it, never a
+    /// dictionary's order (hash seeds differ per process).
+    var senderOrder: [SenderId] = []
+    var reassembly = Reassembly()
+    var prng: Prng
+    var reportAt: Instant?
+    var refreshAt: Instant
+    var peerCursor = 0
+
+    public init(config: GroupConfig, node: NodeId, seed: UInt64, now: Instant) {
+        precondition((try? config.validate()) != nil, "invalid group configuration")
+        self.config = config
+        self.node = node
+        output = RoleOutput(config: config)
+        bodies = BodyStore(slotBytes: config.datagramBytesMax, slotCountMax: config.limits.bodySlotsMax)
+        store.reserveCapacity(config.limits.bodySlotsMax)
+        prng = Prng(seed: seed)
+        refreshAt = now + config.timing.reportRefresh
+    }
+
+    public var storedCount: Int { store.count }
+
+    public var nextDeadline: Instant? { earliest(earliest(reportAt, refreshAt), ledger.deadline) }
+
+    public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
+        guard let d = output.decode(bytes, groupId: config.groupId) else { return }
+        switch d.message {
+        case .data(let m), .messageReply(let m):
+            onData(m, now: now)
+        case .commit(let batch):
+            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            for run in batch.runs { onCommitted(run) }
+            ledger.announce(batch.committedThrough)
+            afterLedgerChange()
+        case .idReply(let reply):
+            for run in reply.batch.runs { onCommitted(run) }
+            ledger.announce(reply.batch.committedThrough)
+            if reply.lowWater > ledger.knownThrough { ledger.skip(through: reply.lowWater) }
+            afterLedgerChange()
+        case .heartbeat(let hb):
+            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            ledger.announce(hb.committedThrough)
+            if hb.checkpointSeq > checkpointSeq {
+                checkpointSeq = hb.checkpointSeq
+                collectBehindCheckpoint()
+            }
+            collectExpiredOrphans()
+        case .messageFetch(let f):
+            onMessageFetch(f, from: from)
+        case .fetchMiss:
+            break  // a peer could not help; the next repair round asks another
+        default:
+            dropUnexpected()
+        }
+    }
+
+    public mutating func tick(now: Instant) {
+        if let at = reportAt, at <= now {
+            sendReports()
+            reportAt = nil
+        }
+        if refreshAt <= now {
+            // Reports may be lost and are cumulative: re-send every uncommitted holding.
+            for s in senderOrder where senders[s]!.heldThrough > senders[s]!.committedThrough
+                && senders[s]!.endedAt == nil {
+                senders[s]!.dirty = true
+            }
+            sendReports()
+            fetchFromPeers(now: now)
+            refreshAt = now + config.timing.reportRefresh
+        }
+        if let (query, server) = ledger.pollIdQuery(now: now, config: config, prng: &prng) {
+            output.counters.idQueriesSent &+= 1
+            output.outbox.send(to: .node(server), header: header(.idQuery)) { w throws(EncodeError) in
+                try query.encode(into: &w)
+            }
+        }
+    }
+
+    public mutating func persisted(_ ticket: WriteTicket, now: Instant) {}
+
+    // MARK: storing
+
+    mutating func onData(_ m: DataMessage, now: Instant) {
+        var counter = m.firstCounter
+        for body in m.bodies {
+            let id = MessageId(sender: m.sender, counter: counter)
+            if m.fragmentCount > 1 {
+                guard !isHeldOrObsolete(id) else { return }
+                if let whole = reassembly.add(id: id, logicalTs: m.logicalTs, index: Int(m.fragmentIndex),
+                                              count: Int(m.fragmentCount), bytes: body) {
+                    whole.withUnsafeBytes { store(id, logicalTs: m.logicalTs, body: $0) }
+                }
+            } else {
+                store(id, logicalTs: m.logicalTs, body: body)
+            }
+            counter += 1
+        }
+        if reportAt == nil, senders[m.sender]?.dirty == true { reportAt = now + config.timing.reportDelay }
+    }
+
+    func isHeldOrObsolete(_ id: MessageId) -> Bool {
+        guard let h = senders[id.sender] else { return false }
+        if let end = h.endedAt, id.counter > end { return true }
+        return id.counter <= h.collectedThrough || store[id] != nil
+    }
+
+    mutating func store(_ id: MessageId, logicalTs: SequenceNumber, body: UnsafeRawBufferPointer) {
+        if senders[id.sender] == nil {
+            senders[id.sender] = SenderHoldings()
+            senderOrder.append(id.sender)
+        }
+        guard !isHeldOrObsolete(id) else { return }
+        guard let handle = bodies.store(body) else {
+            output.counters.droppedStoreFull &+= 1
+            return
+        }
+        store[id] = StoredMessage(logicalTs: logicalTs, body: handle)
+        senders[id.sender]!.highestStored = max(senders[id.sender]!.highestStored, id.counter)
+        advancePrefixes(id.sender)
+    }
+
+    /// Moves `heldThrough` over stored and committed counters and `repairedThrough` over
+    /// stored and collected ones.
+    mutating func advancePrefixes(_ s: SenderId) {
+        var h = senders[s]!
+        let before = h.heldThrough
+        h.heldThrough = max(h.heldThrough, h.committedThrough)
+        while store[MessageId(sender: s, counter: h.heldThrough + 1)] != nil { h.heldThrough += 1 }
+        h.repairedThrough = max(h.repairedThrough, h.collectedThrough)
+        while store[MessageId(sender: s, counter: h.repairedThrough + 1)] != nil { h.repairedThrough += 1 }
+        if h.heldThrough > before, h.heldThrough > h.committedThrough, h.endedAt == nil { h.dirty = true }
+        if h.repairedThrough >= h.knownThrough { h.gapSince = nil }
+        senders[s] = h
+    }
+
+    // MARK: commits and garbage collection
+
+    mutating func onCommitted(_ run: SequenceRun) {
+        ledger.record(run)
+        switch run.content {
+        case .messages(let s, let c):
+            if senders[s] == nil {
+                senders[s] = SenderHoldings()
+                senderOrder.append(s)
+            }
+            senders[s]!.noteCommitted(counter: c, seq: run.firstSeq.rawValue, count: UInt64(run.count))
+            advancePrefixes(s)
+        case .endOfStream(let s, let last):
+            guard var h = senders[s], h.endedAt == nil else { return }
+            h.endedAt = last
+            h.dirty = false
+            senders[s] = h
+            // Counters past the end are orphans: they will never be numbered.
+            if h.highestStored > last {
+                for c in (last + 1)...h.highestStored { collect(MessageId(sender: s, counter: c), seq: nil) }
+            }
+        case .noop, .checkpointInterval:
+            break
+        }
+    }
+
+    mutating func afterLedgerChange() {
+        ledger.consume(through: ledger.knownThrough)
+    }
+
+    mutating func collect(_ id: MessageId, seq: SequenceNumber?) {
+        guard let m = store.removeValue(forKey: id) else { return }
+        bodies.free(m.body)
+        reassembly.discard(id)
+        output.events.append(.collected(id: id, seq: seq, checkpointSeq: checkpointSeq))
+    }
+
+    /// Checkpoint rule (claim 20): committed messages at or behind the checkpoint go.
+    mutating func collectBehindCheckpoint() {
+        for s in senderOrder {
+            var h = senders[s]!
+            var dropRuns = 0
+            for run in h.commitRuns {
+                let lastSeq = run.seq + run.count - 1
+                let through = min(lastSeq, checkpointSeq.rawValue)
+                guard through >= run.seq else { break }
+                let counters = through - run.seq + 1
+                for k in 0..<counters where run.counter + k > h.collectedThrough {
+                    collect(MessageId(sender: s, counter: run.counter + k), seq: SequenceNumber(run.seq + k))
+                }
+                h.collectedThrough = max(h.collectedThrough, run.counter + counters - 1)
+                if through == lastSeq { dropRuns += 1 } else { break }
+            }
+            h.commitRuns.removeFirst(dropRuns)
+            senders[s] = h
+            advancePrefixes(s)
+        }
+    }
+
+    /// Lifetime rule (claim 19), for never-committed messages only (protocol.md 4.11's safe
+    /// combination): once every binding up to `logicalTs + L` is known and none is this
+    /// message, nothing can number it any more.
+    mutating func collectExpiredOrphans() {
+        let known = ledger.knownThrough.rawValue
+        guard known > config.lifetime else { return }
+        for s in senderOrder {
+            let h = senders[s]!
+            guard h.highestStored > h.committedThrough else { continue }
+            for c in (h.committedThrough + 1)...h.highestStored {
+                let id = MessageId(sender: s, counter: c)
+                if let m = store[id], m.logicalTs.rawValue + config.lifetime < known { collect(id, seq: nil) }
+            }
+        }
+    }
+
+    // MARK: reports
+
+    mutating func sendReports() {
+        let perDatagram = min(DataReport.entriesMax(datagramBytes: config.datagramBytesMax), 32)
+        var batch: InlineArray<32, DataReport.Entry> =
+            .init(repeating: DataReport.Entry(sender: SenderId(rawValue: 0), heldThrough: 0, pendingCounter: 0,
+                                              pendingTs: .zero, aheadTs: .zero))
+        var n = 0
+        for s in senderOrder where senders[s]!.dirty {
+            senders[s]!.dirty = false
+            batch[n] = reportEntry(s)
+            n += 1
+            if n == perDatagram {
+                sendReport(batch, n)
+                n = 0
+            }
+        }
+        if n > 0 { sendReport(batch, n) }
+    }
+
+    mutating func sendReport(_ batch: InlineArray<32, DataReport.Entry>, _ n: Int) {
+        output.outbox.send(to: .node(config.sequencer), header: header(.dataReport)) { w throws(EncodeError) in
+            try DataReport.encode((0..<n).lazy.map { batch[$0] }, into: &w)
+        }
+    }
+
+    func reportEntry(_ s: SenderId) -> DataReport.Entry {
+        let h = senders[s]!
+        var pendingCounter: UInt64 = 0
+        var pendingTs = SequenceNumber.zero
+        if h.committedThrough < h.heldThrough, let m = store[MessageId(sender: s, counter: h.committedThrough + 1)] {
+            pendingCounter = h.committedThrough + 1
+            pendingTs = m.logicalTs
+        }
+        var aheadTs = SequenceNumber.zero
+        if h.highestStored > h.heldThrough + 1 {
+            // The lowest counter held beyond the gap; bounded scan.
+            var c = h.heldThrough + 2
+            while c <= h.highestStored, c < h.heldThrough + 4096 {
+                if let m = store[MessageId(sender: s, counter: c)] {
+                    aheadTs = m.logicalTs
+                    break
+                }
+                c += 1
+            }
+        }
+        return DataReport.Entry(sender: s, heldThrough: h.heldThrough, pendingCounter: pendingCounter,
+                                pendingTs: pendingTs, aheadTs: aheadTs)
+    }
+
+    // MARK: repair
+
+    /// Serves a NAK for bodies: consecutive stored counters with one timestamp share a reply
+    /// datagram; what is missing is named in a fetch miss. Bounded per request.
+    mutating func onMessageFetch(_ f: MessageFetch, from: PeerAddress) {
+        output.counters.repairsServed &+= 1
+        let writer = DataRunWriter(header: header(.messageReply, flags: Header.flagRepair),
+                                   destination: .address(from), datagramBytes: config.datagramBytesMax)
+        let last = f.firstCounter + UInt64(min(f.count, 4096)) - 1
+        var c = f.firstCounter
+        var budget = config.limits.repairDatagramsMax
+        while c <= last, budget > 0 {
+            guard let m = store[MessageId(sender: f.sender, counter: c)] else {
+                var end = c
+                while end < last, store[MessageId(sender: f.sender, counter: end + 1)] == nil { end += 1 }
+                sendFetchMiss(f.sender, from: c, through: end, to: from)
+                budget -= 1
+                c = end + 1
+                continue
+            }
+            var n = 1
+            while c + UInt64(n) <= last, n < 4096,
+                  let next = store[MessageId(sender: f.sender, counter: c + UInt64(n))], next.logicalTs == m.logicalTs {
+                n += 1
+            }
+            let first = c
+            let sent = writer.send(
+                outbox: &output.outbox, sender: f.sender, firstCounter: first, logicalTs: m.logicalTs, count: n,
+                datagramsMax: budget,
+                length: { bodies.byteCount(store[MessageId(sender: f.sender, counter: first + UInt64($0))]!.body) },
+                write: { (i: Int, range: Range<Int>, w: inout WireWriter) throws(EncodeError) in
+                    try bodies.write(store[MessageId(sender: f.sender, counter: first + UInt64(i))]!.body,
+                                     range: range, into: &w)
+                })
+            budget -= max(sent, 1)
+            c += UInt64(n)
+        }
+    }
+
+    mutating func sendFetchMiss(_ sender: SenderId, from: UInt64, through: UInt64, to: PeerAddress) {
+        let h = senders[sender]
+        let collected = h.map { through <= $0.collectedThrough } ?? false
+        let miss = FetchMiss(sender: sender, firstCounter: from, count: UInt32(clamping: through - from + 1),
+                             reason: collected ? .collected : .notHeld, checkpointSeq: checkpointSeq)
+        output.outbox.send(to: .address(to), header: header(.fetchMiss)) { w throws(EncodeError) in
+            try miss.encode(into: &w)
+        }
+    }
+
+    /// Asks a peer data server (rotating) for counters this server knows exist but missed.
+    mutating func fetchFromPeers(now: Instant) {
+        guard config.dataServers.count > 1 else { return }
+        for s in senderOrder {
+            let h = senders[s]!
+            guard h.repairedThrough < h.knownThrough, h.endedAt.map({ h.repairedThrough < $0 }) ?? true else { continue }
+            guard let since = h.gapSince else {
+                senders[s]!.gapSince = now
+                continue
+            }
+            guard now.since(since) >= config.timing.nakGrace else { continue }
+            var end = h.repairedThrough + 1
+            while end < h.knownThrough, end - h.repairedThrough < 512,
+                  store[MessageId(sender: s, counter: end + 1)] == nil { end += 1 }
+            peerCursor += 1
+            var peer = config.dataServers[peerCursor % config.dataServers.count]
+            if peer == node { peerCursor += 1; peer = config.dataServers[peerCursor % config.dataServers.count] }
+            let fetch = MessageFetch(sender: s, firstCounter: h.repairedThrough + 1,
+                                     count: UInt32(end - h.repairedThrough))
+            output.counters.fetchesSent &+= 1
+            output.outbox.send(to: .node(peer), header: header(.messageFetch)) { w throws(EncodeError) in
+                try fetch.encode(into: &w)
+            }
+        }
+    }
+
+    // MARK: helpers
+
+    mutating func dropUnexpected() { output.counters.droppedUnexpectedKind &+= 1 }
+
+    func header(_ kind: MessageKind, flags: UInt16 = 0) -> Header {
+        Header(kind: kind, flags: flags, groupId: config.groupId, epoch: Epoch(1), source: node)
+    }
+}

@@ -1,0 +1,49 @@
+import SeqcastWire
+
+/// What a data server holds of one sender incarnation and what it knows is committed of it.
+///
+/// Invariants: every counter at or below `heldThrough` is stored, committed or collected;
+/// every counter at or below `repairedThrough` is stored or collected; `commitRuns` are in
+/// counter order (the sequencer numbers a stream in counter order).
+struct SenderHoldings {
+    var heldThrough: UInt64 = 0
+    var repairedThrough: UInt64 = 0
+    var committedThrough: UInt64 = 0
+    var collectedThrough: UInt64 = 0
+    var highestStored: UInt64 = 0
+    /// Set by an end-of-stream run: counters above it are orphans.
+    var endedAt: UInt64?
+    var dirty = false
+    var gapSince: Instant?
+    /// Committed runs of this sender not yet collected: (firstCounter, firstSeq, count).
+    var commitRuns: [(counter: UInt64, seq: UInt64, count: UInt64)] = []
+
+    /// The sequence number of committed counter `c`, if known.
+    func seq(of c: UInt64) -> SequenceNumber? {
+        var lo = 0
+        var hi = commitRuns.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if commitRuns[mid].counter + commitRuns[mid].count <= c { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < commitRuns.count, commitRuns[lo].counter <= c else { return nil }
+        return SequenceNumber(commitRuns[lo].seq + (c - commitRuns[lo].counter))
+    }
+
+    mutating func noteCommitted(counter: UInt64, seq: UInt64, count: UInt64) {
+        let last = counter + count - 1
+        guard last > committedThrough else { return }
+        let skip = committedThrough >= counter ? committedThrough - counter + 1 : 0
+        commitRuns.append((counter + skip, seq + skip, count - skip))
+        committedThrough = last
+    }
+
+    /// The highest counter this server knows exists.
+    var knownThrough: UInt64 { max(committedThrough, highestStored) }
+}
+
+/// A stored message body and what is known of it.
+struct StoredMessage {
+    var logicalTs: SequenceNumber
+    var body: BodyStore.Handle
+}

@@ -1,0 +1,92 @@
+import SeqcastWire
+
+/// The NAK state for bodies (claim 9's second half): when delivery waits on a number whose
+/// message is known but whose body is missing, ask one data server, rotating on timeout or
+/// "not held", with exponential jittered backoff and one request outstanding.
+struct BodyRepair {
+    var blockedSeq: SequenceNumber?
+    var since: Instant?
+    var deadline: Instant?
+    var attempt: UInt64 = 0
+    var server = 0
+
+    /// Delivery waits on `seq`; the first NAK may leave after `grace` (reordering allowance).
+    mutating func blocked(at seq: SequenceNumber, now: Instant, grace: Nanoseconds) {
+        if blockedSeq != seq {
+            blockedSeq = seq
+            since = now + grace
+            attempt = 0
+            deadline = nil
+        }
+    }
+
+    mutating func progressed() {
+        blockedSeq = nil
+        since = nil
+        deadline = nil
+        attempt = 0
+    }
+
+    mutating func rotateSoon(now: Instant) {
+        if deadline != nil { deadline = now }
+    }
+
+    var due: Instant? { deadline ?? since }
+}
+
+extension Member {
+    mutating func pollBodyRepair(now: Instant) {
+        guard join == nil, let seq = repair.blockedSeq, let since = repair.since else { return }
+        guard now >= since, now >= (repair.deadline ?? now) else { return }
+        guard let run = ledger.runs.run(containing: seq), let id = run.messageId(at: seq) else { return }
+        // Ask for the missing counters of this run from the blocked one on, in one request.
+        var end = id.counter
+        let runEnd = run.messageId(at: run.lastSeq)!.counter
+        while end < runEnd, end - id.counter < 1024, pending[MessageId(sender: id.sender, counter: end + 1)] == nil {
+            end += 1
+        }
+        repair.server = (repair.server + 1) % config.dataServers.count
+        let backoff = min(config.timing.nakRetry * (1 << min(repair.attempt, 8)), config.timing.nakBackoffMax)
+        repair.attempt += 1
+        repair.deadline = now + prng.jittered(backoff)
+        let fetch = MessageFetch(sender: id.sender, firstCounter: id.counter, count: UInt32(end - id.counter + 1))
+        output.counters.fetchesSent &+= 1
+        output.outbox.send(to: .node(config.dataServers[repair.server]), header: header(.messageFetch)) {
+            w throws(EncodeError) in try fetch.encode(into: &w)
+        }
+    }
+
+    /// Sends what was published but not yet sent, and retransmits what has waited too long
+    /// for its commit (same id, same timestamp: Part 1 §6).
+    mutating func flushPublisher(now: Instant) {
+        let writer = DataRunWriter(header: header(.data), destination: .dataGroup,
+                                   datagramBytes: config.datagramBytesMax)
+        var i = publisher.head
+        while i < publisher.window.count {
+            let p = publisher.window[i]
+            let due = p.sentAt.map { now.since($0) >= config.timing.senderRetransmit } ?? true
+            guard due else {
+                i += 1
+                continue
+            }
+            if p.sentAt != nil { output.counters.retransmissions &+= 1 }
+            // Consecutive due entries with one timestamp go out together.
+            var n = 1
+            while i + n < publisher.window.count, publisher.window[i + n].logicalTs == p.logicalTs,
+                  publisher.window[i + n].sentAt.map({ now.since($0) >= config.timing.senderRetransmit }) ?? true {
+                n += 1
+            }
+            let first = i
+            let window = publisher.window
+            writer.send(outbox: &output.outbox, sender: publisher.sender, firstCounter: p.counter,
+                        logicalTs: p.logicalTs, count: n,
+                        length: { bodies.byteCount(window[first + $0].body) },
+                        write: { (k: Int, range: Range<Int>, w: inout WireWriter) throws(EncodeError) in
+                            try bodies.write(window[first + k].body, range: range, into: &w)
+                        })
+            for k in first..<(first + n) { publisher.window[k].sentAt = now }
+            i += n
+        }
+        publisher.flushDue = false
+    }
+}

@@ -1,0 +1,48 @@
+import SeqcastWire
+
+/// The content of a checkpoint (Part 1 §7): format version, terminal sequence number, the
+/// checkpoint interval in force, the per-incarnation delivered counters (so a joiner makes the
+/// same de-duplication decisions), and the application snapshot. Digested whole.
+struct CheckpointImage: Equatable {
+    static let version: UInt64 = 0x4350_0001
+    var terminalSeq: SequenceNumber
+    var interval: UInt64
+    var delivered: [(SenderId, UInt64)]
+    var snapshot: [UInt8]
+
+    static func == (a: CheckpointImage, b: CheckpointImage) -> Bool {
+        a.terminalSeq == b.terminalSeq && a.interval == b.interval && a.snapshot == b.snapshot
+            && a.delivered.map { $0.0 } == b.delivered.map { $0.0 } && a.delivered.map { $0.1 } == b.delivered.map { $0.1 }
+    }
+
+    func encode() -> [UInt8] {
+        var out: [UInt8] = []
+        func put(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        put(Self.version)
+        put(terminalSeq.rawValue)
+        put(interval)
+        put(UInt64(delivered.count))
+        for (s, c) in delivered {
+            put(s.rawValue)
+            put(c)
+        }
+        put(UInt64(snapshot.count))
+        out.append(contentsOf: snapshot)
+        return out
+    }
+
+    static func decode(_ bytes: [UInt8]) -> CheckpointImage? {
+        var r = RecordReader(bytes)
+        guard r.next() == version, let t = r.next(), let interval = r.next(), interval >= 1, let n = r.next(),
+              n <= UInt64(bytes.count / 16) else { return nil }
+        var delivered: [(SenderId, UInt64)] = []
+        for _ in 0..<n {
+            guard let s = r.next(), let c = r.next() else { return nil }
+            delivered.append((SenderId(rawValue: s), c))
+        }
+        guard let len = r.next(), Int(len) == bytes.count - (32 + Int(n) * 16 + 8) else { return nil }
+        let snapshot = Array(bytes[(bytes.count - Int(len))...])
+        return CheckpointImage(terminalSeq: SequenceNumber(t), interval: interval, delivered: delivered,
+                               snapshot: snapshot)
+    }
+}

@@ -1,0 +1,229 @@
+import SeqcastWire
+
+/// A member (claims 5, 8-11, 15-17): receives data and commits, delivers to its application
+/// strictly in sequence order, repairs gaps by NAK (ids from commit servers, bodies from data
+/// servers), learns the tail from heartbeats, joins late from a checkpoint, and publishes.
+/// A checkpoint server is a member with `checkpointing` on (see `CheckpointServer`).
+///
+/// Inputs: data, commits, heartbeats, id replies, message replies, fetch misses, checkpoint
+/// chunks (and, when checkpointing, checkpoint fetches); `tick`; `publish`.
+/// Outputs: data (as a publisher), id queries, message fetches, checkpoint fetches and chunks,
+/// checkpoint reports, events (deliveries, sequenced, checkpoints).
+///
+/// Owned by one thread. Invariants:
+/// - `deliveredThrough == ledger.consumedThrough`; deliveries are exactly
+///   `start+1, start+2, …` with no skip (S3);
+/// - a message is delivered at most once: `deliveredCounter[s]` only rises (S4, S15).
+public struct Member<App: ReplicatedApplication>: ProtocolRole {
+    public let config: GroupConfig
+    public let node: NodeId
+    public internal(set) var app = App()
+    public internal(set) var deliveredThrough = SequenceNumber.zero
+    /// Where this member's delivered stream starts (0, or an installed checkpoint).
+    public internal(set) var startSeq = SequenceNumber.zero
+    public internal(set) var checkpointInterval: UInt64
+    public internal(set) var ledger = CommitLedger()
+    public var output: RoleOutput
+    var pending: [MessageId: StoredMessage] = [:]
+    var bodies: BodyStore
+    var deliveredCounter: [SenderId: UInt64] = [:]
+    var reassembly = Reassembly()
+    var prng: Prng
+    var publisher: Publisher
+    var repair = BodyRepair()
+    var join: JoinState?
+    var checkpoints: CheckpointStore?
+    var latestCheckpointSeq = SequenceNumber.zero
+
+    /// - Parameters:
+    ///   - incarnation: this start's incarnation (Part 1 §1): higher than any earlier one.
+    ///   - joining: start from the latest checkpoint instead of sequence number 1 (claim 16).
+    ///   - checkpointing: take, store, report and serve checkpoints (a checkpoint server).
+    public init(config: GroupConfig, node: NodeId, incarnation: UInt32, seed: UInt64, now: Instant,
+                joining: Bool = false, checkpointing: Bool = false) {
+        precondition((try? config.validate()) != nil, "invalid group configuration")
+        self.config = config
+        self.node = node
+        checkpointInterval = config.checkpointInterval
+        output = RoleOutput(config: config)
+        bodies = BodyStore(slotBytes: config.datagramBytesMax, slotCountMax: config.limits.bodySlotsMax)
+        pending.reserveCapacity(config.limits.bodySlotsMax)
+        prng = Prng(seed: seed)
+        publisher = Publisher(sender: SenderId(node: node, incarnation: incarnation),
+                              windowMax: config.limits.senderWindowMax)
+        if checkpointing { checkpoints = CheckpointStore(reportAt: now) }
+        if joining { join = JoinState(deadline: now) }
+    }
+
+    public var sender: SenderId { publisher.sender }
+    public var unsequencedCount: Int { publisher.count }
+    public var isJoining: Bool { join != nil }
+
+    public var nextDeadline: Instant? {
+        var d = earliest(ledger.deadline, repair.due)
+        d = earliest(d, publisher.deadline(retransmit: config.timing.senderRetransmit))
+        d = earliest(d, join?.deadline)
+        return earliest(d, checkpoints?.reportAt)
+    }
+
+    // MARK: inputs
+
+    public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
+        guard let d = output.decode(bytes, groupId: config.groupId) else { return }
+        switch d.message {
+        case .data(let m), .messageReply(let m):
+            onData(m)
+        case .commit(let batch):
+            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            for run in batch.runs { ledger.record(run) }
+            ledger.announce(batch.committedThrough)
+        case .heartbeat(let hb):
+            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            ledger.announce(hb.committedThrough)
+            latestCheckpointSeq = max(latestCheckpointSeq, hb.checkpointSeq)
+        case .idReply(let reply):
+            for run in reply.batch.runs { ledger.record(run) }
+            ledger.announce(reply.batch.committedThrough)
+            if reply.lowWater > deliveredThrough, ledger.runs.run(containing: deliveredThrough.next) == nil {
+                // The numbers we need were truncated behind a checkpoint: resynchronise (4.10).
+                startJoin(now: now)
+            }
+        case .fetchMiss(let miss):
+            if miss.reason == .collected { startJoin(now: now) } else { repair.rotateSoon(now: now) }
+        case .checkpointChunk(let chunk):
+            onCheckpointChunk(chunk, now: now)
+        case .checkpointFetch(let f):
+            guard checkpoints != nil else { return dropUnexpected() }
+            serveCheckpoint(f, to: from)
+        default:
+            dropUnexpected()
+        }
+        deliver(now: now)
+    }
+
+    public mutating func tick(now: Instant) {
+        if let (query, server) = ledger.pollIdQuery(now: now, config: config, prng: &prng) {
+            output.counters.idQueriesSent &+= 1
+            output.outbox.send(to: .node(server), header: header(.idQuery)) { w throws(EncodeError) in
+                try query.encode(into: &w)
+            }
+        }
+        pollBodyRepair(now: now)
+        flushPublisher(now: now)
+        pollJoin(now: now)
+        pollCheckpointReport(now: now)
+        deliver(now: now)
+    }
+
+    public mutating func persisted(_ ticket: WriteTicket, now: Instant) {}
+
+    /// Publishes one message (claim 1, L6): returns at once; the message leaves on the next
+    /// `tick` together with any others published at the same instant (one batched datagram).
+    public mutating func publish(_ body: UnsafeRawBufferPointer, now: Instant) -> PublishResult {
+        guard body.count <= config.limits.messageBytesMax else { return .tooLarge }
+        guard publisher.count < config.limits.senderWindowMax else { return .backPressured }
+        guard let windowCopy = bodies.store(body) else { return .backPressured }
+        let id = publisher.add(body: windowCopy, logicalTs: ledger.announcedThrough)
+        // Our own multicast does not loop back to us: keep a copy to deliver.
+        if let own = bodies.store(body) {
+            pending[id] = StoredMessage(logicalTs: ledger.announcedThrough, body: own)
+        }
+        return .accepted(id)
+    }
+
+    // MARK: data
+
+    mutating func onData(_ m: DataMessage) {
+        var counter = m.firstCounter
+        for body in m.bodies {
+            let id = MessageId(sender: m.sender, counter: counter)
+            counter += 1
+            guard id.counter > deliveredCounter[id.sender, default: 0], pending[id] == nil else { continue }
+            if m.fragmentCount > 1 {
+                guard let whole = reassembly.add(id: id, logicalTs: m.logicalTs, index: Int(m.fragmentIndex),
+                                                 count: Int(m.fragmentCount), bytes: body) else { continue }
+                whole.withUnsafeBytes { keep(id, logicalTs: m.logicalTs, body: $0) }
+            } else {
+                keep(id, logicalTs: m.logicalTs, body: body)
+            }
+        }
+    }
+
+    mutating func keep(_ id: MessageId, logicalTs: SequenceNumber, body: UnsafeRawBufferPointer) {
+        guard let h = bodies.store(body) else {
+            output.counters.droppedStoreFull &+= 1
+            return
+        }
+        pending[id] = StoredMessage(logicalTs: logicalTs, body: h)
+    }
+
+    // MARK: delivery
+
+    /// Hands every deliverable number to the application, in order (claims 5, 8).
+    mutating func deliver(now: Instant) {
+        guard join == nil else { return }
+        while let run = ledger.nextRun {
+            let seq = deliveredThrough.next
+            switch run.content {
+            case .messages:
+                let id = run.messageId(at: seq)!
+                if id.counter <= deliveredCounter[id.sender, default: 0] {
+                    break  // already delivered at a lower number: skip deterministically (S15)
+                }
+                guard let m = pending.removeValue(forKey: id) else {
+                    repair.blocked(at: seq, now: now, grace: config.timing.nakGrace)
+                    return
+                }
+                bodies.withBody(m.body) { body in
+                    app.apply(seq: seq, id: id, body: body)
+                    output.events.append(.delivered(seq: seq, id: id, bodyDigest: Digest.of(body),
+                                                    stateDigest: app.stateDigest))
+                }
+                bodies.free(m.body)
+                deliveredCounter[id.sender] = id.counter
+                if id.sender == publisher.sender, let h = publisher.sequenced(counter: id.counter) {
+                    bodies.free(h)
+                    output.events.append(.sequenced(id: id, seq: seq))
+                }
+            case .noop:
+                break
+            case .checkpointInterval(let n):
+                checkpointInterval = n
+                output.events.append(.controlApplied(seq: seq, run: run.slice(from: seq, through: seq)))
+            case .endOfStream(let s, let last):
+                output.events.append(.controlApplied(seq: seq, run: run.slice(from: seq, through: seq)))
+                endStream(s, lastCounter: last)
+            }
+            ledger.consume(through: seq)
+            deliveredThrough = seq
+            repair.progressed()
+            if checkpoints != nil, seq.rawValue % checkpointInterval == 0 { takeCheckpoint(at: seq) }
+        }
+    }
+
+    /// A stream ended: its later counters are orphans. If it is ours, the unsequenced rest
+    /// continues under the next incarnation (Part 1 §2).
+    mutating func endStream(_ s: SenderId, lastCounter: UInt64) {
+        deliveredCounter[s] = max(deliveredCounter[s, default: 0], lastCounter)
+        let orphans = pending.keys.filter { $0.sender == s && $0.counter > lastCounter }
+        for id in orphans { bodies.free(pending.removeValue(forKey: id)!.body) }
+        guard s == publisher.sender else { return }
+        let next = SenderId(node: node, incarnation: s.incarnation &+ 1)
+        let moved = publisher.restart(as: next, logicalTs: ledger.announcedThrough)
+        for p in publisher.window[publisher.head...] {
+            let bytes = bodies.withBody(p.body) { Array($0) }
+            if let copy = bytes.withUnsafeBytes({ bodies.store($0) }) {
+                pending[MessageId(sender: next, counter: p.counter)] = StoredMessage(logicalTs: p.logicalTs, body: copy)
+            }
+        }
+        output.events.append(.streamEnded(sender: s, lastCounter: lastCounter, next: next, republished: moved))
+    }
+
+    // MARK: helpers
+
+    mutating func dropUnexpected() { output.counters.droppedUnexpectedKind &+= 1 }
+
+    func header(_ kind: MessageKind, flags: UInt16 = 0) -> Header {
+        Header(kind: kind, flags: flags, groupId: config.groupId, epoch: Epoch(1), source: node)
+    }
+}

@@ -1,0 +1,83 @@
+import SeqcastWire
+
+/// What `Member.publish` says about one message (Aeron's `offer` outcomes).
+public enum PublishResult: Equatable, Sendable {
+    /// Accepted under this id; a `.sequenced` event names its number once committed.
+    case accepted(MessageId)
+    /// The window of unsequenced messages is full: try again after some are committed.
+    case backPressured
+    /// Larger than `messageBytesMax`.
+    case tooLarge
+}
+
+/// A member's sending side (Part 1 §6): a bounded window of messages not yet known committed,
+/// each kept with its id and first logical timestamp, retransmitted unchanged after a timeout.
+///
+/// Invariants: window counters are consecutive and ascending; an entry leaves the window only
+/// when its commit is delivered or its stream ends (then it moves to the next incarnation).
+struct Publisher {
+    struct Pending {
+        var counter: UInt64
+        var logicalTs: SequenceNumber
+        var body: BodyStore.Handle
+        var sentAt: Instant?
+    }
+
+    private(set) var sender: SenderId
+    private(set) var nextCounter: UInt64 = 1
+    var window: [Pending] = []
+    var head = 0
+    var flushDue = false
+
+    init(sender: SenderId, windowMax: Int) {
+        self.sender = sender
+        window.reserveCapacity(windowMax)
+    }
+
+    var count: Int { window.count - head }
+
+    mutating func add(body: BodyStore.Handle, logicalTs: SequenceNumber) -> MessageId {
+        let id = MessageId(sender: sender, counter: nextCounter)
+        compact()
+        window.append(Pending(counter: nextCounter, logicalTs: logicalTs, body: body, sentAt: nil))
+        nextCounter += 1
+        flushDue = true
+        return id
+    }
+
+    /// The message with `counter` was committed; returns its body handle to free.
+    mutating func sequenced(counter: UInt64) -> BodyStore.Handle? {
+        guard head < window.count, window[head].counter == counter else { return nil }
+        head += 1
+        return window[head - 1].body
+    }
+
+    /// The stream ended at `lastCounter`: the rest moves to incarnation `next` with new
+    /// counters and the current timestamp. Returns how many moved.
+    mutating func restart(as next: SenderId, logicalTs: SequenceNumber) -> Int {
+        compact()
+        sender = next
+        nextCounter = 1
+        for i in window.indices {
+            window[i].counter = nextCounter
+            window[i].logicalTs = logicalTs
+            window[i].sentAt = nil
+            nextCounter += 1
+        }
+        flushDue = !window.isEmpty
+        return window.count
+    }
+
+    mutating func compact() {
+        if head > 0, head * 2 >= window.count || window.count == window.capacity {
+            window.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// The earliest retransmission deadline.
+    func deadline(retransmit: Nanoseconds) -> Instant? {
+        guard head < window.count, let sent = window[head].sentAt else { return flushDue ? .zero : nil }
+        return flushDue ? .zero : sent + retransmit
+    }
+}

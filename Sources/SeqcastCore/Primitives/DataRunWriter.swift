@@ -1,0 +1,126 @@
+import SeqcastWire
+
+/// Packs consecutive counters of one sender (one logical timestamp) into data or message-reply
+/// datagrams: as many bodies per datagram as fit, and a body larger than one datagram as
+/// fragments (Part 1 §9). The one place that decides data datagram layout for every sender.
+struct DataRunWriter {
+    let header: Header
+    let destination: Destination
+    let datagramBytes: Int
+
+    /// Body bytes one datagram can carry after the header and the fixed data fields.
+    var bodyRoom: Int { datagramBytes - Header.byteCount - DataMessage.fixedByteCount }
+
+    /// Sends counters `firstCounter ..< firstCounter+count`. `length(i)` gives body i's size
+    /// and `write(i, range, &w)` copies that part of it. Returns the datagrams sent, stopping
+    /// at `datagramsMax` or when the outbox is full.
+    @discardableResult
+    func send(outbox: inout Outbox, sender: SenderId, firstCounter: UInt64, logicalTs: SequenceNumber, count: Int,
+              datagramsMax: Int = .max, length: (Int) -> Int,
+              write: (Int, Range<Int>, inout WireWriter) throws(EncodeError) -> Void) -> Int {
+        var i = 0
+        var sent = 0
+        while i < count, sent < datagramsMax {
+            let size = length(i)
+            if size + DataMessage.bodyOverhead > bodyRoom {
+                sent += sendFragments(outbox: &outbox, sender: sender, counter: firstCounter + UInt64(i),
+                                      logicalTs: logicalTs, size: size, index: i, write: write)
+                i += 1
+                continue
+            }
+            // Take every following body that still fits this datagram.
+            var n = 1
+            var used = size + DataMessage.bodyOverhead
+            while i + n < count, n < Int(UInt16.max) {
+                let next = length(i + n) + DataMessage.bodyOverhead
+                guard used + next <= bodyRoom else { break }
+                used += next
+                n += 1
+            }
+            let first = i
+            let ok = outbox.send(to: destination, header: header) { w throws(EncodeError) in
+                _ = try DataMessage.encodeFixed(sender: sender, firstCounter: firstCounter + UInt64(first),
+                                                logicalTs: logicalTs, count: UInt16(n), into: &w)
+                for k in first..<(first + n) {
+                    let len = length(k)
+                    try w.writeU32(UInt32(len))
+                    try write(k, 0..<len, &w)
+                }
+            }
+            guard ok else { return sent }
+            sent += 1
+            i += n
+        }
+        return sent
+    }
+
+    private func sendFragments(outbox: inout Outbox, sender: SenderId, counter: UInt64, logicalTs: SequenceNumber,
+                               size: Int, index: Int,
+                               write: (Int, Range<Int>, inout WireWriter) throws(EncodeError) -> Void) -> Int {
+        let piece = bodyRoom - DataMessage.bodyOverhead
+        let fragments = (size + piece - 1) / piece
+        precondition(fragments <= Int(UInt16.max), "message too large to fragment")
+        var sent = 0
+        for f in 0..<fragments {
+            let range = (f * piece)..<min(size, (f + 1) * piece)
+            let ok = outbox.send(to: destination, header: header) { w throws(EncodeError) in
+                _ = try DataMessage.encodeFixed(sender: sender, firstCounter: counter, logicalTs: logicalTs, count: 1,
+                                                fragmentIndex: UInt16(f), fragmentCount: UInt16(fragments), into: &w)
+                try w.writeU32(UInt32(range.count))
+                try write(index, range, &w)
+            }
+            guard ok else { return sent }
+            sent += 1
+        }
+        return sent
+    }
+}
+
+extension BodyStore {
+    /// Copies `range` of a stored body into a datagram being written.
+    func write(_ h: Handle, range: Range<Int>, into w: inout WireWriter) throws(EncodeError) {
+        let result: EncodeError? = withBody(h) { (bytes: UnsafeRawBufferPointer) -> EncodeError? in
+            do throws(EncodeError) {
+                try w.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[range]))
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let e = result { throw e }
+    }
+}
+
+/// Reassembles fragmented messages (Part 1 §9). Bounded: at most `inFlightMax` messages at
+/// once; a new one beyond that is dropped (the sender retransmits, or a NAK fetches it).
+struct Reassembly {
+    struct Partial {
+        var logicalTs: SequenceNumber
+        var pieces: [[UInt8]?]
+        var received = 0
+    }
+    var partials: [MessageId: Partial] = [:]
+    let inFlightMax = 64
+
+    /// Adds one fragment; returns the whole body once every fragment has arrived.
+    mutating func add(id: MessageId, logicalTs: SequenceNumber, index: Int, count: Int,
+                      bytes: UnsafeRawBufferPointer) -> [UInt8]? {
+        if partials[id] == nil {
+            guard partials.count < inFlightMax else { return nil }
+            partials[id] = Partial(logicalTs: logicalTs, pieces: Array(repeating: nil, count: count))
+        }
+        guard var p = partials[id], p.pieces.count == count else { return nil }
+        if p.pieces[index] == nil {
+            p.pieces[index] = Array(bytes)
+            p.received += 1
+        }
+        guard p.received == count else {
+            partials[id] = p
+            return nil
+        }
+        partials[id] = nil
+        return p.pieces.flatMap { $0! }
+    }
+
+    mutating func discard(_ id: MessageId) { partials[id] = nil }
+}
