@@ -22,8 +22,12 @@ extension SequenceRun: WireElement {}
     /// Reads `count` elements from `r`, validating each one, and returns a view over them.
     @inlinable static func decode(_ r: inout WireReader, count: Int) throws(DecodeError) -> WireList {
         try r.checkList(count: count, width: Element.byteCount)
+        let start = r.offset
         let slice = try r.readBytes(count * Element.byteCount)
-        var check = WireReader(slice)
+        // Check the elements with a reader that ends where the list ends but keeps datagram
+        // offsets, so an element's `badField`/`badCount` points into the datagram like every
+        // other DecodeError (a reader over `slice` alone would report list-relative offsets).
+        var check = WireReader(UnsafeRawBufferPointer(rebasing: r.bytes[..<r.offset]), offset: start)
         for _ in 0..<count { _ = try Element.decode(&check) }
         return WireList(bytes: slice, count: count)
     }

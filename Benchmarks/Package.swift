@@ -1,0 +1,28 @@
+// swift-tools-version: 6.1
+// Seqcast benchmarks: a separate package so the main package never resolves or builds
+// ordo-one/benchmark. Run with `scripts/bench` from the repository root (or
+// `swift package --package-path Benchmarks benchmark`).
+import PackageDescription
+
+let package = Package(
+    name: "SeqcastBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+        // Only the MallocInterposer trait: the default traits also enable RuntimeInterposer,
+        // whose package (swift-runtime-interposer) is not available here.
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "SeqcastBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "SeqcastCore", package: "seqcast"),
+                .product(name: "SeqcastWire", package: "seqcast"),
+            ],
+            path: "SeqcastBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

@@ -1,0 +1,93 @@
+import SeqcastCore
+import SeqcastWire
+
+/// One scheduled happening in the simulated world.
+enum SimEvent {
+    /// A datagram arrives at node `to` (index), sent by `from`.
+    case datagram(to: Int, from: NodeId, bytes: [UInt8])
+    /// A node's timer; stale if `generation` no longer matches the node's.
+    case wake(node: Int, generation: UInt64)
+    /// A storage write became durable; stale if the node crashed since (`life` changed).
+    case synced(node: Int, life: UInt64, ticket: WriteTicket)
+    /// A publisher publishes its next message.
+    case publish(node: Int)
+    case crash(node: Int)
+    case restart(node: Int)
+    /// A member starts late and joins from a checkpoint.
+    case start(node: Int)
+    case partitionStart
+    case partitionEnd
+}
+
+/// A binary min-heap of events by (time, insertion order): equal times keep insertion order,
+/// so a run is a pure function of its seed.
+struct EventQueue {
+    private var heap: [(at: Instant, order: UInt64, event: SimEvent)] = []
+    private var nextOrder: UInt64 = 0
+
+    var count: Int { heap.count }
+
+    mutating func push(_ event: SimEvent, at: Instant) {
+        heap.append((at, nextOrder, event))
+        nextOrder += 1
+        var i = heap.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            guard less(i, p) else { break }
+            heap.swapAt(i, p)
+            i = p
+        }
+    }
+
+    mutating func pop() -> (at: Instant, event: SimEvent)? {
+        guard !heap.isEmpty else { return nil }
+        heap.swapAt(0, heap.count - 1)
+        let top = heap.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1
+            let r = l + 1
+            var m = i
+            if l < heap.count, less(l, m) { m = l }
+            if r < heap.count, less(r, m) { m = r }
+            if m == i { break }
+            heap.swapAt(i, m)
+            i = m
+        }
+        return (top.at, top.event)
+    }
+
+    private func less(_ a: Int, _ b: Int) -> Bool {
+        (heap[a].at, heap[a].order) < (heap[b].at, heap[b].order)
+    }
+}
+
+/// A node's disk: records in write order, each durable once synced. A crash loses every
+/// unsynced record (the only storage fault the durability mode claims to survive).
+struct SimDisk {
+    struct Record {
+        var ticket: WriteTicket
+        var key: UInt64
+        var bytes: [UInt8]
+        var synced: Bool
+    }
+    var records: [Record] = []
+    /// Highest key covered by a synced record (for the S5 checks).
+    var syncedKeyMax: UInt64 = 0
+
+    mutating func sync(through ticket: WriteTicket) {
+        for i in records.indices where records[i].ticket <= ticket && !records[i].synced {
+            records[i].synced = true
+            syncedKeyMax = max(syncedKeyMax, records[i].key)
+        }
+    }
+
+    mutating func crash() { records.removeAll { !$0.synced } }
+
+    mutating func truncate(through key: UInt64) {
+        guard key > 0 else { return }
+        records.removeAll { $0.synced && $0.key <= key }
+    }
+
+    var syncedBytes: [[UInt8]] { records.filter(\.synced).map(\.bytes) }
+}
