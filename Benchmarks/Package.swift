@@ -8,7 +8,9 @@ let package = Package(
     name: "SeqcastBenchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: ".."),
+        // `name:` pins the identity: a bare path dependency takes the name of the checkout
+        // directory, which differs between clones.
+        .package(name: "seqcast", path: ".."),
         // Only the MallocInterposer trait: the default traits also enable RuntimeInterposer,
         // whose package (swift-runtime-interposer) is not available here.
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),

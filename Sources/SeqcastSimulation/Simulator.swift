@@ -35,8 +35,9 @@ public struct SimulationReport: Sendable {
     public var joins = 0
     public var streamsEnded = 0
     public var collected = 0
+    public var simulatedMicros: UInt64 = 0
     public var faultSummary: String {
-        "crashes=\(crashes) partitions=\(partitions) dropped=\(datagramsDropped) duplicated=\(datagramsDuplicated)"
+        "simulated=\(simulatedMicros / 1000)ms crashes=\(crashes) partitions=\(partitions) dropped=\(datagramsDropped) duplicated=\(datagramsDuplicated)"
     }
 }
 
@@ -67,6 +68,7 @@ public struct Simulator {
         var publishes = false
         var everCrashed = false
         var publishedCount = 0
+        var spins = 0
     }
 
     public let options: SimulationOptions
@@ -168,6 +170,7 @@ public struct Simulator {
             step += 1
         }
         report.steps = step
+        report.simulatedMicros = now.nanoseconds / 1_000
         if checker.violations.isEmpty, options.steps > 0 { checkLiveness() }
         report.violations = checker.violations.map(\.description)
         report.committed = checker.frontier
@@ -194,9 +197,11 @@ public struct Simulator {
             bytes.withUnsafeBytes { b in drive(to) { $0.receive(b, from: PeerAddress(UInt64(from.rawValue)), now: t) } }
         case .wake(let i, let generation):
             guard nodes[i].role != nil, nodes[i].generation == generation else { return }
+
             nodes[i].wakeAt = nil
             let t = now
             drive(i) { $0.tick(now: t) }
+            checkTimerRearmed(i)
         case .synced(let i, let life, let ticket):
             guard nodes[i].role != nil, nodes[i].life == life else { return }
             nodes[i].disk.sync(through: ticket)
@@ -252,6 +257,7 @@ public struct Simulator {
         nodes[i].role = nil
         nodes[i].everCrashed = true
         nodes[i].generation += 1
+        nodes[i].wakeAt = nil
         nodes[i].disk.crash()
         checker.memberRestarted(nodes[i].id)
     }
@@ -392,6 +398,20 @@ public struct Simulator {
         queue.push(.wake(node: i, generation: nodes[i].generation), at: at)
     }
 
+    /// A timer that fires without moving its deadline would spin (TigerBeetle's `Timeout`
+    /// catches the same bug): after a tick, a role's deadline must lie in the future. Tolerate
+    /// a few same-instant re-fires (work split over ticks), not a storm.
+    mutating func checkTimerRearmed(_ i: Int) {
+        guard let d = nodes[i].wakeAt, d <= now + Nanoseconds(1_000) else {
+            nodes[i].spins = 0
+            return
+        }
+        nodes[i].spins += 1
+        if nodes[i].spins == 64 {
+            checker.fail("timers", "\(nodes[i].id) keeps waking at \(now) without re-arming its timer")
+        }
+    }
+
     // MARK: liveness
 
     /// After healing: every live publisher's messages are committed, and every member that
@@ -405,7 +425,12 @@ public struct Simulator {
             if m.isJoining {
                 checker.fail("L2", "\(n.id) never finished joining")
             } else if m.deliveredThrough < s.committedThrough {
-                checker.fail("L2", "\(n.id) delivered through \(m.deliveredThrough), committed through \(s.committedThrough)")
+                var detail = m.diagnosis
+                if let id = m.ledger.runs.run(containing: m.deliveredThrough.next)?.messageId(at: m.deliveredThrough.next) {
+                    for d in nodes { if case .dataServer(let ds)? = d.role { detail += "; " + ds.diagnosis(id) } }
+                }
+                checker.fail("L2", "\(n.id) delivered through \(m.deliveredThrough), committed through \(s.committedThrough); "
+                             + detail)
             }
             if n.publishes, !n.everCrashed, m.unsequencedCount > 0 {
                 checker.fail("L1", "\(n.id) still has \(m.unsequencedCount) messages not committed")

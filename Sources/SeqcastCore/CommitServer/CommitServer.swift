@@ -8,7 +8,8 @@ import SeqcastWire
 /// Outputs: commit acks (to the sequencer), id replies (to the requester), storage records.
 ///
 /// Owned by one thread. Invariants:
-/// - `log` holds exactly the runs of `lowWater+1 ... appendedThrough`, dense;
+/// - `log` holds runs of `lowWater+1 ... appendedThrough` in order; a hole only where every
+///   number in it was committed while this server was away;
 /// - `storedThrough <= appendedThrough`; an ack never names more than `storedThrough` (S5);
 /// - an id reply never names a number above `min(committedThrough, storedThrough)`.
 public struct CommitServer: ProtocolRole {
@@ -81,8 +82,12 @@ public struct CommitServer: ProtocolRole {
                 checkConsistent(run)
                 continue
             }
-            // Only a run that continues the log is taken; a gap waits for the retransmission.
-            guard run.firstSeq <= appendedThrough.next else { break }
+            // A run that continues the log is taken. A gap is taken only where everything
+            // before the run is already committed (this server was down while Q others stored
+            // those numbers); otherwise it waits for the retransmission.
+            guard run.firstSeq <= appendedThrough.next
+                || SequenceNumber(run.firstSeq.rawValue - 1) <= max(batch.committedThrough, committedThrough)
+            else { break }
             if run.firstSeq <= appendedThrough { checkConsistent(run.slice(from: run.firstSeq, through: appendedThrough)) }
             log.append(run.firstSeq > appendedThrough ? run : run.slice(from: appendedThrough.next, through: run.lastSeq))
             appendedThrough = run.lastSeq
@@ -177,15 +182,13 @@ public struct CommitServer: ProtocolRole {
         for bytes in records {
             guard let runs = AssignmentRecord.runs(in: bytes) else { break }
             for run in runs where run.lastSeq > appendedThrough {
-                guard first == nil || run.firstSeq <= appendedThrough.next else { break }
                 if first == nil { first = run.firstSeq }
                 log.append(run.firstSeq > appendedThrough ? run : run.slice(from: appendedThrough.next, through: run.lastSeq))
                 appendedThrough = run.lastSeq
             }
         }
         storedThrough = appendedThrough
+        // A recovered log starts above 1 only after a truncation behind a checkpoint.
         lowWater = first.map { SequenceNumber($0.rawValue - 1) } ?? .zero
-        // A recovered log's start may lie above 1 only after a truncation behind a checkpoint.
-        if first == nil { lowWater = .zero }
     }
 }

@@ -364,3 +364,13 @@ public struct DataServer: ProtocolRole {
         Header(kind: kind, flags: flags, groupId: config.groupId, epoch: Epoch(1), source: node)
     }
 }
+
+extension DataServer {
+    /// A one-line account of what this server holds of `sender`, for failure reports.
+    public func diagnosis(_ id: MessageId) -> String {
+        guard let h = senders[id.sender] else { return "\(node): nothing of \(id.sender)" }
+        return "\(node): \(id) \(store[id] != nil ? "stored" : "absent"), held through \(h.heldThrough), "
+            + "repaired through \(h.repairedThrough), committed through \(h.committedThrough), "
+            + "collected through \(h.collectedThrough), highest \(h.highestStored)"
+    }
+}

@@ -36,9 +36,14 @@ struct BodyRepair {
 
 extension Member {
     mutating func pollBodyRepair(now: Instant) {
-        guard join == nil, let seq = repair.blockedSeq, let since = repair.since else { return }
+        guard let seq = repair.blockedSeq, let since = repair.since else { return }
         guard now >= since, now >= (repair.deadline ?? now) else { return }
-        guard let run = ledger.runs.run(containing: seq), let id = run.messageId(at: seq) else { return }
+        guard join == nil, let run = ledger.runs.run(containing: seq), let id = run.messageId(at: seq) else {
+            // Nothing to ask for any more (joining, or the binding moved on): stand down, so a
+            // stale deadline cannot keep firing.
+            repair.progressed()
+            return
+        }
         // Ask for the missing counters of this run from the blocked one on, in one request.
         var end = id.counter
         let runEnd = run.messageId(at: run.lastSeq)!.counter

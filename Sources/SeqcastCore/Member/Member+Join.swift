@@ -23,6 +23,7 @@ extension Member {
         guard join == nil else { return }
         output.counters.checkpointFetches &+= 1
         join = JoinState(deadline: now)
+        repair.progressed()
     }
 
     mutating func pollJoin(now: Instant) {

@@ -219,6 +219,17 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         output.events.append(.streamEnded(sender: s, lastCounter: lastCounter, next: next, republished: moved))
     }
 
+    /// A one-line account of why delivery may be waiting, for failure reports.
+    public var diagnosis: String {
+        let next = deliveredThrough.next
+        let binding = ledger.runs.run(containing: next).map { "\($0)" } ?? "unknown"
+        let id = ledger.runs.run(containing: next)?.messageId(at: next)
+        return "known through \(ledger.knownThrough), announced \(ledger.announcedThrough), next \(next) bound to "
+            + "\(binding), body \(id.map { pending[$0] != nil ? "held" : "missing" } ?? "-"), "
+            + "fetches \(output.counters.fetchesSent), id queries \(output.counters.idQueriesSent), "
+            + "pending bodies \(pending.count), free slots \(bodies.slotsFree)"
+    }
+
     // MARK: helpers
 
     mutating func dropUnexpected() { output.counters.droppedUnexpectedKind &+= 1 }

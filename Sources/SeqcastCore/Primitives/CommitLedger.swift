@@ -31,8 +31,10 @@ public struct CommitLedger: Sendable {
         conflicts &+= UInt64(runs.insert(clipped))
         announce(clipped.lastSeq)
         while let r = runs.run(containing: knownThrough.next) { knownThrough = r.lastSeq }
-        if knownThrough >= announcedThrough || runs.run(containing: knownThrough.next) != nil {
+        if hole == nil {
             holeSince = nil
+            queryDeadline = nil
+            queryAttempt = 0
         }
     }
 
@@ -79,8 +81,10 @@ public struct CommitLedger: Sendable {
     /// When the repair logic next wants to run.
     public var deadline: Instant? {
         guard hole != nil else { return nil }
-        // A hole not yet seen by `pollIdQuery` wants a tick at once, which starts its grace.
-        return queryDeadline ?? holeSince ?? .zero
+        // A hole not yet seen by `pollIdQuery` wants a tick at once, which starts its grace;
+        // after that, the later of the grace period and the outstanding query's timeout.
+        guard let since = holeSince else { return .zero }
+        return max(since, queryDeadline ?? since)
     }
 
     /// If a hole has waited past the grace period and no query is outstanding, returns the id
