@@ -423,17 +423,28 @@ public struct Simulator {
             report.idQueries += m.output.counters.idQueriesSent
             report.fetches += m.output.counters.fetchesSent
             if m.isJoining {
-                checker.fail("L2", "\(n.id) never finished joining")
+                var detail = m.diagnosis
+                for d in nodes {
+                    if case .member(let c)? = d.role, let latest = c.latestCheckpoint {
+                        detail += "; \(d.id) holds checkpoint \(latest.terminalSeq)"
+                    }
+                }
+                checker.fail("L2", "\(n.id) never finished joining; \(detail)")
             } else if m.deliveredThrough < s.committedThrough {
                 var detail = m.diagnosis
                 if let id = m.ledger.runs.run(containing: m.deliveredThrough.next)?.messageId(at: m.deliveredThrough.next) {
                     for d in nodes { if case .dataServer(let ds)? = d.role { detail += "; " + ds.diagnosis(id) } }
                 }
+                detail += "; next deadline \(String(describing: m.nextDeadline)), wake at \(String(describing: n.wakeAt)), now \(now)"
                 checker.fail("L2", "\(n.id) delivered through \(m.deliveredThrough), committed through \(s.committedThrough); "
                              + detail)
             }
             if n.publishes, !n.everCrashed, m.unsequencedCount > 0 {
-                checker.fail("L1", "\(n.id) still has \(m.unsequencedCount) messages not committed")
+                var detail = s.diagnosis(m.sender)
+                for d in nodes {
+                    if case .dataServer(let ds)? = d.role { detail += "; " + ds.diagnosis(MessageId(sender: m.sender, counter: 1)) }
+                }
+                checker.fail("L1", "\(n.id) still has \(m.unsequencedCount) messages not committed; \(detail)")
             }
         }
         if s.nextSeq.rawValue - 1 > s.committedThrough.rawValue {

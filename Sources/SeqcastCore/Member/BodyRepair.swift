@@ -4,6 +4,10 @@ import SeqcastWire
 /// message is known but whose body is missing, ask one data server, rotating on timeout or
 /// "not held", with exponential jittered backoff and one request outstanding.
 struct BodyRepair {
+    /// Fetch requests one repair round may send, and bodies it may ask for in all: bounded
+    /// outstanding NAKs, so a lagging member cannot flood the data servers.
+    static let requestsMax = 8
+    static let countersMax = 1024
     var blockedSeq: SequenceNumber?
     var since: Instant?
     var deadline: Instant?
@@ -35,29 +39,47 @@ struct BodyRepair {
 }
 
 extension Member {
+    /// NAKs bodies: from the number delivery waits on, every missing body of the next few
+    /// known runs is asked for in one round (one fetch per run's missing range), so a member
+    /// far behind catches up at the servers' pace, not one round trip per run.
     mutating func pollBodyRepair(now: Instant) {
         guard let seq = repair.blockedSeq, let since = repair.since else { return }
         guard now >= since, now >= (repair.deadline ?? now) else { return }
-        guard join == nil, let run = ledger.runs.run(containing: seq), let id = run.messageId(at: seq) else {
+        guard join == nil, ledger.runs.run(containing: seq)?.messageId(at: seq) != nil else {
             // Nothing to ask for any more (joining, or the binding moved on): stand down, so a
             // stale deadline cannot keep firing.
             repair.progressed()
             return
         }
-        // Ask for the missing counters of this run from the blocked one on, in one request.
-        var end = id.counter
-        let runEnd = run.messageId(at: run.lastSeq)!.counter
-        while end < runEnd, end - id.counter < 1024, pending[MessageId(sender: id.sender, counter: end + 1)] == nil {
-            end += 1
-        }
         repair.server = (repair.server + 1) % config.dataServers.count
         let backoff = min(config.timing.nakRetry * (1 << min(repair.attempt, 8)), config.timing.nakBackoffMax)
         repair.attempt += 1
         repair.deadline = now + prng.jittered(backoff)
-        let fetch = MessageFetch(sender: id.sender, firstCounter: id.counter, count: UInt32(end - id.counter + 1))
-        output.counters.fetchesSent &+= 1
-        output.outbox.send(to: .node(config.dataServers[repair.server]), header: header(.messageFetch)) {
-            w throws(EncodeError) in try fetch.encode(into: &w)
+        let server = config.dataServers[repair.server]
+        var requests = 0
+        var counters = 0
+        ledger.runs.forEachSlice(from: seq, through: ledger.knownThrough) { run in
+            guard case .messages(let sender, let first) = run.content else { return true }
+            var c = first
+            let last = first + UInt64(run.count) - 1
+            while c <= last, requests < BodyRepair.requestsMax, counters < BodyRepair.countersMax {
+                guard pending[MessageId(sender: sender, counter: c)] == nil,
+                      c > deliveredCounter[sender, default: 0] else {
+                    c += 1
+                    continue
+                }
+                var end = c
+                while end < last, pending[MessageId(sender: sender, counter: end + 1)] == nil { end += 1 }
+                let fetch = MessageFetch(sender: sender, firstCounter: c, count: UInt32(end - c + 1))
+                output.counters.fetchesSent &+= 1
+                output.outbox.send(to: .node(server), header: header(.messageFetch)) {
+                    w throws(EncodeError) in try fetch.encode(into: &w)
+                }
+                requests += 1
+                counters += Int(end - c + 1)
+                c = end + 1
+            }
+            return requests < BodyRepair.requestsMax && counters < BodyRepair.countersMax
         }
     }
 

@@ -11,41 +11,51 @@ struct JoinState {
     var server = 0
     var attempt: UInt64 = 0
     var deadline: Instant
+    /// The lowest terminal number worth installing: 0 for a fresh joiner (any checkpoint, or
+    /// none yet), `deliveredThrough + 1` for a member that fell behind garbage collection.
+    var minimumTerminal: SequenceNumber
 
-    init(deadline: Instant) { self.deadline = deadline }
+    init(deadline: Instant, minimumTerminal: SequenceNumber) {
+        self.deadline = deadline
+        self.minimumTerminal = minimumTerminal
+    }
 
     var adopted: Bool { !chunks.isEmpty }
     var firstMissing: Int? { chunks.firstIndex { $0 == nil } }
 }
 
 extension Member {
+    /// Starts fetching a checkpoint because the numbers after `deliveredThrough` are gone
+    /// from the servers (a member behind the garbage-collection horizon, 4.10).
     mutating func startJoin(now: Instant) {
         guard join == nil else { return }
         output.counters.checkpointFetches &+= 1
-        join = JoinState(deadline: now)
+        join = JoinState(deadline: now, minimumTerminal: deliveredThrough.next)
         repair.progressed()
     }
 
     mutating func pollJoin(now: Instant) {
         guard var j = join, j.deadline <= now else { return }
-        if config.checkpointServers.isEmpty {
-            // No checkpoint servers: a joiner replays from the start.
+        // Another checkpoint server, never this node itself.
+        let servers = config.checkpointServers.filter { $0 != node }
+        if servers.isEmpty {
+            // Nobody to ask: replay from where we stand.
             join = nil
             return
         }
         j.attempt += 1
         if j.attempt % 4 == 0 {
             // Not getting through: start over with another server's latest checkpoint.
-            j = JoinState(deadline: now)
+            j = JoinState(deadline: now, minimumTerminal: j.minimumTerminal)
             j.attempt = 1
-            j.server = Int(prng.below(UInt64(config.checkpointServers.count)))
+            j.server = Int(prng.below(UInt64(servers.count)))
         } else if j.attempt > 1 {
-            j.server = (j.server + 1) % config.checkpointServers.count
+            j.server = (j.server + 1) % servers.count
         }
         let fetch = CheckpointFetch(terminalSeq: j.terminalSeq, firstChunk: UInt32(j.firstMissing ?? 0))
         j.deadline = now + prng.jittered(config.timing.nakRetry * 2)
         join = j
-        output.outbox.send(to: .node(config.checkpointServers[j.server]), header: header(.checkpointFetch)) {
+        output.outbox.send(to: .node(servers[j.server % servers.count]), header: header(.checkpointFetch)) {
             w throws(EncodeError) in try fetch.encode(into: &w)
         }
     }
@@ -53,11 +63,13 @@ extension Member {
     mutating func onCheckpointChunk(_ c: CheckpointChunk, now: Instant) {
         guard var j = join else { return }
         if !j.adopted {
-            if c.terminalSeq == .zero {
-                // The group has no checkpoint yet: replay from where we stand.
+            if c.terminalSeq == .zero, j.minimumTerminal == .zero {
+                // The group has no checkpoint yet: replay from the start.
                 join = nil
                 return
             }
+            // Too old to help (or none): wait for the timeout, which asks another server.
+            guard c.terminalSeq >= j.minimumTerminal, c.terminalSeq > .zero else { return }
             j.terminalSeq = c.terminalSeq
             j.totalBytes = c.totalBytes
             j.digest = c.digest
@@ -97,6 +109,8 @@ extension Member {
         let stale = pending.keys.filter { $0.counter <= deliveredCounter[$0.sender, default: 0] }
         for id in stale { bodies.free(pending.removeValue(forKey: id)!.body) }
         repair.progressed()
+        // Our own messages the checkpoint covers are committed: they leave the window.
+        publisher.sequenced(through: deliveredCounter[publisher.sender, default: 0]) { _, h in bodies.free(h) }
         checkpoints?.keep(terminalSeq: image.terminalSeq, bytes: bytes, stateDigest: app.stateDigest)
         output.events.append(.checkpointInstalled(terminalSeq: image.terminalSeq, stateDigest: app.stateDigest))
     }

@@ -52,7 +52,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         publisher = Publisher(sender: SenderId(node: node, incarnation: incarnation),
                               windowMax: config.limits.senderWindowMax)
         if checkpointing { checkpoints = CheckpointStore(reportAt: now) }
-        if joining { join = JoinState(deadline: now) }
+        if joining { join = JoinState(deadline: now, minimumTerminal: .zero) }
     }
 
     public var sender: SenderId { publisher.sender }
@@ -89,7 +89,14 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
                 startJoin(now: now)
             }
         case .fetchMiss(let miss):
-            if miss.reason == .collected { startJoin(now: now) } else { repair.rotateSoon(now: now) }
+            // Collected behind a checkpoint we have not reached: only that checkpoint can help.
+            // A miss for numbers we are already past (a late answer) changes nothing.
+            if miss.reason == .collected, miss.checkpointSeq > deliveredThrough,
+               miss.firstCounter + UInt64(miss.count) - 1 > deliveredCounter[miss.sender, default: 0] {
+                startJoin(now: now)
+            } else if miss.reason == .notHeld {
+                repair.rotateSoon(now: now)
+            }
         case .checkpointChunk(let chunk):
             onCheckpointChunk(chunk, now: now)
         case .checkpointFetch(let f):
@@ -181,9 +188,11 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
                 }
                 bodies.free(m.body)
                 deliveredCounter[id.sender] = id.counter
-                if id.sender == publisher.sender, let h = publisher.sequenced(counter: id.counter) {
-                    bodies.free(h)
-                    output.events.append(.sequenced(id: id, seq: seq))
+                if id.sender == publisher.sender {
+                    publisher.sequenced(through: id.counter) { counter, h in
+                        bodies.free(h)
+                        if counter == id.counter { output.events.append(.sequenced(id: id, seq: seq)) }
+                    }
                 }
             case .noop:
                 break
@@ -224,6 +233,11 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         let next = deliveredThrough.next
         let binding = ledger.runs.run(containing: next).map { "\($0)" } ?? "unknown"
         let id = ledger.runs.run(containing: next)?.messageId(at: next)
+        if let j = join {
+            return "joining: minimum terminal \(j.minimumTerminal), adopted \(j.terminalSeq), chunks "
+                + "\(j.chunks.filter { $0 != nil }.count)/\(j.chunks.count), attempt \(j.attempt), delivered \(deliveredThrough), "
+                + "group checkpoint \(latestCheckpointSeq)"
+        }
         return "known through \(ledger.knownThrough), announced \(ledger.announcedThrough), next \(next) bound to "
             + "\(binding), body \(id.map { pending[$0] != nil ? "held" : "missing" } ?? "-"), "
             + "fetches \(output.counters.fetchesSent), id queries \(output.counters.idQueriesSent), "

@@ -45,11 +45,13 @@ struct Publisher {
         return id
     }
 
-    /// The message with `counter` was committed; returns its body handle to free.
-    mutating func sequenced(counter: UInt64) -> BodyStore.Handle? {
-        guard head < window.count, window[head].counter == counter else { return nil }
-        head += 1
-        return window[head - 1].body
+    /// Every message up to `counter` is committed (delivered, or covered by an installed
+    /// checkpoint); calls `free` with each one's body handle, oldest first.
+    mutating func sequenced(through counter: UInt64, free: (UInt64, BodyStore.Handle) -> Void) {
+        while head < window.count, window[head].counter <= counter {
+            free(window[head].counter, window[head].body)
+            head += 1
+        }
     }
 
     /// The stream ended at `lastCounter`: the rest moves to incarnation `next` with new

@@ -35,7 +35,7 @@ public struct GroupConfig: Sendable {
         public var nakGrace = Nanoseconds.millis(2)
         /// Base NAK retry timeout; doubled per retry up to `nakBackoffMax`, jittered.
         public var nakRetry = Nanoseconds.millis(4)
-        public var nakBackoffMax = Nanoseconds.millis(40)
+        public var nakBackoffMax = Nanoseconds.millis(10)
         public var senderRetransmit = Nanoseconds.millis(15)
         public var checkpointReportInterval = Nanoseconds.millis(25)
         public init() {}

@@ -333,3 +333,15 @@ public struct Sequencer: ProtocolRole {
         }
     }
 }
+
+extension Sequencer {
+    /// A one-line account of one sender's numbering, for failure reports.
+    public func diagnosis(_ sender: SenderId) -> String {
+        guard let t = senders[sender] else { return "sequencer: no report of \(sender)" }
+        let servers = config.dataServers.count
+        let held = (0..<servers).map { "\(t.held[$0])/p\(t.pendingCounter[$0])@\(t.pendingTs[$0])/a\(t.aheadTs[$0])" }
+        let bounds = t.timestampBounds(of: t.nextCounter, servers: servers)
+        return "sequencer: \(sender) next counter \(t.nextCounter), ended \(t.ended), held \(held), "
+            + "bounds \(bounds), next seq \(nextSeq), L \(config.lifetime)"
+    }
+}
