@@ -24,6 +24,7 @@ public struct CommitServer: ProtocolRole {
     public var output: RoleOutput
     var log = RunQueue(capacity: 4096)
     var writes: [(ticket: WriteTicket, through: SequenceNumber)] = []
+    var runScratch: [SequenceRun] = []
 
     public init(config: GroupConfig, node: NodeId, recovering records: [[UInt8]] = [], now: Instant) {
         precondition((try? config.validate()) != nil, "invalid group configuration")
@@ -125,17 +126,17 @@ public struct CommitServer: ProtocolRole {
         let answerable = min(committedThrough, storedThrough)
         let first = max(q.firstSeq, lowWater.next)
         let last = min(SequenceNumber(q.firstSeq.rawValue + UInt64(q.count) - 1), answerable)
-        let perDatagram = min(RunBatch.runsMax(datagramBytes: config.datagramBytesMax), 40)
-        var runs: InlineArray<40, SequenceRun> = .init(repeating: SequenceRun(firstSeq: .zero, count: 1, content: .noop))
-        var n = 0
+        // IdReply carries 8 bytes more than a RunBatch: one run less than a batch's capacity.
+        let perDatagram = RunBatch.runsMax(datagramBytes: config.datagramBytesMax) - 1
+        runScratch.removeAll(keepingCapacity: true)
         log.forEachSlice(from: first, through: last) { run in
-            runs[n] = run
-            n += 1
-            return n < perDatagram
+            runScratch.append(run)
+            return runScratch.count < perDatagram
         }
         let lw = lowWater
+        let runs = runScratch
         output.outbox.send(to: .address(from), header: header(.idReply)) { w throws(EncodeError) in
-            try IdReply.encode(lowWater: lw, committedThrough: answerable, runs: (0..<n).lazy.map { runs[$0] }, into: &w)
+            try IdReply.encode(lowWater: lw, committedThrough: answerable, runs: runs, into: &w)
         }
     }
 

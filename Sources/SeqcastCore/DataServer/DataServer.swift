@@ -28,6 +28,7 @@ public struct DataServer: ProtocolRole {
     var reportAt: Instant?
     var refreshAt: Instant
     var peerCursor = 0
+    var reportScratch: [DataReport.Entry] = []
 
     public init(config: GroupConfig, node: NodeId, seed: UInt64, now: Instant) {
         precondition((try? config.validate()) != nil, "invalid group configuration")
@@ -234,26 +235,23 @@ public struct DataServer: ProtocolRole {
     // MARK: reports
 
     mutating func sendReports() {
-        let perDatagram = min(DataReport.entriesMax(datagramBytes: config.datagramBytesMax), 32)
-        var batch: InlineArray<32, DataReport.Entry> =
-            .init(repeating: DataReport.Entry(sender: SenderId(rawValue: 0), heldThrough: 0, pendingCounter: 0,
-                                              pendingTs: .zero, aheadTs: .zero))
-        var n = 0
+        let perDatagram = DataReport.entriesMax(datagramBytes: config.datagramBytesMax)
+        reportScratch.removeAll(keepingCapacity: true)
         for s in senderOrder where senders[s]!.dirty {
             senders[s]!.dirty = false
-            batch[n] = reportEntry(s)
-            n += 1
-            if n == perDatagram {
-                sendReport(batch, n)
-                n = 0
+            reportScratch.append(reportEntry(s))
+            if reportScratch.count == perDatagram {
+                sendReport()
+                reportScratch.removeAll(keepingCapacity: true)
             }
         }
-        if n > 0 { sendReport(batch, n) }
+        if !reportScratch.isEmpty { sendReport() }
     }
 
-    mutating func sendReport(_ batch: InlineArray<32, DataReport.Entry>, _ n: Int) {
+    mutating func sendReport() {
+        let entries = reportScratch
         output.outbox.send(to: .node(config.sequencer), header: header(.dataReport)) { w throws(EncodeError) in
-            try DataReport.encode((0..<n).lazy.map { batch[$0] }, into: &w)
+            try DataReport.encode(entries, into: &w)
         }
     }
 

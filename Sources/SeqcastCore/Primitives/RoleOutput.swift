@@ -55,3 +55,19 @@ public protocol ProtocolRole {
     case (let x?, let y?): min(x, y)
     }
 }
+
+/// The Q-th highest of a few cumulative positions (Q distinct servers are at or past it),
+/// without sorting a copy: selection over a fixed inline buffer, so it allocates nothing.
+@inlinable func qthHighest(_ values: [SequenceNumber], q: Int) -> SequenceNumber {
+    precondition(q >= 1 && q <= values.count && values.count <= 8, "quorum out of range")
+    var best: InlineArray<8, SequenceNumber> = .init(repeating: .zero)
+    for i in values.indices { best[i] = values[i] }
+    for round in 0..<q {
+        var m = round
+        for j in (round + 1)..<values.count where best[j] > best[m] { m = j }
+        let t = best[round]
+        best[round] = best[m]
+        best[m] = t
+    }
+    return best[q - 1]
+}

@@ -37,6 +37,7 @@ public struct Sequencer: ProtocolRole {
     var snapshotWrite: (ticket: WriteTicket, through: SequenceNumber)?
     var heartbeatAt: Instant?
     var retransmitAt: Instant?
+    var runScratch: [SequenceRun] = []
 
     /// A fresh sequencer, or one restarted from the records its stable storage kept (claims
     /// 21-22): it resumes above every number it ever persisted and re-submits every persisted
@@ -48,6 +49,7 @@ public struct Sequencer: ProtocolRole {
         output = RoleOutput(config: config)
         ackedThrough = Array(repeating: .zero, count: config.commitServers.count)
         senders.reserveCapacity(1024)
+        runScratch.reserveCapacity(RunBatch.runsMax(datagramBytes: config.datagramBytesMax))
         writes.reserveCapacity(64)
         recover(records)
         heartbeatAt = now
@@ -168,9 +170,7 @@ public struct Sequencer: ProtocolRole {
 
     /// Commits through the Q-th highest acknowledged number (S5: Q distinct servers stored it).
     mutating func advanceCommit() {
-        var acked = ackedThrough
-        acked.sort(by: >)
-        let quorum = acked[config.commitQuorum - 1]
+        let quorum = qthHighest(ackedThrough, q: config.commitQuorum)
         guard quorum > committedThrough else { return }
         precondition(quorum <= persistedThrough, "commit above the persisted frontier")
         let from = committedThrough.next
@@ -195,8 +195,8 @@ public struct Sequencer: ProtocolRole {
 
     mutating func dropUnexpected() { output.counters.droppedUnexpectedKind &+= 1 }
 
-    var header: (MessageKind) -> Header {
-        { [config, epoch, node] kind in Header(kind: kind, groupId: config.groupId, epoch: epoch, source: node) }
+    func header(_ kind: MessageKind) -> Header {
+        Header(kind: kind, groupId: config.groupId, epoch: epoch, source: node)
     }
 
     /// Group commit: every assignment made while handling one input goes into one record.
@@ -243,19 +243,18 @@ public struct Sequencer: ProtocolRole {
         var cursor = from
         var sent = 0
         while cursor <= through, sent < datagramsMax {
-            var batch: InlineArray<40, SequenceRun> = .init(repeating: SequenceRun(firstSeq: .zero, count: 1, content: .noop))
-            var n = 0
-            let limit = min(perDatagram, 40)
+            // A scratch array kept across calls: filling it allocates nothing in steady state.
+            runScratch.removeAll(keepingCapacity: true)
             assigned.forEachSlice(from: cursor, through: through) { run in
-                batch[n] = run
-                n += 1
-                return n < limit
+                runScratch.append(run)
+                return runScratch.count < perDatagram
             }
-            precondition(n > 0, "no held run covers \(cursor)")
-            cursor = batch[n - 1].lastSeq.next
+            precondition(!runScratch.isEmpty, "no held run covers \(cursor)")
+            cursor = runScratch[runScratch.count - 1].lastSeq.next
             let committed = committedThrough
+            let runs = runScratch
             let ok = output.outbox.send(to: destination, header: header(kind)) { w throws(EncodeError) in
-                try RunBatch.encode(committedThrough: committed, runs: (0..<n).lazy.map { batch[$0] }, into: &w)
+                try RunBatch.encode(committedThrough: committed, runs: runs, into: &w)
             }
             if !ok { return }
             sent += 1
