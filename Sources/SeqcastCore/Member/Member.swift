@@ -81,6 +81,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
             guard d.header.source == config.sequencer else { return dropUnexpected() }
             ledger.announce(hb.committedThrough)
             latestCheckpointSeq = max(latestCheckpointSeq, hb.checkpointSeq)
+            dropExpiredOrphans()
         case .idReply(let reply):
             for run in reply.batch.runs { ledger.record(run) }
             ledger.announce(reply.batch.committedThrough)
@@ -162,6 +163,18 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
             return
         }
         pending[id] = StoredMessage(logicalTs: logicalTs, body: h)
+    }
+
+    /// Lifetime rule at a member: a kept body whose timestamp is more than L behind what we
+    /// delivered can no longer be numbered (any number it could get is already delivered), so
+    /// it is an orphan of a stream that broke; its slot goes back to the store.
+    mutating func dropExpiredOrphans() {
+        let horizon = deliveredThrough.rawValue
+        guard horizon > config.lifetime else { return }
+        let expired = pending.filter { $0.value.logicalTs.rawValue + config.lifetime < horizon }.map(\.key)
+        for id in expired where id.sender != publisher.sender {
+            bodies.free(pending.removeValue(forKey: id)!.body)
+        }
     }
 
     // MARK: delivery

@@ -92,7 +92,8 @@ extension BodyStore {
 }
 
 /// Reassembles fragmented messages (Part 1 §9). Bounded: at most `inFlightMax` messages at
-/// once; a new one beyond that is dropped (the sender retransmits, or a NAK fetches it).
+/// once; a new one beyond that evicts the oldest partial (whose missing fragments a
+/// retransmission or a NAK brings again), so lost fragments can never wedge reassembly.
 struct Reassembly {
     struct Partial {
         var logicalTs: SequenceNumber
@@ -100,14 +101,18 @@ struct Reassembly {
         var received = 0
     }
     var partials: [MessageId: Partial] = [:]
+    /// Ids in arrival order, for eviction (never the dictionary's order).
+    var arrival: [MessageId] = []
     let inFlightMax = 64
 
     /// Adds one fragment; returns the whole body once every fragment has arrived.
     mutating func add(id: MessageId, logicalTs: SequenceNumber, index: Int, count: Int,
                       bytes: UnsafeRawBufferPointer) -> [UInt8]? {
         if partials[id] == nil {
-            guard partials.count < inFlightMax else { return nil }
+            arrival.removeAll { partials[$0] == nil }
+            if arrival.count >= inFlightMax { partials[arrival.removeFirst()] = nil }
             partials[id] = Partial(logicalTs: logicalTs, pieces: Array(repeating: nil, count: count))
+            arrival.append(id)
         }
         guard var p = partials[id], p.pieces.count == count else { return nil }
         if p.pieces[index] == nil {
