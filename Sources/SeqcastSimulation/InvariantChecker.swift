@@ -179,7 +179,16 @@ public struct InvariantChecker {
             if seq == nil, let s = committedSeq(of: id), s > checkpointSeq.rawValue {
                 fail("S14", "\(node) deleted committed \(id) (at \(s)) as an orphan")
             }
-        case .sequenced, .streamEnded:
+        case .streamEnded(let sender, let last, let next, let moved, let ts):
+            // The same bodies, under new ids: they must be committed as the republished ones.
+            for k in 0..<UInt64(moved) {
+                guard let p = published[MessageId(sender: sender, counter: last + 1 + k)] else {
+                    fail("S4", "\(node) republished \(sender):\(last + 1 + k), which it never published")
+                    continue
+                }
+                published[MessageId(sender: next, counter: 1 + k)] = (p.digest, ts)
+            }
+        case .sequenced:
             break
         }
     }

@@ -93,7 +93,10 @@ public struct Simulator {
         var config = GroupConfig(sequencer: NodeId(1), dataServers: [NodeId(11), NodeId(12), NodeId(13)],
                                  commitServers: [NodeId(21), NodeId(22), NodeId(23)],
                                  checkpointServers: [NodeId(31), NodeId(32)],
-                                 reportQuorum: 1 + Int(prng.below(2)), lifetime: 5_000, checkpointInterval: 64)
+                                 reportQuorum: 1 + Int(prng.below(2)),
+                                 // A short lifetime in some runs, so streams end at gaps and
+                                 // publishers move to new incarnations (Part 1 §2).
+                                 lifetime: [5_000, 400, 100][Int(prng.below(3))], checkpointInterval: 64)
         config.limits.bodySlotsMax = 4096
         config.limits.senderWindowMax = 128
         self.config = config

@@ -34,7 +34,8 @@ extension Member {
     /// numbers without exchanging a message.
     mutating func takeCheckpoint(at seq: SequenceNumber) {
         let delivered = deliveredCounter.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        let image = CheckpointImage(terminalSeq: seq, interval: checkpointInterval, delivered: delivered,
+        let ended = endedStreams.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        let image = CheckpointImage(terminalSeq: seq, interval: checkpointInterval, delivered: delivered, ended: ended,
                                     snapshot: app.snapshot())
         let bytes = image.encode()
         checkpoints!.keep(terminalSeq: seq, bytes: bytes, stateDigest: app.stateDigest)

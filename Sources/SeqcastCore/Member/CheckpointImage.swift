@@ -2,17 +2,20 @@ import SeqcastWire
 
 /// The content of a checkpoint (Part 1 §7): format version, terminal sequence number, the
 /// checkpoint interval in force, the per-incarnation delivered counters (so a joiner makes the
-/// same de-duplication decisions), and the application snapshot. Digested whole.
+/// same de-duplication decisions), the streams that ended (so a publisher that installs a
+/// checkpoint still learns its stream ended), and the application snapshot. Digested whole.
 struct CheckpointImage: Equatable {
     static let version: UInt64 = 0x4350_0001
     var terminalSeq: SequenceNumber
     var interval: UInt64
     var delivered: [(SenderId, UInt64)]
+    var ended: [(SenderId, UInt64)]
     var snapshot: [UInt8]
 
     static func == (a: CheckpointImage, b: CheckpointImage) -> Bool {
         a.terminalSeq == b.terminalSeq && a.interval == b.interval && a.snapshot == b.snapshot
             && a.delivered.map { $0.0 } == b.delivered.map { $0.0 } && a.delivered.map { $0.1 } == b.delivered.map { $0.1 }
+            && a.ended.map { $0.0 } == b.ended.map { $0.0 } && a.ended.map { $0.1 } == b.ended.map { $0.1 }
     }
 
     func encode() -> [UInt8] {
@@ -23,6 +26,11 @@ struct CheckpointImage: Equatable {
         put(interval)
         put(UInt64(delivered.count))
         for (s, c) in delivered {
+            put(s.rawValue)
+            put(c)
+        }
+        put(UInt64(ended.count))
+        for (s, c) in ended {
             put(s.rawValue)
             put(c)
         }
@@ -40,9 +48,15 @@ struct CheckpointImage: Equatable {
             guard let s = r.next(), let c = r.next() else { return nil }
             delivered.append((SenderId(rawValue: s), c))
         }
-        guard let len = r.next(), Int(len) == bytes.count - (32 + Int(n) * 16 + 8) else { return nil }
+        guard let e = r.next(), e <= UInt64(bytes.count / 16) else { return nil }
+        var ended: [(SenderId, UInt64)] = []
+        for _ in 0..<e {
+            guard let s = r.next(), let c = r.next() else { return nil }
+            ended.append((SenderId(rawValue: s), c))
+        }
+        guard let len = r.next(), Int(len) == bytes.count - (32 + Int(n) * 16 + 8 + Int(e) * 16 + 8) else { return nil }
         let snapshot = Array(bytes[(bytes.count - Int(len))...])
-        return CheckpointImage(terminalSeq: SequenceNumber(t), interval: interval, delivered: delivered,
+        return CheckpointImage(terminalSeq: SequenceNumber(t), interval: interval, delivered: delivered, ended: ended,
                                snapshot: snapshot)
     }
 }

@@ -103,6 +103,10 @@ extension Member {
         checkpointInterval = image.interval
         deliveredCounter = [:]
         for (s, c) in image.delivered { deliveredCounter[s] = c }
+        for (s, c) in image.ended where endedStreams[s] == nil {
+            // A stream that ended inside the checkpoint: if it is ours, move on now.
+            endStream(s, lastCounter: c)
+        }
         ledger.skip(through: image.terminalSeq)
         deliveredThrough = image.terminalSeq
         startSeq = image.terminalSeq

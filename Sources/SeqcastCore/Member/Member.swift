@@ -27,6 +27,8 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     var pending: [MessageId: StoredMessage] = [:]
     var bodies: BodyStore
     var deliveredCounter: [SenderId: UInt64] = [:]
+    /// Streams ended by the lifetime rule, with their last counter (kept in checkpoints).
+    var endedStreams: [SenderId: UInt64] = [:]
     var reassembly = Reassembly()
     var prng: Prng
     var publisher: Publisher
@@ -227,9 +229,12 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     /// continues under the next incarnation (Part 1 §2).
     mutating func endStream(_ s: SenderId, lastCounter: UInt64) {
         deliveredCounter[s] = max(deliveredCounter[s, default: 0], lastCounter)
+        endedStreams[s] = lastCounter
         let orphans = pending.keys.filter { $0.sender == s && $0.counter > lastCounter }
         for id in orphans { bodies.free(pending.removeValue(forKey: id)!.body) }
         guard s == publisher.sender else { return }
+        // Our own messages up to the end were delivered (or covered by a checkpoint).
+        publisher.sequenced(through: lastCounter) { _, h in bodies.free(h) }
         let next = SenderId(node: node, incarnation: s.incarnation &+ 1)
         let moved = publisher.restart(as: next, logicalTs: ledger.announcedThrough)
         for p in publisher.window[publisher.head...] {
@@ -238,7 +243,8 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
                 pending[MessageId(sender: next, counter: p.counter)] = StoredMessage(logicalTs: p.logicalTs, body: copy)
             }
         }
-        output.events.append(.streamEnded(sender: s, lastCounter: lastCounter, next: next, republished: moved))
+        output.events.append(.streamEnded(sender: s, lastCounter: lastCounter, next: next, republished: moved,
+                                          logicalTs: ledger.announcedThrough))
     }
 
     /// A one-line account of why delivery may be waiting, for failure reports.

@@ -57,7 +57,9 @@ struct Publisher {
     /// The stream ended at `lastCounter`: the rest moves to incarnation `next` with new
     /// counters and the current timestamp. Returns how many moved.
     mutating func restart(as next: SenderId, logicalTs: SequenceNumber) -> Int {
-        compact()
+        // Only what is still unsequenced moves; the sequenced prefix goes first.
+        window.removeFirst(head)
+        head = 0
         sender = next
         nextCounter = 1
         for i in window.indices {

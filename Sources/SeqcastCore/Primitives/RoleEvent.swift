@@ -11,9 +11,10 @@ public enum RoleEvent: Equatable, Sendable {
     case controlApplied(seq: SequenceNumber, run: SequenceRun)
     /// A message this node published was committed at `seq`.
     case sequenced(id: MessageId, seq: SequenceNumber)
-    /// This node's stream `sender` ended at `lastCounter`; `republished` unsequenced messages
-    /// move to the new incarnation `next`.
-    case streamEnded(sender: SenderId, lastCounter: UInt64, next: SenderId, republished: Int)
+    /// This node's stream `sender` ended at `lastCounter`; its `republished` unsequenced
+    /// messages (counters `lastCounter+1 …`) move, in order, to counters `1 …` of the new
+    /// incarnation `next`, with logical timestamp `logicalTs`.
+    case streamEnded(sender: SenderId, lastCounter: UInt64, next: SenderId, republished: Int, logicalTs: SequenceNumber)
     /// A checkpoint server took a checkpoint at `terminalSeq`.
     case checkpointTaken(terminalSeq: SequenceNumber, byteCount: Int, digest: UInt64, stateDigest: UInt64)
     /// A member installed a checkpoint and continues after `terminalSeq`.

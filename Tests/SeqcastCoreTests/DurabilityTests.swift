@@ -1,0 +1,166 @@
+import Testing
+@testable import SeqcastCore
+import SeqcastWire
+
+@Suite("Durability: sequencer and commit server storage")
+struct DurabilityTests {
+    @Test("claims 21/22: the sequencer sends no commit submit before its assignment record is persisted")
+    func submitOnlyAfterPersisted() throws {
+        var g = TestGroup(members: 1)
+        let x = try #require(g.publishAccepted(0, TestGroup.body(1)))
+        g.tickDue()
+        g.deliverAll()
+        g.advance(by: g.config.timing.reportDelay)
+        let report = try #require(g.queue.first { $0.kind == .dataReport })
+        g.queue.removeAll()
+
+        // Drive the sequencer by hand to look at its outputs before the driver drains them.
+        let t = g.now
+        report.bytes.withUnsafeBytes {
+            g.sequencer.receive($0, from: PeerAddress(UInt64(report.from.rawValue)), now: t)
+        }
+        #expect(g.sequencer.nextSeq == SequenceNumber(2))
+        #expect(g.sequencer.output.storage.writes.count == 1)
+        let ticket = try #require(g.sequencer.output.storage.writes.first?.ticket)
+        #expect(g.sequencer.output.outbox.entries.allSatisfy { $0.kind != .commitSubmit })
+        #expect(g.sequencer.persistedThrough == .zero)
+        g.drain(g.sequencerIndex)
+        g.advance(by: g.config.timing.submitRetransmit * 4)
+        #expect(g.sentPackets(kind: .commitSubmit).isEmpty, "nothing is revealed while the record is not durable")
+
+        g.sync(g.sequencerIndex, notify: false)
+        g.sequencer.persisted(ticket, now: g.now)
+        let kinds = g.sequencer.output.outbox.entries.map(\.kind)
+        #expect(kinds == [.commitSubmit, .commitSubmit, .commitSubmit])
+        #expect(g.sequencer.persistedThrough == SequenceNumber(1))
+        g.drain(g.sequencerIndex)
+        for s in g.sentPackets(kind: .commitSubmit) {
+            #expect(s.batch?.runs == [messagesRun(1, 1, x.sender, 1)])
+        }
+        #expect(g.run(until: { $0.allDelivered(through: 1) }))
+    }
+
+    @Test("claims 21/22: a restarted sequencer resumes above every persisted number and re-submits the same bindings")
+    func sequencerRestart() throws {
+        var g = TestGroup(members: 2)
+        let a = g.publishMany(0, 2)
+        #expect(g.run(until: { $0.allDelivered(through: 2) }))
+
+        // Number 3 is persisted and submitted, but no ack comes back: it is not committed.
+        let sequencer = g.config.sequencer
+        let loseAcks: (Packet) -> Bool = { $0.kind == .commitAck && $0.to == sequencer }
+        let x3 = try #require(g.publishAccepted(0, TestGroup.body(3)))
+        #expect(g.run(until: { $0.sequencer.persistedThrough == SequenceNumber(3) }, drop: loseAcks))
+        #expect(g.sequencer.committedThrough == SequenceNumber(2))
+        #expect(g.commitServers.allSatisfy { $0.storedThrough == SequenceNumber(3) })
+
+        g.crash(g.sequencerIndex)
+        let crashedAt = g.now
+        g.restartSequencer()
+        #expect(g.sequencer.nextSeq == SequenceNumber(4), "resumes above every persisted number")
+        #expect(g.sequencer.persistedThrough == SequenceNumber(3))
+
+        #expect(g.run(until: { $0.allDelivered(through: 3) }))
+        let resubmitted = g.sentPackets(kind: .commitSubmit).filter { $0.sentAt >= crashedAt }.compactMap(\.batch)
+        #expect(!resubmitted.isEmpty)
+        let bindings = resubmitted.flatMap(\.runs).filter { $0.lastSeq >= SequenceNumber(3) }
+        #expect(bindings.allSatisfy { $0.slice(from: SequenceNumber(3), through: SequenceNumber(3)) == messagesRun(3, 1, x3.sender, 3) })
+        #expect(!bindings.isEmpty)
+
+        let x4 = try #require(g.publishAccepted(0, TestGroup.body(4)))
+        #expect(g.run(until: { $0.allDelivered(through: 4) }))
+        for r in g.receiverIndices {
+            #expect(g.deliveries(r).map(\.id) == a + [x3, x4])
+            #expect(g.deliveries(r).map(\.seq.rawValue) == [1, 2, 3, 4])
+            #expect(g.receiver(r).ledger.conflicts == 0)
+        }
+        #expect(g.commitServers.allSatisfy { $0.output.counters.droppedInconsistent == 0 })
+    }
+
+    @Test("claims 21/22: an assignment made durable just before a crash is submitted by the restarted sequencer")
+    func durableButUnrevealedAssignment() throws {
+        var g = TestGroup(members: 2)
+        #expect(g.publishMany(0, 1).count == 1)
+        #expect(g.run(until: { $0.allDelivered(through: 1) }))
+
+        let y = try #require(g.publishAccepted(1, TestGroup.body(9)))
+        g.tickDue()
+        g.deliverAll()
+        g.advance(by: g.config.timing.reportDelay)
+        g.deliverAll()
+        #expect(g.sequencer.nextSeq == SequenceNumber(3))
+        // The disk made the record durable, but the sequencer crashed before hearing so.
+        g.sync(g.sequencerIndex, notify: false)
+        g.crash(g.sequencerIndex)
+        let crashedAt = g.now
+        #expect(g.sentPackets(kind: .commitSubmit).allSatisfy { $0.batch?.seqs == [1] })
+
+        g.restartSequencer()
+        #expect(g.sequencer.nextSeq == SequenceNumber(3))
+        #expect(g.run(until: { $0.allDelivered(through: 2) }))
+        let submits = g.sentPackets(kind: .commitSubmit).filter { $0.sentAt >= crashedAt }.compactMap(\.batch)
+        #expect(submits.contains { $0.runs.contains(messagesRun(2, 1, y.sender, 1)) })
+        #expect(g.memberDeliveries(0).last?.id == y)
+        #expect(g.memberDeliveries(1) == g.memberDeliveries(0))
+    }
+
+    @Test("commit server: acknowledges only after its record is persisted")
+    func commitServerAcksAfterPersist() throws {
+        var g = TestGroup(members: 1)
+        _ = try #require(g.publishAccepted(0, TestGroup.body(1)))
+        g.tickDue()
+        g.deliverAll()
+        g.advance(by: g.config.timing.reportDelay)
+        g.deliverAll()
+        g.sync(g.sequencerIndex)
+        g.deliverAll()  // the submits arrive
+
+        let cs = g.commitIndex(0)
+        #expect(g.commitServers[0].appendedThrough == SequenceNumber(1))
+        #expect(g.commitServers[0].storedThrough == .zero)
+        #expect(g.disks[cs].count == 1 && !g.disks[cs][0].synced)
+        #expect(g.sentPackets(kind: .commitAck).isEmpty)
+        // A retransmitted submit does not make it ack either.
+        g.advance(by: g.config.timing.submitRetransmit)
+        g.deliverAll()
+        #expect(g.sentPackets(kind: .commitAck).isEmpty)
+
+        g.sync(cs)
+        let acks = g.sentPackets(kind: .commitAck)
+        #expect(acks.map(\.from) == [g.config.commitServers[0]])
+        #expect(acks.first?.commitAck == CommitAck(storedThrough: SequenceNumber(1)))
+        g.deliverAll()
+        #expect(g.sequencer.committedThrough == .zero, "one ack is below Q = 2")
+        g.sync(g.commitIndex(1))
+        g.deliverAll()
+        #expect(g.sequencer.committedThrough == SequenceNumber(1))
+    }
+
+    @Test("commit server: answers id queries only with committed bindings")
+    func commitServerAnswersOnlyCommitted() throws {
+        var g = TestGroup(members: 1)
+        let sequencer = g.config.sequencer
+        let loseAcks: (Packet) -> Bool = { $0.kind == .commitAck && $0.to == sequencer }
+        let x = try #require(g.publishAccepted(0, TestGroup.body(1)))
+        #expect(g.run(until: { g in g.commitServers.allSatisfy { $0.storedThrough == SequenceNumber(1) } }, drop: loseAcks))
+        #expect(g.sequencer.committedThrough == .zero)
+
+        let asker = NodeId(99)
+        let cs = g.config.commitServers[0]
+        let query: (inout WireWriter) throws(EncodeError) -> Void = { w throws(EncodeError) in
+            try IdQuery(firstSeq: SequenceNumber(1), count: 4).encode(into: &w)
+        }
+        g.inject(to: cs, from: asker, kind: .idQuery, query)
+        g.deliverAll(drop: loseAcks)
+        let early = try #require(g.sentPackets(kind: .idReply, from: cs, to: asker).last?.batch)
+        #expect(early.runs.isEmpty, "stored but not committed: not revealed")
+        #expect(early.committedThrough == .zero)
+
+        #expect(g.run(until: { g in g.allDelivered(through: 1) && g.commitServers[0].committedThrough == SequenceNumber(1) }))
+        g.inject(to: cs, from: asker, kind: .idQuery, query)
+        g.deliverAll()
+        let late = try #require(g.sentPackets(kind: .idReply, from: cs, to: asker).last?.batch)
+        #expect(late.runs == [messagesRun(1, 1, x.sender, 1)])
+        #expect(late.committedThrough == SequenceNumber(1))
+    }
+}

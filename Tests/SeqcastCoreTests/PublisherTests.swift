@@ -1,0 +1,191 @@
+import Testing
+@testable import SeqcastCore
+import SeqcastWire
+
+@Suite("Publisher: window, retransmission, fragmentation, lifetime")
+struct PublisherTests {
+    @Test("publisher: back-pressure when the window of unsequenced messages is full")
+    func backPressure() throws {
+        var g = TestGroup(members: 2) { $0.limits.senderWindowMax = 4 }
+        let ids = (0..<4).compactMap { g.publishAccepted(0, TestGroup.body($0)) }
+        #expect(ids.count == 4)
+        #expect(g.publish(0, TestGroup.body(4)) == .backPressured)
+        #expect(g.members[0].unsequencedCount == 4)
+        // Another member's window is its own.
+        #expect(g.publishAccepted(1, TestGroup.body(5)) != nil)
+
+        #expect(g.run(until: { $0.allDelivered(through: 5) }))
+        #expect(g.members[0].unsequencedCount == 0)
+        let sequenced = g.events[g.memberIndex(0)].compactMap { e -> MessageId? in
+            if case .sequenced(let id, _) = e { return id }
+            return nil
+        }
+        #expect(sequenced == ids)
+        #expect(g.publishAccepted(0, TestGroup.body(6)) != nil, "room again once committed")
+    }
+
+    @Test("publisher: a message above messageBytesMax is refused as tooLarge")
+    func tooLarge() throws {
+        var g = TestGroup(members: 2) { $0.limits.messageBytesMax = 3_000 }
+        #expect(g.publish(0, TestGroup.body(1, size: 3_001)) == .tooLarge)
+        #expect(g.members[0].unsequencedCount == 0)
+        let body = TestGroup.body(2, size: 3_000)
+        let id = try #require(g.publishAccepted(0, body))
+        #expect(id.counter == 1, "the refused message took no counter")
+        #expect(g.run(until: { $0.allDelivered(through: 1) }))
+        #expect(g.memberDeliveries(1).map(\.bodyDigest) == [TestGroup.digest(body)])
+    }
+
+    @Test("publisher: an unsequenced message is retransmitted after senderRetransmit with the same id and timestamp")
+    func retransmission() throws {
+        var g = TestGroup(members: 2)
+        _ = try #require(g.publishAccepted(0, TestGroup.body(1)))
+        #expect(g.run(until: { $0.allDelivered(through: 1) }))
+        #expect(g.members[0].ledger.announcedThrough == SequenceNumber(1))
+
+        // The first send of counter 2 reaches no data server.
+        let x = try #require(g.publishAccepted(0, TestGroup.body(2)))
+        let firstSend = g.now
+        let dataServers = g.config.dataServers
+        let loseFirst: (Packet) -> Bool = {
+            $0.carries(x.sender, counter: 2) && $0.sentAt == firstSend && dataServers.contains($0.to)
+        }
+        // Meanwhile the group moves on: the publisher learns of a later commit.
+        g.advance(by: .micros(10))
+        g.publishAccepted(1, TestGroup.body(3))
+        g.run(for: .millis(5), drop: loseFirst)
+        #expect(g.members[0].ledger.announcedThrough == SequenceNumber(2))
+        #expect(g.members[0].unsequencedCount == 1)
+
+        #expect(g.run(until: { $0.allDelivered(through: 3) }, drop: loseFirst))
+        let ds = g.config.dataServers[0]
+        let sends = g.sentPackets(kind: .data, from: g.memberId(0), to: ds).filter { $0.carries(x.sender, counter: 2) }
+        #expect(sends.count == 2)
+        if sends.count == 2 {
+            #expect(sends[1].sentAt.since(sends[0].sentAt) >= g.config.timing.senderRetransmit)
+            #expect(sends[0].data?.logicalTs == SequenceNumber(1))
+            #expect(sends[1].data?.logicalTs == SequenceNumber(1), "the timestamp of the first send, not the current one")
+            #expect(sends[1].data?.bodies == sends[0].data?.bodies)
+        }
+        #expect(g.memberDeliveries(1).last?.id == x)
+        #expect(g.members[0].output.counters.retransmissions >= 1)
+
+        // Once sequenced, it is not sent again.
+        g.run(for: .millis(50))
+        #expect(g.sentPackets(kind: .data, from: g.memberId(0), to: ds).filter { $0.carries(x.sender, counter: 2) }.count == 2)
+    }
+
+    @Test("fragmentation: a message larger than a datagram travels as fragments and is delivered intact")
+    func fragmentation() throws {
+        var g = TestGroup(members: 3)
+        let body = (0..<5_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 8) }
+        let id = try #require(g.publishAccepted(0, body))
+        let m2 = g.memberId(2)
+        // Member 2 misses one fragment and must repair the whole message from a data server.
+        let loseFragment: (Packet) -> Bool = { $0.kind == .data && $0.to == m2 && $0.data?.fragmentIndex == 2 }
+        #expect(g.run(until: { $0.allDelivered(through: 1) }, drop: loseFragment))
+
+        let fragments = g.sentPackets(kind: .data, from: g.memberId(0), to: g.config.dataServers[0]).compactMap(\.data)
+        #expect(fragments.count == 4)
+        #expect(fragments.map(\.fragmentIndex) == [0, 1, 2, 3])
+        #expect(fragments.allSatisfy { $0.fragmentCount == 4 && $0.counters == 1...1 && $0.sender == id.sender })
+        #expect(fragments.flatMap { $0.bodies.flatMap { $0 } } == body)
+        #expect(g.sentPackets(kind: .data, from: g.memberId(0)).allSatisfy { $0.bytes.count <= 1_472 })
+
+        for r in g.receiverIndices {
+            #expect(g.deliveries(r).map(\.bodyDigest) == [TestGroup.digest(body)])
+            #expect(g.receiver(r).app.deliveredBytes == 5_000)
+        }
+        #expect(g.members[2].output.counters.fetchesSent >= 1)
+        #expect(g.sentPackets(kind: .messageReply, to: m2).count >= 4)
+    }
+
+    @Test("lifetime: a counter nobody holds ends the stream; orphans are collected; the rest continues as a new incarnation")
+    func lifetimeEndsStream() throws {
+        var g = TestGroup(members: 2) { $0.lifetime = 16 }
+        let a1 = try #require(g.publishAccepted(0, TestGroup.body(1)))
+        #expect(g.run(until: { $0.allDelivered(through: 1) }))
+        let old = a1.sender
+
+        // Counter 2 never reaches a data server, neither first nor in any retransmission.
+        let dataServers = g.config.dataServers
+        let loseCounter2: (Packet) -> Bool = { $0.carries(old, counter: 2) && dataServers.contains($0.to) }
+        let body2 = TestGroup.body(2)
+        let body3 = TestGroup.body(3)
+        g.publishAccepted(0, body2)
+        g.tickDue()
+        g.deliverAll(drop: loseCounter2)
+        g.advance(by: .micros(20))
+        g.publishAccepted(0, body3)
+        g.tickDue()
+        g.deliverAll(drop: loseCounter2)
+        #expect(g.dataServers.allSatisfy { $0.storedCount == 2 }, "each holds a:1 and a:3")
+
+        // Other traffic pushes numbering past 1 + L.
+        g.advance(by: .micros(20))
+        _ = g.publishMany(1, 20, tag: 100)
+        let ended = g.run(until: { g in
+            g.events[g.memberIndex(0)].contains { if case .streamEnded = $0 { true } else { false } }
+        }, drop: loseCounter2, timeMax: .millis(500))
+        #expect(ended, "\(g.sequencer.diagnosis(old)); \(g.dataServers[0].diagnosis(MessageId(sender: old, counter: 2)))")
+        guard ended else { return }
+
+        let next = SenderId(node: old.node, incarnation: old.incarnation + 1)
+        #expect(g.events[g.memberIndex(0)].contains(.streamEnded(sender: old, lastCounter: 1, next: next, republished: 2)))
+        #expect(g.members[0].sender == next)
+        #expect(g.run(until: { g in g.members[0].unsequencedCount == 0 && g.allDelivered(through: g.sequencer.nextSeq.rawValue - 1) },
+                      drop: loseCounter2))
+
+        // The end of the stream is in the total order, at one number for everyone.
+        let ends = g.receiverIndices.map { g.controlsApplied($0).filter {
+            if case .endOfStream(old, 1) = $0.run.content { true } else { false }
+        }.map(\.seq) }
+        #expect(ends.allSatisfy { $0.count == 1 && $0 == ends[0] })
+        // Data servers collected the orphan a:3 (never numbered).
+        for i in 0..<3 {
+            #expect(g.collected(g.dataIndex(i)).contains { $0.id == MessageId(sender: old, counter: 3) && $0.seq == nil })
+        }
+        // a:2 and a:3 were republished as next:1 and next:2 and delivered, with their bodies.
+        for r in g.receiverIndices {
+            let mine = g.deliveries(r).filter { $0.id.sender.node == old.node }
+            #expect(mine.map(\.id) == [a1, MessageId(sender: next, counter: 1), MessageId(sender: next, counter: 2)])
+            #expect(mine.map(\.bodyDigest) == [TestGroup.body(1), body2, body3].map(TestGroup.digest))
+        }
+        #expect(g.memberDeliveries(1) == g.memberDeliveries(0))
+    }
+}
+
+@Suite("Configuration")
+struct ConfigTests {
+    @Test("config: a commit quorum below a majority (or above C) is refused, naming the majority")
+    func commitQuorum() throws {
+        let three = TestGroup.makeConfig { $0.commitQuorum = 1 }
+        #expect(throws: ConfigError.commitQuorum(q: 1, commitServers: 3, majority: 2)) { try three.validate() }
+        do {
+            try three.validate()
+        } catch {
+            #expect(error.description.contains("majority (2)"))
+        }
+        let five = TestGroup.makeConfig(commitServers: 5) { $0.commitQuorum = 2 }
+        #expect(throws: ConfigError.commitQuorum(q: 2, commitServers: 5, majority: 3)) { try five.validate() }
+        let tooMany = TestGroup.makeConfig { $0.commitQuorum = 4 }
+        #expect(throws: ConfigError.self) { try tooMany.validate() }
+        for q in 2...3 {
+            let ok = TestGroup.makeConfig { $0.commitQuorum = q }
+            #expect(throws: Never.self) { try ok.validate() }
+        }
+        #expect(TestGroup.makeConfig().commitQuorum == 2, "the default is a majority")
+    }
+
+    @Test("config: a report quorum K outside 1...D is refused")
+    func reportQuorum() throws {
+        for k in [0, 4, -1] {
+            let c = TestGroup.makeConfig { $0.reportQuorum = k }
+            #expect(throws: ConfigError.reportQuorum(k: k, dataServers: 3)) { try c.validate() }
+        }
+        for k in 1...3 {
+            let c = TestGroup.makeConfig { $0.reportQuorum = k }
+            #expect(throws: Never.self) { try c.validate() }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Testing
+@testable import SeqcastCore
+import SeqcastWire
+
+@Suite("Repair: NAKs for ids and bodies, heartbeats")
+struct RepairTests {
+    @Test("claim 9: a member recovers an unknown id from a commit server")
+    func recoversIdFromCommitServer() throws {
+        var g = TestGroup(members: 2)
+        let m1 = g.memberId(1)
+        // Member 1 never gets the commit of 1, and no heartbeat: only the commit of 2 shows the gap.
+        let blind: (Packet) -> Bool = { $0.to == m1 && ($0.kind == .heartbeat || $0.commits(1)) }
+        let x = try #require(g.publishAccepted(0, TestGroup.body(1)))
+        #expect(g.run(until: { $0.members[0].deliveredThrough == SequenceNumber(1) }, drop: blind))
+        #expect(g.members[1].deliveredThrough == .zero)
+        #expect(g.members[1].ledger.announcedThrough == .zero)
+        g.run(for: .millis(1), drop: blind)
+        #expect(g.sentPackets(kind: .idQuery).isEmpty, "no gap is known yet")
+
+        let y = try #require(g.publishAccepted(0, TestGroup.body(2)))
+        #expect(g.run(until: { $0.allDelivered(through: 2) }, drop: blind))
+
+        let queries = g.sentPackets(kind: .idQuery, from: m1)
+        #expect(!queries.isEmpty)
+        #expect(queries.allSatisfy { g.isCommitServer($0.to) })
+        if case .idQuery(let q)? = queries.first?.decoded {
+            #expect(q.firstSeq == SequenceNumber(1))
+            #expect(q.count == 1)
+        } else {
+            Issue.record("not an id query")
+        }
+        let replies = g.deliveredPackets(kind: .idReply, to: m1)
+        #expect(replies.contains { $0.batch?.runs.contains(messagesRun(1, 1, x.sender, 1)) ?? false })
+        #expect(g.memberDeliveries(1).map(\.id) == [x, y])
+        #expect(g.memberDeliveries(1) == g.memberDeliveries(0))
+        #expect(g.members[1].output.counters.fetchesSent == 0, "the body was never missing")
+    }
+
+    @Test("claim 9 (bodies): a member recovers a missing body from a data server")
+    func recoversBodyFromDataServer() throws {
+        var g = TestGroup(members: 2)
+        let m1 = g.memberId(1)
+        let publisher = g.memberId(0)
+        let lose: (Packet) -> Bool = { $0.kind == .data && $0.from == publisher && $0.to == m1 }
+        let body = TestGroup.body(7, size: 300)
+        let x = try #require(g.publishAccepted(0, body))
+        #expect(g.run(until: { $0.allDelivered(through: 1) }, drop: lose))
+
+        let fetches = g.sentPackets(kind: .messageFetch, from: m1)
+        #expect(!fetches.isEmpty)
+        #expect(fetches.allSatisfy { g.isDataServer($0.to) })
+        if case .messageFetch(let f)? = fetches.first?.decoded {
+            #expect(f == MessageFetch(sender: x.sender, firstCounter: 1, count: 1))
+        } else {
+            Issue.record("not a fetch")
+        }
+        let replies = g.deliveredPackets(kind: .messageReply, to: m1)
+        #expect(replies.first?.data?.bodies == [body])
+        #expect(g.memberDeliveries(1).map(\.bodyDigest) == [TestGroup.digest(body)])
+        #expect(g.memberDeliveries(1) == g.memberDeliveries(0))
+        #expect(g.members[1].output.counters.idQueriesSent == 0, "the id was never missing")
+    }
+
+    @Test("claim 11: a heartbeat reveals tail loss, and the member repairs it")
+    func heartbeatRevealsTailLoss() throws {
+        var g = TestGroup(members: 2)
+        let m1 = g.memberId(1)
+        let loseCommits: (Packet) -> Bool = { $0.kind == .commit && $0.to == m1 }
+        let x = try #require(g.publishAccepted(0, TestGroup.body(1)))
+        #expect(g.run(until: { $0.members[0].deliveredThrough == SequenceNumber(1) }, drop: loseCommits))
+
+        // Until the next heartbeat, member 1 cannot know anything is missing.
+        let heartbeat = g.config.timing.heartbeatInterval
+        let beforeHeartbeat = Nanoseconds(heartbeat.value - g.now.nanoseconds - 1_000)
+        g.run(for: beforeHeartbeat, drop: loseCommits)
+        #expect(g.members[1].ledger.announcedThrough == .zero)
+        #expect(g.members[1].deliveredThrough == .zero)
+        #expect(g.sentPackets(kind: .idQuery).isEmpty)
+
+        #expect(g.run(until: { $0.allDelivered(through: 1) }, drop: loseCommits))
+        let firstHeartbeat = try #require(g.delivered.firstIndex {
+            $0.kind == .heartbeat && $0.to == m1 && ($0.heartbeat?.committedThrough.rawValue ?? 0) >= 1
+        })
+        let firstQuery = try #require(g.delivered.firstIndex { $0.kind == .idQuery && $0.from == m1 })
+        #expect(firstHeartbeat < firstQuery, "the heartbeat told member 1 of the tail")
+        #expect(g.memberDeliveries(1).map(\.id) == [x])
+        #expect(g.memberDeliveries(1) == g.memberDeliveries(0))
+    }
+}

@@ -1,0 +1,64 @@
+import Testing
+@testable import SeqcastSimulation
+import SeqcastCore
+import SeqcastWire
+
+/// A seed that once made the simulator report a violation, with the step count it failed at.
+struct RegressionSeed: Sendable, CustomTestStringConvertible {
+    let seed: UInt64
+    let steps: Int
+    init(_ seed: UInt64, _ steps: Int) {
+        self.seed = seed
+        self.steps = steps
+    }
+    var testDescription: String { "seed \(seed), \(steps) steps" }
+}
+
+/// Seeds that failed during development. Each is replayed at the step count it failed at and
+/// must now hold every invariant (and liveness after healing).
+///
+/// RULE: every future failing seed is added here together with its fix, in the same change:
+/// `RegressionSeed(seed, steps)` with a comment naming the bug it found (and the fix). The
+/// reproduce line printed by `seqcast-sim` gives both numbers. Never remove a seed; if the
+/// simulator's draw changes so a seed no longer reaches the old schedule, keep it anyway (it is
+/// cheap) and add the new failing seed as well.
+enum RegressionSeeds {
+    /// Found while building the simulator, the member's repair and the join path (their fixes
+    /// predate this list).
+    static let all: [RegressionSeed] = [
+        RegressionSeed(3, 5_000),
+        RegressionSeed(4, 5_000),
+        RegressionSeed(6, 5_000),
+        RegressionSeed(9, 5_000),
+        RegressionSeed(14, 5_000),
+        RegressionSeed(16, 5_000),
+        RegressionSeed(22, 5_000),
+        RegressionSeed(25, 5_000),
+        RegressionSeed(26, 5_000),
+        RegressionSeed(28, 5_000),
+        RegressionSeed(49, 5_000),
+        RegressionSeed(55, 5_000),
+        RegressionSeed(76, 5_000),
+        RegressionSeed(95, 5_000),
+        RegressionSeed(176, 5_000),
+        RegressionSeed(215, 5_000),
+    ]
+}
+
+@Suite("Regression seeds")
+struct RegressionSeedTests {
+    @Test("a once-failing seed now holds every invariant", arguments: RegressionSeeds.all)
+    func replay(_ entry: RegressionSeed) {
+        let (report, _, _) = simulate(seed: entry.seed, steps: entry.steps)
+        #expect(report.violations.isEmpty,
+                "reproduce: seqcast-sim --seed \(entry.seed) --steps \(entry.steps)\n\(report.violations.joined(separator: "\n"))")
+        // The run went the whole distance (it did not stop early on an empty event queue).
+        #expect(report.steps == entry.steps)
+    }
+
+    @Test("the list has no duplicate seeds")
+    func noDuplicates() {
+        let seeds = RegressionSeeds.all.map(\.seed)
+        #expect(Set(seeds).count == seeds.count)
+    }
+}
