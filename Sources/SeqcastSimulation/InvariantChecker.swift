@@ -19,6 +19,7 @@ public struct InvariantChecker {
     var published: [MessageId: (digest: UInt64, ts: SequenceNumber)] = [:]
     /// S1: every binding ever committed.
     var committed: [UInt64: SequenceRun.Content] = [:]
+    var committedAt: [MessageId: UInt64] = [:]
     /// Contiguous committed frontier and the reference digest after each number (S12, S13).
     public private(set) var frontier: UInt64 = 0
     var referenceDigest: [UInt64] = [ReferenceApplication().stateDigest]
@@ -48,6 +49,7 @@ public struct InvariantChecker {
     // MARK: ground truth
 
     public mutating func published(_ id: MessageId, bodyDigest: UInt64, logicalTs: SequenceNumber) {
+        if let prior = published[id], prior.digest != bodyDigest { fail("S4", "message id \(id) reused for another body") }
         published[id] = (bodyDigest, logicalTs)
     }
 
@@ -67,8 +69,10 @@ public struct InvariantChecker {
             if s < heartbeatMax { fail("S10", "heartbeat fell from \(heartbeatMax) to \(s)") }
             heartbeatMax = max(heartbeatMax, s)
         case .dataReport(let report):
+            guard config.dataServers.contains(node) else { return fail("S6", "\(node) sent a data report but is no data server") }
             for e in report.entries { reported[e.sender, default: [:]][node] = max(reported[e.sender]?[node] ?? 0, e.heldThrough) }
         case .commitAck(let ack):
+            guard config.commitServers.contains(node) else { return fail("S5", "\(node) sent a commit ack but is no commit server") }
             let s = ack.storedThrough.rawValue
             if s > syncedKeyMax { fail("S5", "\(node) acked \(s) with only \(syncedKeyMax) durable") }
             acked[node] = max(acked[node] ?? 0, s)
@@ -97,7 +101,9 @@ public struct InvariantChecker {
             fail("S5", "submit reveals \(run.lastSeq) before the sequencer persisted it (durable through \(syncedKeyMax))")
         }
         if run.firstSeq.rawValue > submittedMax + 1 { fail("S7", "submit \(run) skips numbers after \(submittedMax)") }
-        if case .messages(let sender, let first) = run.content {
+        // K holders are needed when a number is first assigned; a later re-submission of the
+        // same run (retransmission, or after a sequencer restart) is not a new assignment.
+        if run.lastSeq.rawValue > submittedMax, case .messages(let sender, let first) = run.content {
             let last = first + UInt64(run.count) - 1
             let holders = reported[sender]?.values.filter { $0 >= last }.count ?? 0
             if holders < config.reportQuorum {
@@ -128,6 +134,9 @@ public struct InvariantChecker {
             committed[s] = c
             if case .messages(let sender, let first) = run.content {
                 let id = MessageId(sender: sender, counter: first + k)
+                // Without fail-over nothing may bind one message to two numbers.
+                if let other = committedAt[id], other != s { fail("S1", "\(id) committed at \(other) and at \(s)") }
+                committedAt[id] = s
                 if let p = published[id] {
                     if !(p.ts.rawValue < s && s <= p.ts.rawValue + config.lifetime) {
                         fail("S9", "\(id) with timestamp \(p.ts) committed at \(s) (L=\(config.lifetime))")
@@ -158,8 +167,11 @@ public struct InvariantChecker {
         switch e {
         case .delivered(let seq, let id, let bodyDigest, let stateDigest):
             delivered(seq: seq.rawValue, id: id, bodyDigest: bodyDigest, stateDigest: stateDigest, member: node)
-        case .controlApplied(let seq, _):
+        case .controlApplied(let seq, let run):
             advanceMember(node, to: seq.rawValue)
+            if committed[seq.rawValue] != run.content {
+                fail("S2", "\(node) applied \(run) at \(seq), committed binding is \(String(describing: committed[seq.rawValue]))")
+            }
         case .checkpointTaken(let t, _, _, let stateDigest):
             if t.rawValue > frontier || referenceDigest[Int(t.rawValue)] != stateDigest {
                 fail("S12", "\(node)'s checkpoint at \(t) does not match delivering 1…\(t) from scratch")
@@ -176,7 +188,10 @@ public struct InvariantChecker {
             if let s = seq, s > checkpointSeq || s.rawValue > checkpointMax {
                 fail("S14", "\(node) deleted \(id) committed at \(s) above checkpoint \(checkpointSeq)")
             }
-            if seq == nil, let s = committedSeq(of: id), s > checkpointSeq.rawValue {
+            if let s = seq, committedAt[id] != s.rawValue {
+                fail("S14", "\(node) deleted \(id) as committed at \(s), but it is committed at \(String(describing: committedAt[id]))")
+            }
+            if seq == nil, let s = committedAt[id], s > checkpointSeq.rawValue {
                 fail("S14", "\(node) deleted committed \(id) (at \(s)) as an orphan")
             }
         case .streamEnded(let sender, let last, let next, let moved, let ts):
@@ -188,13 +203,20 @@ public struct InvariantChecker {
                 }
                 published[MessageId(sender: next, counter: 1 + k)] = (p.digest, ts)
             }
-        case .sequenced:
-            break
+        case .sequenced(let id, let seq):
+            if committedAt[id] != seq.rawValue {
+                fail("S2", "\(node) was told \(id) is at \(seq), committed at \(String(describing: committedAt[id]))")
+            }
         }
     }
 
-    /// Lost and restarted members start a new delivered stream.
-    public mutating func memberRestarted(_ node: NodeId) { members[node] = nil }
+    /// A crash: a member's restart starts a new delivered stream. (What a crashed data server
+    /// reported still counts for S6 as the spec states it: K distinct servers reported the
+    /// message before it was numbered. The sequencer forgets a restarted server's column once a
+    /// report of its new incarnation arrives; it cannot know of the crash sooner.)
+    public mutating func nodeCrashed(_ node: NodeId) {
+        members[node] = nil
+    }
 
     mutating func advanceMember(_ node: NodeId, to seq: UInt64) {
         var m = members[node] ?? MemberStream(last: 0)
@@ -222,16 +244,5 @@ public struct InvariantChecker {
         }
     }
 
-    func committedSeq(of id: MessageId) -> UInt64? {
-        // Only used on the rare orphan-collection path; a linear scan keeps the common path lean.
-        for (s, c) in committed {
-            if case .messages(let sender, let first) = c, sender == id.sender, first == id.counter { return s }
-        }
-        return nil
-    }
 
-    // MARK: injected faults for tests
-
-    /// For tests that prove a checker can fail: feed it a forged observation.
-    public mutating func observeAck(from node: NodeId, storedThrough: UInt64) { acked[node] = storedThrough }
 }

@@ -86,6 +86,8 @@ public struct Simulator {
     var partitioned: Set<Int> = []
     var faultPhase = true
     var dataServerCrashes = 0
+    /// Crashes, restarts and partitions, by the step at which they happen.
+    var faultPlan: [(step: Int, event: SimEvent)] = []
 
     public init(options: SimulationOptions) {
         self.options = options
@@ -131,17 +133,20 @@ public struct Simulator {
         if options.faults { scheduleFaults() }
     }
 
-    /// Crashes, restarts and partitions during the fault phase, drawn from the seed. Only the
-    /// faults the design claims to survive: at most one commit server down at a time (Q of 3),
-    /// at most one data server lost per run (K-1 with K=2 tolerates one; with K=1 a lost body
-    /// could only be repaired from peers that also got it, so data-server crashes need K=2).
+    /// Crashes, restarts and partitions during the fault phase, drawn from the seed and placed
+    /// by step (not by simulated time, which runs at a rate nobody can predict), spread over the
+    /// whole fault phase so they hit a group with history: checkpoints taken, logs truncated,
+    /// joins under way. Only the faults the design claims to survive: at most one commit server
+    /// down at a time (Q of 3), and a data server only where K = 2 tolerates losing its
+    /// memory, once per run.
     mutating func scheduleFaults() {
-        let horizon = UInt64(options.steps) * 2_000  // about 2 µs of simulated time per step
+        let faultSteps = Int(Double(options.steps) * options.faultFraction)
+        guard faultSteps > 100 else { return }
         let crashCount = 1 + Int(prng.below(5))
-        var commitBusyUntil: UInt64 = 0
+        var commitBusyUntil = 0
         for _ in 0..<crashCount {
-            let at = UInt64(Double(horizon) * options.faultFraction * 0.8 * Double(prng.below(1000)) / 1000)
-            let down = 5_000_000 + prng.below(40_000_000)
+            let at = Int(prng.below(UInt64(faultSteps)))
+            let down = 50 + Int(prng.below(UInt64(max(faultSteps / 4, 51))))
             var candidates = nodes.indices.filter { nodes[$0].id.rawValue != 44 }
             if config.reportQuorum < 2 || dataServerCrashes >= 1 { candidates.removeAll { nodes[$0].kind == .dataServer } }
             if at < commitBusyUntil { candidates.removeAll { nodes[$0].kind == .commitServer } }
@@ -149,14 +154,17 @@ public struct Simulator {
             let i = candidates[Int(prng.below(UInt64(candidates.count)))]
             if nodes[i].kind == .dataServer { dataServerCrashes += 1 }
             if nodes[i].kind == .commitServer { commitBusyUntil = at + down + 1 }
-            queue.push(.crash(node: i), at: Instant(nanoseconds: at))
-            queue.push(.restart(node: i), at: Instant(nanoseconds: at + down))
+            faultPlan.append((at, .crash(node: i)))
+            // A restart that would fall after healing is left to `heal()`.
+            if at + down < faultSteps { faultPlan.append((at + down, .restart(node: i))) }
         }
         if prng.chance(1, in: 2) {
-            let at = UInt64(Double(horizon) * options.faultFraction * 0.5 * Double(prng.below(1000)) / 1000)
-            queue.push(.partitionStart, at: Instant(nanoseconds: at))
-            queue.push(.partitionEnd, at: Instant(nanoseconds: at + 2_000_000 + prng.below(20_000_000)))
+            let at = Int(prng.below(UInt64(faultSteps)))
+            faultPlan.append((at, .partitionStart))
+            faultPlan.append((min(at + 50 + Int(prng.below(UInt64(max(faultSteps / 5, 51)))), faultSteps - 1),
+                              .partitionEnd))
         }
+        faultPlan.sort { $0.step < $1.step }
     }
 
     // MARK: running
@@ -165,8 +173,16 @@ public struct Simulator {
     public mutating func run() -> SimulationReport {
         let faultSteps = Int(Double(options.steps) * options.faultFraction)
         var step = 0
+        var planned = 0
         while step < options.steps, checker.violations.isEmpty {
             if faultPhase, step >= faultSteps { heal() }
+            if faultPhase, planned < faultPlan.count, faultPlan[planned].step <= step {
+                // A planned fault counts as a step of its own.
+                handle(faultPlan[planned].event)
+                planned += 1
+                step += 1
+                continue
+            }
             guard let (at, event) = queue.pop() else { break }
             now = max(now, at)
             handle(event)
@@ -243,15 +259,18 @@ public struct Simulator {
         case .commitServer:
             nodes[i].role = .commitServer(CommitServer(config: config, node: n.id, recovering: n.disk.syncedBytes, now: now))
         case .dataServer:
-            nodes[i].role = .dataServer(DataServer(config: config, node: n.id, seed: seed, now: now))
+            nodes[i].role = .dataServer(DataServer(config: config, node: n.id, incarnation: UInt32(nodes[i].life),
+                                                   seed: seed, now: now))
         case .checkpointServer:
             nodes[i].role = .member(.checkpointServer(config: config, node: n.id, incarnation: n.incarnation, seed: seed,
-                                                      now: now, restarted: joining))
+                                                      now: now, recovering: n.disk.syncedBytes, restarted: joining))
         case .member:
             nodes[i].role = .member(Member(config: config, node: n.id, incarnation: n.incarnation, seed: seed, now: now,
                                            joining: joining))
         }
-        schedule(i)
+        // Whatever a role produced while starting (a recovered checkpoint's install) is drained
+        // like any other output.
+        drive(i) { _ in }
     }
 
     mutating func crash(_ i: Int) {
@@ -262,7 +281,7 @@ public struct Simulator {
         nodes[i].generation += 1
         nodes[i].wakeAt = nil
         nodes[i].disk.crash()
-        checker.memberRestarted(nodes[i].id)
+        checker.nodeCrashed(nodes[i].id)
     }
 
     mutating func restart(_ i: Int) {
@@ -350,7 +369,10 @@ public struct Simulator {
             switch e {
             case .delivered: report.delivered += 1
             case .checkpointTaken: report.checkpoints += 1
-            case .streamEnded: report.streamsEnded += 1
+            case .streamEnded(_, _, let next, _, _):
+                // The sender's state file: a restart must pick an incarnation above this one.
+                nodes[i].incarnation = max(nodes[i].incarnation, next.incarnation)
+                report.streamsEnded += 1
             case .collected: report.collected += 1
             default: break
             }
@@ -435,6 +457,9 @@ public struct Simulator {
                 checker.fail("L2", "\(n.id) never finished joining; \(detail)")
             } else if m.deliveredThrough < s.committedThrough {
                 var detail = m.diagnosis
+                for d in nodes {
+                    if case .commitServer(let c)? = d.role { detail += "; " + c.diagnosis(m.deliveredThrough.next) }
+                }
                 if let id = m.ledger.runs.run(containing: m.deliveredThrough.next)?.messageId(at: m.deliveredThrough.next) {
                     for d in nodes { if case .dataServer(let ds)? = d.role { detail += "; " + ds.diagnosis(id) } }
                 }

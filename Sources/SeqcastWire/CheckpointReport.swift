@@ -10,6 +10,7 @@
         self.digest = digest
     }
     @inlinable public func encode(into w: inout WireWriter) throws(EncodeError) {
+        guard terminalSeq.rawValue >= 1 else { throw .invalidField("checkpoint terminal 0") }
         try w.writeU64(terminalSeq.rawValue)
         try w.writeU64(byteCount)
         try w.writeU64(digest)

@@ -45,6 +45,7 @@
                                          chunkIndex: UInt32, chunkCount: UInt32, bytes: UnsafeRawBufferPointer,
                                          into w: inout WireWriter) throws(EncodeError) {
         guard chunkIndex < chunkCount else { throw .invalidField("chunk index") }
+        guard UInt64(bytes.count) <= totalBytes else { throw .invalidField("chunk longer than the checkpoint") }
         guard bytes.count <= Int(UInt32.max) else { throw .invalidField("chunk too long") }
         try w.writeU64(terminalSeq.rawValue)
         try w.writeU64(totalBytes)

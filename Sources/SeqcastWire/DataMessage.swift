@@ -26,13 +26,16 @@
         self.bodies = bodies
     }
 
-    /// Writes the fixed part; append each body with `appendBody` and fix the count with
-    /// `patchCount` (fragments carry exactly one body).
+    /// Writes the fixed part for `count` bodies; then append exactly that many with
+    /// `appendBody` (a fragment carries exactly one).
     @inlinable public static func encodeFixed(sender: SenderId, firstCounter: UInt64, logicalTs: SequenceNumber,
                                               count: UInt16, fragmentIndex: UInt16 = 0, fragmentCount: UInt16 = 1,
                                               into w: inout WireWriter) throws(EncodeError) -> Int {
-        guard firstCounter >= 1 else { throw .invalidField("counter 0") }
-        guard fragmentCount >= 1, fragmentIndex < fragmentCount else { throw .invalidField("fragment index") }
+        guard count >= 1 else { throw .invalidField("data without bodies") }
+        guard firstCounter >= 1, firstCounter <= UInt64.max - UInt64(count) else { throw .invalidField("counter range") }
+        guard fragmentCount >= 1, fragmentIndex < fragmentCount, fragmentCount == 1 || count == 1 else {
+            throw .invalidField("fragment index")
+        }
         try w.writeU64(sender.rawValue)
         try w.writeU64(firstCounter)
         try w.writeU64(logicalTs.rawValue)

@@ -46,28 +46,38 @@
         }
     }
 
+    /// The reporting server's incarnation: it rises on every restart, and a data server with
+    /// the memory store comes back holding nothing, so the sequencer forgets what an earlier
+    /// incarnation reported (S6 counts live holdings only).
+    public var incarnation: UInt32
     public var entries: WireList<Entry>
 
-    @inlinable init(entries: WireList<Entry>) { self.entries = entries }
+    @inlinable init(incarnation: UInt32, entries: WireList<Entry>) {
+        self.incarnation = incarnation
+        self.entries = entries
+    }
 
     /// Entries that fit a datagram of `datagramBytes`.
     @inlinable public static func entriesMax(datagramBytes: Int) -> Int {
         (datagramBytes - Header.byteCount - 8) / Entry.byteCount
     }
 
-    @inlinable public static func encode<C: Collection>(_ entries: C, into w: inout WireWriter) throws(EncodeError)
+    @inlinable public static func encode<C: Collection>(_ entries: C, incarnation: UInt32 = 0,
+                                                        into w: inout WireWriter) throws(EncodeError)
     where C.Element == Entry {
         guard !entries.isEmpty else { throw .invalidField("empty report") }
         try w.writeU16(UInt16(clamping: entries.count))
-        try w.writeZero(6)
+        try w.writeZero(2)
+        try w.writeU32(incarnation)
         try w.writeList(entries)
     }
 
     @inlinable public static func decode(_ r: inout WireReader) throws(DecodeError) -> DataReport {
         let countOffset = r.offset
         let count = Int(try r.readU16())
-        try r.readZero(6)
+        try r.readZero(2)
+        let incarnation = try r.readU32()
         guard count >= 1 else { throw .badCount(offset: countOffset) }
-        return DataReport(entries: try WireList.decode(&r, count: count))
+        return DataReport(incarnation: incarnation, entries: try WireList.decode(&r, count: count))
     }
 }

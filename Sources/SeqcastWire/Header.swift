@@ -29,6 +29,7 @@
 
     /// Writes the header with a zero length; `Datagram.finish` patches it.
     @inlinable public func encode(into w: inout WireWriter) throws(EncodeError) {
+        guard flags & ~Header.flagsKnown == 0 else { throw .invalidField("unknown flag bits") }
         try w.writeU32(Header.magic)
         try w.writeU8(Header.version)
         try w.writeU8(kind.rawValue)

@@ -10,6 +10,7 @@
         self.checkpointBytes = checkpointBytes
     }
     @inlinable public func encode(into w: inout WireWriter) throws(EncodeError) {
+        guard checkpointSeq <= committedThrough else { throw .invalidField("checkpoint above committed") }
         try w.writeU64(committedThrough.rawValue)
         try w.writeU64(checkpointSeq.rawValue)
         try w.writeU64(checkpointBytes)

@@ -8,7 +8,9 @@
         self.count = count
     }
     @inlinable public func encode(into w: inout WireWriter) throws(EncodeError) {
-        guard firstSeq.rawValue >= 1, count >= 1 else { throw .invalidField("empty id query") }
+        guard firstSeq.rawValue >= 1, count >= 1, firstSeq.rawValue <= UInt64.max - UInt64(count) else {
+            throw .invalidField("id query range")
+        }
         try w.writeU64(firstSeq.rawValue)
         try w.writeU32(count)
         try w.writeU32(0)

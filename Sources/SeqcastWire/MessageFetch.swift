@@ -11,7 +11,9 @@
         self.count = count
     }
     @inlinable public func encode(into w: inout WireWriter) throws(EncodeError) {
-        guard firstCounter >= 1, count >= 1 else { throw .invalidField("empty fetch") }
+        guard firstCounter >= 1, count >= 1, firstCounter <= UInt64.max - UInt64(count) else {
+            throw .invalidField("fetch range")
+        }
         try w.writeU64(sender.rawValue)
         try w.writeU64(firstCounter)
         try w.writeU32(count)

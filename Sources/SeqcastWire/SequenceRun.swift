@@ -63,7 +63,21 @@
 
     /// u64 firstSeq, u8 kind, u8 0, u16 0, u32 count, u64 a, u64 b.
     @inlinable public func encode(into w: inout WireWriter) throws(EncodeError) {
+        // Refuse exactly what `decode` refuses, so nothing we send is dropped by a receiver.
         guard count >= 1 else { throw .invalidField("run count 0") }
+        guard firstSeq.rawValue >= 1, firstSeq.rawValue <= UInt64.max - UInt64(count) else {
+            throw .invalidField("run numbers out of range")
+        }
+        switch content {
+        case .messages(_, let c):
+            guard c >= 1, c <= UInt64.max - UInt64(count) else { throw .invalidField("run counters out of range") }
+        case .noop:
+            break
+        case .checkpointInterval(let n):
+            guard count == 1, n >= 1 else { throw .invalidField("checkpoint interval run") }
+        case .endOfStream:
+            guard count == 1 else { throw .invalidField("end-of-stream run count") }
+        }
         let kind: UInt8
         let a: UInt64
         let b: UInt64

@@ -297,7 +297,7 @@ struct CheckerCanFailTests {
         good.deliver(1)
         good.deliver(2)
         // A restarted member starts a new stream and may deliver 1 again.
-        good.checker.memberRestarted(F.memberA)
+        good.checker.nodeCrashed(F.memberA)
         good.deliver(1)
         #expect(good.checker.violations.isEmpty, "\(good.details)")
     }

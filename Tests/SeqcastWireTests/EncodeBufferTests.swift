@@ -161,11 +161,10 @@ struct EncodeBufferTests {
         if case .invalidField = error {} else { Issue.record("expected invalidField, got \(error)") }
     }
 
-    /// Values the decoder refuses but the encoder accepts today (WIRE.md lists them per kind). Each is
-    /// a known issue: when the encoder learns to refuse one, this test reports it so the case can
-    /// move to `invalidFields`.
-    @Test("encoder output the decoder refuses (known gaps)")
-    func encoderGaps() throws {
+    /// Values the decoder refuses must be refused by the encoder too, so nothing we send is
+    /// silently dropped by every receiver.
+    @Test("the encoder refuses every value the decoder refuses")
+    func encoderRefusesWhatDecoderRefuses() throws {
         let sender = SenderId(rawValue: 1)
         let gaps: [(String, OwnedDatagram)] = [
             ("unknown flag bit", OwnedDatagram(.commitAck(CommitAck(storedThrough: .zero)), flags: Header.flagAuthTag)),
@@ -198,11 +197,13 @@ struct EncodeBufferTests {
                 terminalSeq: .zero, totalBytes: 1, digest: 0, chunkIndex: 0, chunkCount: 1, bytes: [1, 2])))),
         ]
         for (name, datagram) in gaps {
-            withKnownIssue("encoder accepts: \(name)") {
-                let bytes = try datagram.encoded()
-                let error = decodeError(bytes)
-                #expect(error == nil, "\(name): decoder refuses with \(String(describing: error))")
+            var refused = false
+            do {
+                _ = try datagram.encoded()
+            } catch {
+                if case .invalidField = error { refused = true }
             }
+            #expect(refused, "encoder accepts: \(name)")
         }
     }
 }

@@ -9,7 +9,7 @@ import Testing
 private let reservedFields: [String: [(offset: Int, width: Int)]] = [
     "data": [(58, 2)],
     "data fragment": [(58, 2)],
-    "dataReport": [(30, 6)],
+    "dataReport": [(30, 2)],
     "commitSubmit": [(38, 6)] + (0..<4).map { (44 + 32 * $0 + 9, 3) },
     "commitSubmit empty": [(38, 6)],
     "commitAck": [],

@@ -5,12 +5,21 @@ import SeqcastWire
 public typealias CheckpointServer<App: ReplicatedApplication> = Member<App>
 
 extension Member {
-    /// A checkpoint server: a member with checkpointing on. After a restart it starts again
-    /// from the group's latest checkpoint (its own or a peer's) and replays from there.
+    /// A checkpoint server: a member with checkpointing on. After a restart it installs the
+    /// newest checkpoint its own storage kept and replays from there; with none, it joins from
+    /// a peer's checkpoint (or from the start).
     public static func checkpointServer(config: GroupConfig, node: NodeId, incarnation: UInt32, seed: UInt64,
-                                        now: Instant, restarted: Bool = false) -> Member {
-        Member(config: config, node: node, incarnation: incarnation, seed: seed, now: now, joining: restarted,
-               checkpointing: true)
+                                        now: Instant, recovering records: [[UInt8]] = [],
+                                        restarted: Bool = false) -> Member {
+        let own = CheckpointStore.newestImage(in: records)
+        var m = Member(config: config, node: node, incarnation: incarnation, seed: seed, now: now,
+                       joining: restarted && own == nil, checkpointing: true)
+        if let (image, bytes) = own {
+            // Already durable: recorded as kept before the install, which would write it again.
+            m.checkpoints!.recovered(terminalSeq: image.terminalSeq, bytes: bytes)
+            m.install(image, bytes: bytes)
+        }
+        return m
     }
 
     /// The latest checkpoint this node holds: terminal number and digest.

@@ -1,26 +1,65 @@
 import SeqcastWire
 
-/// A checkpoint server's checkpoints (claims 13, 14, 16): the latest two (so one is always
-/// whole while the next is written, protocol.md 4.11), reported to the sequencer periodically
-/// and served in chunks to joiners.
+/// A checkpoint server's checkpoints (claims 13, 14, 16): the latest two durable ones (so one
+/// is always whole while the next is written, protocol.md 4.11), reported to the sequencer
+/// periodically and served in chunks to joiners. A checkpoint is reported or served only once
+/// its storage write is durable: data servers delete what it covers as soon as the sequencer
+/// announces it, so it must survive a crash of this server (S14).
 struct CheckpointStore {
+    static let recordTag: UInt64 = 3
     struct Checkpoint {
         var terminalSeq: SequenceNumber
         var bytes: [UInt8]
         var digest: UInt64
     }
     var kept: [Checkpoint] = []
+    /// Written, not yet durable.
+    var writing: [(ticket: WriteTicket, checkpoint: Checkpoint)] = []
     var reportAt: Instant?
 
     init(reportAt: Instant) { self.reportAt = reportAt }
 
     var latest: Checkpoint? { kept.last }
+    var newestTerminal: SequenceNumber { writing.last?.checkpoint.terminalSeq ?? latest?.terminalSeq ?? .zero }
 
-    mutating func keep(terminalSeq: SequenceNumber, bytes: [UInt8], stateDigest: UInt64) {
-        guard terminalSeq > (latest?.terminalSeq ?? .zero) else { return }
+    /// Queues a checkpoint's durable write; it becomes visible in `persisted(through:)`.
+    mutating func write(terminalSeq: SequenceNumber, bytes: [UInt8], into storage: inout StorageQueue) {
+        guard terminalSeq > newestTerminal else { return }
         let digest = bytes.withUnsafeBytes { Digest.of($0) }
-        kept.append(Checkpoint(terminalSeq: terminalSeq, bytes: bytes, digest: digest))
-        if kept.count > 2 { kept.removeFirst() }
+        storage.begin(key: terminalSeq.rawValue)
+        storage.put(Self.recordTag)
+        storage.put(bytes: bytes)
+        writing.append((storage.close(), Checkpoint(terminalSeq: terminalSeq, bytes: bytes, digest: digest)))
+    }
+
+    /// Writes up to `ticket` are durable: their checkpoints become reportable and servable,
+    /// and records older than the two kept may go.
+    mutating func persisted(through ticket: WriteTicket, storage: inout StorageQueue) {
+        while let w = writing.first, w.ticket <= ticket {
+            writing.removeFirst()
+            kept.append(w.checkpoint)
+            if kept.count > 2 { kept.removeFirst() }
+        }
+        if let oldest = kept.first, oldest.terminalSeq.rawValue > 1 {
+            storage.truncate(through: oldest.terminalSeq.rawValue - 1)
+        }
+    }
+
+    /// A checkpoint recovered from this server's own storage after a restart (already durable).
+    mutating func recovered(terminalSeq: SequenceNumber, bytes: [UInt8]) {
+        let digest = bytes.withUnsafeBytes { Digest.of($0) }
+        kept = [Checkpoint(terminalSeq: terminalSeq, bytes: bytes, digest: digest)]
+    }
+
+    /// The newest checkpoint image in a server's records, if any.
+    static func newestImage(in records: [[UInt8]]) -> (CheckpointImage, [UInt8])? {
+        var found: (CheckpointImage, [UInt8])?
+        for record in records {
+            var r = RecordReader(record)
+            guard r.next() == recordTag, let bytes = r.nextBytes(), let image = CheckpointImage.decode(bytes) else { continue }
+            if image.terminalSeq > (found?.0.terminalSeq ?? .zero) { found = (image, bytes) }
+        }
+        return found
     }
 
     func checkpoint(_ terminalSeq: SequenceNumber) -> Checkpoint? {
@@ -38,9 +77,9 @@ extension Member {
         let image = CheckpointImage(terminalSeq: seq, interval: checkpointInterval, delivered: delivered, ended: ended,
                                     snapshot: app.snapshot())
         let bytes = image.encode()
-        checkpoints!.keep(terminalSeq: seq, bytes: bytes, stateDigest: app.stateDigest)
-        let digest = checkpoints!.latest!.digest
-        output.events.append(.checkpointTaken(terminalSeq: seq, byteCount: bytes.count, digest: digest,
+        checkpoints!.write(terminalSeq: seq, bytes: bytes, into: &output.storage)
+        output.events.append(.checkpointTaken(terminalSeq: seq, byteCount: bytes.count,
+                                              digest: bytes.withUnsafeBytes { Digest.of($0) },
                                               stateDigest: app.stateDigest))
     }
 

@@ -193,3 +193,11 @@ public struct CommitServer: ProtocolRole {
         lowWater = first.map { SequenceNumber($0.rawValue - 1) } ?? .zero
     }
 }
+
+extension CommitServer {
+    /// A one-line account of this server's log around `seq`, for failure reports.
+    public func diagnosis(_ seq: SequenceNumber) -> String {
+        "\(node): low water \(lowWater), stored \(storedThrough), committed \(committedThrough), "
+            + "holds \(seq): \(log.run(containing: seq).map { "\($0)" } ?? "no")"
+    }
+}

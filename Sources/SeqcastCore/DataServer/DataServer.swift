@@ -14,6 +14,8 @@ import SeqcastWire
 public struct DataServer: ProtocolRole {
     public let config: GroupConfig
     public let node: NodeId
+    /// Rises on every start: reports name it so the sequencer forgets an earlier life's holdings.
+    public let incarnation: UInt32
     public private(set) var checkpointSeq = SequenceNumber.zero
     public var output: RoleOutput
     public private(set) var ledger = CommitLedger()
@@ -30,10 +32,11 @@ public struct DataServer: ProtocolRole {
     var peerCursor = 0
     var reportScratch: [DataReport.Entry] = []
 
-    public init(config: GroupConfig, node: NodeId, seed: UInt64, now: Instant) {
+    public init(config: GroupConfig, node: NodeId, incarnation: UInt32, seed: UInt64, now: Instant) {
         precondition((try? config.validate()) != nil, "invalid group configuration")
         self.config = config
         self.node = node
+        self.incarnation = incarnation
         output = RoleOutput(config: config)
         bodies = BodyStore(slotBytes: config.datagramBytesMax, slotCountMax: config.limits.bodySlotsMax)
         store.reserveCapacity(config.limits.bodySlotsMax)
@@ -250,8 +253,9 @@ public struct DataServer: ProtocolRole {
 
     mutating func sendReport() {
         let entries = reportScratch
+        let life = incarnation
         output.outbox.send(to: .node(config.sequencer), header: header(.dataReport)) { w throws(EncodeError) in
-            try DataReport.encode(entries, into: &w)
+            try DataReport.encode(entries, incarnation: life, into: &w)
         }
     }
 

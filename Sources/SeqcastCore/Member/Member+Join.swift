@@ -115,7 +115,7 @@ extension Member {
         repair.progressed()
         // Our own messages the checkpoint covers are committed: they leave the window.
         publisher.sequenced(through: deliveredCounter[publisher.sender, default: 0]) { _, h in bodies.free(h) }
-        checkpoints?.keep(terminalSeq: image.terminalSeq, bytes: bytes, stateDigest: app.stateDigest)
+        checkpoints?.write(terminalSeq: image.terminalSeq, bytes: bytes, into: &output.storage)
         output.events.append(.checkpointInstalled(terminalSeq: image.terminalSeq, stateDigest: app.stateDigest))
     }
 }

@@ -125,7 +125,9 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         deliver(now: now)
     }
 
-    public mutating func persisted(_ ticket: WriteTicket, now: Instant) {}
+    public mutating func persisted(_ ticket: WriteTicket, now: Instant) {
+        checkpoints?.persisted(through: ticket, storage: &output.storage)
+    }
 
     /// Publishes one message (claim 1, L6): returns at once; the message leaves on the next
     /// `tick` together with any others published at the same instant (one batched datagram).

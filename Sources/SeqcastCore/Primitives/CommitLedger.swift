@@ -30,7 +30,14 @@ public struct CommitLedger: Sendable {
         let clipped = run.firstSeq > consumedThrough ? run : run.slice(from: consumedThrough.next, through: run.lastSeq)
         conflicts &+= UInt64(runs.insert(clipped))
         announce(clipped.lastSeq)
+        let before = knownThrough
         while let r = runs.run(containing: knownThrough.next) { knownThrough = r.lastSeq }
+        if knownThrough > before {
+            // Progress: the next hole, if any, may be asked for at once (it is as old as the
+            // one just filled), without the backoff of earlier retries.
+            queryDeadline = nil
+            queryAttempt = 0
+        }
         if hole == nil {
             holeSince = nil
             queryDeadline = nil
@@ -106,7 +113,11 @@ public struct CommitLedger: Sendable {
         let backoff = min(config.timing.nakRetry * (1 << min(queryAttempt, 8)), config.timing.nakBackoffMax)
         queryAttempt += 1
         queryDeadline = now + prng.jittered(backoff)
-        let count = min(h.count, config.limits.idQueryCountMax)
+        // Ask for everything from the first hole to the announced frontier in one query: the
+        // server answers what fits one datagram, holes and known runs alike, so several small
+        // holes cost one round trip, not one each.
+        let span = announcedThrough.rawValue - h.first.rawValue + 1
+        let count = UInt32(min(span, UInt64(config.limits.idQueryCountMax)))
         return (IdQuery(firstSeq: h.first, count: count), config.commitServers[queryServer])
     }
 }

@@ -13,7 +13,9 @@ public enum RoleEvent: Equatable, Sendable {
     case sequenced(id: MessageId, seq: SequenceNumber)
     /// This node's stream `sender` ended at `lastCounter`; its `republished` unsequenced
     /// messages (counters `lastCounter+1 …`) move, in order, to counters `1 …` of the new
-    /// incarnation `next`, with logical timestamp `logicalTs`.
+    /// incarnation `next`, with logical timestamp `logicalTs`. The driver records
+    /// `next.incarnation` in the sender's state file before the next `tick` (when the
+    /// republished messages leave): a restart must start above it (Part 1 §1).
     case streamEnded(sender: SenderId, lastCounter: UInt64, next: SenderId, republished: Int, logicalTs: SequenceNumber)
     /// A checkpoint server took a checkpoint at `terminalSeq`.
     case checkpointTaken(terminalSeq: SequenceNumber, byteCount: Int, digest: UInt64, stateDigest: UInt64)

@@ -60,8 +60,11 @@ public struct RunQueue: Sendable {
                 return conflicts
             }
             if r.firstSeq < held.firstSeq {
-                appendOrMerge(r.slice(from: r.firstSeq, through: SequenceNumber(held.firstSeq.rawValue - 1)), at: i)
-                i += 1
+                // The part before `held` goes in; `held` then sits one further on only if that
+                // part was inserted rather than merged into the run before it.
+                if appendOrMerge(r.slice(from: r.firstSeq, through: SequenceNumber(held.firstSeq.rawValue - 1)), at: i) {
+                    i += 1
+                }
                 rest = r.slice(from: held.firstSeq, through: r.lastSeq)
                 continue
             }
@@ -76,12 +79,15 @@ public struct RunQueue: Sendable {
         return conflicts
     }
 
-    private mutating func appendOrMerge(_ run: SequenceRun, at index: Int) {
+    /// Puts `run` at `index`, or extends the run before it; true if it was inserted.
+    @discardableResult
+    private mutating func appendOrMerge(_ run: SequenceRun, at index: Int) -> Bool {
         if index > head, Self.continues(runs[index - 1], run) {
             runs[index - 1].count += run.count
-        } else {
-            runs.insert(run, at: index)
+            return false
         }
+        runs.insert(run, at: index)
+        return true
     }
 
     /// Index into `runs` of the first run whose last number is >= seq (binary search).

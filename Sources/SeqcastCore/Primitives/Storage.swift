@@ -46,6 +46,14 @@ public struct StorageQueue {
         withUnsafeBytes(of: v.littleEndian) { arena.append(contentsOf: $0) }
     }
 
+    /// Appends a length-prefixed byte string, padded to whole words.
+    public mutating func put(bytes: [UInt8]) {
+        put(UInt64(bytes.count))
+        arena.append(contentsOf: bytes)
+        let pad = (8 - bytes.count % 8) % 8
+        arena.append(contentsOf: repeatElement(0, count: pad))
+    }
+
     public mutating func close() -> WriteTicket {
         guard let o = open else { preconditionFailure("no open record") }
         open = nil
@@ -77,6 +85,16 @@ public struct RecordReader {
     var offset = 0
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
     public var atEnd: Bool { offset >= bytes.count }
+
+    /// The next byte string written with `put(bytes:)`, or nil if the record is short.
+    public mutating func nextBytes() -> [UInt8]? {
+        guard let n = next(), n <= UInt64(bytes.count - offset) else { return nil }
+        let count = Int(n)
+        let padded = count + (8 - count % 8) % 8
+        guard padded <= bytes.count - offset else { return nil }
+        defer { offset += padded }
+        return Array(bytes[offset..<(offset + count)])
+    }
     /// The next u64, or nil if the record is short (a torn write: the caller stops recovering).
     public mutating func next() -> UInt64? {
         guard bytes.count - offset >= 8 else { return nil }

@@ -32,6 +32,14 @@ public struct SenderTally: Sendable {
         aheadTs[server] = e.aheadTs.rawValue
     }
 
+    /// Forgets everything server `server` reported (it restarted with nothing).
+    mutating func forget(server: Int) {
+        held[server] = 0
+        pendingCounter[server] = 0
+        pendingTs[server] = 0
+        aheadTs[server] = 0
+    }
+
     /// The K-th highest prefix among `servers` data servers: every counter up to it is held by
     /// at least K distinct servers (S6).
     func quorumPrefix(k: Int, servers: Int) -> UInt64 {

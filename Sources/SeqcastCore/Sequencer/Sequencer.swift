@@ -38,6 +38,7 @@ public struct Sequencer: ProtocolRole {
     var heartbeatAt: Instant?
     var retransmitAt: Instant?
     var runScratch: [SequenceRun] = []
+    var dataServerIncarnation: [UInt32]
 
     /// A fresh sequencer, or one restarted from the records its stable storage kept (claims
     /// 21-22): it resumes above every number it ever persisted and re-submits every persisted
@@ -48,6 +49,7 @@ public struct Sequencer: ProtocolRole {
         self.node = node
         output = RoleOutput(config: config)
         ackedThrough = Array(repeating: .zero, count: config.commitServers.count)
+        dataServerIncarnation = Array(repeating: 0, count: config.dataServers.count)
         senders.reserveCapacity(1024)
         runScratch.reserveCapacity(RunBatch.runsMax(datagramBytes: config.datagramBytesMax))
         writes.reserveCapacity(64)
@@ -122,6 +124,13 @@ public struct Sequencer: ProtocolRole {
     // MARK: handlers
 
     mutating func onDataReport(_ report: DataReport, server: Int) {
+        if report.incarnation != dataServerIncarnation[server] {
+            // The server restarted with an empty memory store: what it reported before no longer
+            // counts toward K. (A report from an older life arriving late is ignored.)
+            guard report.incarnation > dataServerIncarnation[server] else { return }
+            dataServerIncarnation[server] = report.incarnation
+            for s in senders.keys { senders[s]!.forget(server: server) }
+        }
         for entry in report.entries {
             if senders[entry.sender] == nil { senders[entry.sender] = SenderTally() }
             senders[entry.sender]!.update(server: server, entry: entry)
