@@ -25,8 +25,8 @@ extension TestGroup {
     }
 
     /// Publishes `count` messages from member `m` in one instant; returns their ids.
-    mutating func publishMany(_ m: Int, _ count: Int, tag: Int = 0) -> [MessageId] {
-        (0..<count).compactMap { publishAccepted(m, TestGroup.body(tag + $0)) }
+    mutating func publishMany(_ m: Int, _ count: Int, tag: Int = 0) throws -> [MessageId] {
+        try (0..<count).map { try publishAccepted(m, TestGroup.body(tag + $0)) }
     }
 }
 
@@ -35,8 +35,8 @@ struct CheckpointTests {
     @Test("claims 13/14: checkpoint servers checkpoint at every multiple of N, report it, and heartbeats carry it")
     func checkpointsReportedAndAnnounced() throws {
         var g = TestGroup(checkpointServers: 2, members: 1) { $0.checkpointInterval = 4 }
-        _ = g.publishMany(0, 9)
-        #expect(g.run(until: { $0.allDelivered(through: 9) }))
+        _ = try g.publishMany(0, 9)
+        try g.run(until: { $0.allDelivered(through: 9) })
 
         let stateAt = Dictionary(uniqueKeysWithValues: g.memberDeliveries(0).map { ($0.seq, $0.stateDigest) })
         let first = g.checkpointsTaken(g.checkpointIndex(0))
@@ -50,7 +50,7 @@ struct CheckpointTests {
         }
         #expect(g.checkpointsTaken(g.memberIndex(0)).isEmpty, "a plain member takes no checkpoints")
 
-        #expect(g.run(until: { $0.sequencer.checkpointSeq == SequenceNumber(8) }))
+        try g.run(until: { $0.sequencer.checkpointSeq == SequenceNumber(8) })
         let reports = g.sentPackets(kind: .checkpointReport).filter { $0.to == g.config.sequencer }
         #expect(Set(reports.map(\.from)).isSubset(of: Set(g.config.checkpointServers)))
         if case .checkpointReport(let r)? = reports.last?.decoded {
@@ -75,16 +75,16 @@ struct CheckpointTests {
     @Test("claim 16: a late joiner installs the latest checkpoint, then delivers the rest and reaches the same state")
     func lateJoiner() throws {
         var g = TestGroup(checkpointServers: 2, members: 1) { $0.checkpointInterval = 4 }
-        _ = g.publishMany(0, 10)
-        #expect(g.run(until: { g in
+        _ = try g.publishMany(0, 10)
+        try g.run(until: { g in
             g.allDelivered(through: 10) && g.dataServers.allSatisfy { $0.checkpointSeq == SequenceNumber(8) }
-        }))
+        })
 
         let j = g.addMember(joining: true)
         #expect(g.members[j].isJoining)
         g.advance(by: .micros(10))
-        _ = g.publishMany(0, 2, tag: 100)
-        #expect(g.run(until: { $0.allDelivered(through: 12) }))
+        _ = try g.publishMany(0, 2, tag: 100)
+        try g.run(until: { $0.allDelivered(through: 12) })
 
         let stateAt8 = try #require(g.memberDeliveries(0).first { $0.seq == SequenceNumber(8) }?.stateDigest)
         let installs = g.events[g.memberIndex(j)].compactMap { e -> (SequenceNumber, UInt64)? in
@@ -109,11 +109,11 @@ struct CheckpointTests {
     @Test("claim 20: data servers delete committed messages at or behind the latest checkpoint, and keep the rest")
     func garbageCollectionBehindCheckpoint() throws {
         var g = TestGroup(checkpointServers: 1, members: 1) { $0.checkpointInterval = 4 }
-        let ids = g.publishMany(0, 6)
+        let ids = try g.publishMany(0, 6)
         #expect(ids.count == 6)
-        #expect(g.run(until: { g in
+        try g.run(until: { g in
             g.allDelivered(through: 6) && g.dataServers.allSatisfy { $0.checkpointSeq == SequenceNumber(4) }
-        }))
+        })
         let sender = try #require(ids.first?.sender)
         for i in 0..<3 {
             let collected = g.collected(g.dataIndex(i))
@@ -144,12 +144,12 @@ struct CheckpointTests {
     @Test("sequenced control: a checkpoint interval change takes effect at the same number on every checkpoint server")
     func checkpointIntervalChange() throws {
         var g = TestGroup(checkpointServers: 2, members: 1) { $0.checkpointInterval = 4 }
-        _ = g.publishMany(0, 2)
-        #expect(g.run(until: { $0.allDelivered(through: 2) }))
+        _ = try g.publishMany(0, 2)
+        try g.run(until: { $0.allDelivered(through: 2) })
         g.requestCheckpointInterval(3)
         g.advance(by: .micros(10))
-        _ = g.publishMany(0, 8, tag: 10)
-        #expect(g.run(until: { $0.allDelivered(through: 11) }))
+        _ = try g.publishMany(0, 8, tag: 10)
+        try g.run(until: { $0.allDelivered(through: 11) })
 
         let control = SequenceRun(firstSeq: SequenceNumber(3), count: 1, content: .checkpointInterval(3))
         for r in g.receiverIndices {
@@ -163,5 +163,87 @@ struct CheckpointTests {
         #expect(first.map(\.terminalSeq.rawValue) == [3, 6, 9])
         #expect(first.map(\.digest) == second.map(\.digest))
         #expect(g.memberDeliveries(0).map(\.seq.rawValue) == [1, 2] + Array(4...11))
+    }
+
+    @Test("claim 16: a joiner that finds no checkpoint yet replays the stream from number 1")
+    func joinerWithoutCheckpoint() throws {
+        var g = TestGroup(checkpointServers: 1, members: 1)
+        _ = try g.publishMany(0, 3)
+        try g.run(until: { $0.allDelivered(through: 3) })
+        let j = g.addMember(joining: true)
+        _ = try g.publishMany(0, 2, tag: 50)
+        try g.run(until: { $0.allDelivered(through: 5) })
+        #expect(!g.members[j].isJoining)
+        #expect(g.events[g.memberIndex(j)].allSatisfy { if case .checkpointInstalled = $0 { false } else { true } })
+        #expect(g.memberDeliveries(j) == g.memberDeliveries(0))
+        #expect(g.members[j].startSeq == .zero)
+        #expect(g.members[j].output.counters.idQueriesSent >= 1, "bindings committed before it came were asked for")
+    }
+
+    @Test("claims 15/16: a member cut off past garbage collection resynchronises from a checkpoint")
+    func memberBehindGarbageCollection() throws {
+        var g = TestGroup(checkpointServers: 1, members: 2) { $0.checkpointInterval = 4 }
+        let m1 = g.memberId(1)
+        let cutOff: (Packet) -> Bool = { $0.to == m1 || $0.from == m1 }
+        _ = try g.publishMany(0, 10)
+        try g.run(until: { g in
+            g.receiverIndices.allSatisfy { g.receiver($0).deliveredThrough == SequenceNumber(10) || g.nodes[$0].id == m1 }
+                && g.dataServers.allSatisfy { $0.checkpointSeq == SequenceNumber(8) }
+                && g.commitServers.allSatisfy { $0.lowWater == SequenceNumber(8) }
+        }, drop: cutOff)
+        #expect(g.members[1].deliveredThrough == .zero)
+        #expect(g.dataServers.allSatisfy { $0.storedCount == 2 }, "1...8 are gone from every data server")
+
+        // Reconnected: the numbers it needs are gone, so it must install the checkpoint.
+        try g.run(until: { $0.allDelivered(through: 10) })
+        let installs = g.events[g.memberIndex(1)].compactMap { e -> SequenceNumber? in
+            if case .checkpointInstalled(let t, _) = e { return t }
+            return nil
+        }
+        #expect(installs == [SequenceNumber(8)])
+        #expect(g.memberDeliveries(1) == g.memberDeliveries(0).filter { $0.seq.rawValue > 8 })
+        #expect(g.members[1].app.stateDigest == g.members[0].app.stateDigest)
+        #expect(g.members[1].app.deliveredCount == 10)
+    }
+
+    @Test("claim 16: a checkpoint larger than a chunk is transferred in pieces, resumed after a lost chunk, and verified")
+    func chunkedCheckpointTransfer() throws {
+        var g = TestGroup(checkpointServers: 2, members: 1) {
+            $0.checkpointInterval = 4
+            $0.limits.checkpointChunkBytes = 8
+        }
+        _ = try g.publishMany(0, 9)
+        try g.run(until: { g in g.allDelivered(through: 9) && g.sequencer.checkpointSeq == SequenceNumber(8) })
+        let size = try #require(g.checkpointsTaken(g.checkpointIndex(0)).last?.byteCount)
+        let chunks = (size + 7) / 8
+        #expect(chunks > 8, "more chunks than one fetch returns")
+
+        let j = g.addMember(joining: true)
+        let joiner = g.memberId(j)
+        var lost = 0
+        let loseChunk3Once: (Packet) -> Bool = { p in
+            guard p.kind == .checkpointChunk, p.to == joiner, lost == 0,
+                  case .checkpointChunk(_, 3, _) = p.decoded else { return false }
+            lost += 1
+            return true
+        }
+        try g.run(until: { $0.allDelivered(through: 9) }, drop: loseChunk3Once)
+        #expect(lost == 1)
+        let fetches = g.sentPackets(kind: .checkpointFetch, from: joiner).compactMap { p -> CheckpointFetch? in
+            if case .checkpointFetch(let f) = p.decoded { return f }
+            return nil
+        }
+        #expect(fetches.first == CheckpointFetch(terminalSeq: .zero, firstChunk: 0), "first: the latest, from the start")
+        #expect(fetches.dropFirst().first == CheckpointFetch(terminalSeq: SequenceNumber(8), firstChunk: 3),
+                "then: the same checkpoint, from the first missing chunk")
+        let received = g.deliveredPackets(kind: .checkpointChunk, to: joiner).compactMap { p -> UInt32? in
+            if case .checkpointChunk(_, let index, _) = p.decoded { return index }
+            return nil
+        }
+        #expect(Set(received) == Set((0..<UInt32(chunks))))
+        #expect(g.events[g.memberIndex(j)].contains(.checkpointInstalled(
+            terminalSeq: SequenceNumber(8), stateDigest: g.memberDeliveries(0)[7].stateDigest)))
+        #expect(g.memberDeliveries(j) == g.memberDeliveries(0).filter { $0.seq.rawValue == 9 })
+        #expect(g.members[j].app.stateDigest == g.members[0].app.stateDigest)
     }
 }

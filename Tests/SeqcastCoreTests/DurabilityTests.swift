@@ -7,7 +7,7 @@ struct DurabilityTests {
     @Test("claims 21/22: the sequencer sends no commit submit before its assignment record is persisted")
     func submitOnlyAfterPersisted() throws {
         var g = TestGroup(members: 1)
-        let x = try #require(g.publishAccepted(0, TestGroup.body(1)))
+        let x = try g.publishAccepted(0, TestGroup.body(1))
         g.tickDue()
         g.deliverAll()
         g.advance(by: g.config.timing.reportDelay)
@@ -37,20 +37,20 @@ struct DurabilityTests {
         for s in g.sentPackets(kind: .commitSubmit) {
             #expect(s.batch?.runs == [messagesRun(1, 1, x.sender, 1)])
         }
-        #expect(g.run(until: { $0.allDelivered(through: 1) }))
+        try g.run(until: { $0.allDelivered(through: 1) })
     }
 
     @Test("claims 21/22: a restarted sequencer resumes above every persisted number and re-submits the same bindings")
     func sequencerRestart() throws {
         var g = TestGroup(members: 2)
-        let a = g.publishMany(0, 2)
-        #expect(g.run(until: { $0.allDelivered(through: 2) }))
+        let a = try g.publishMany(0, 2)
+        try g.run(until: { $0.allDelivered(through: 2) })
 
         // Number 3 is persisted and submitted, but no ack comes back: it is not committed.
         let sequencer = g.config.sequencer
         let loseAcks: (Packet) -> Bool = { $0.kind == .commitAck && $0.to == sequencer }
-        let x3 = try #require(g.publishAccepted(0, TestGroup.body(3)))
-        #expect(g.run(until: { $0.sequencer.persistedThrough == SequenceNumber(3) }, drop: loseAcks))
+        let x3 = try g.publishAccepted(0, TestGroup.body(3))
+        try g.run(until: { $0.sequencer.persistedThrough == SequenceNumber(3) }, drop: loseAcks)
         #expect(g.sequencer.committedThrough == SequenceNumber(2))
         #expect(g.commitServers.allSatisfy { $0.storedThrough == SequenceNumber(3) })
 
@@ -60,15 +60,15 @@ struct DurabilityTests {
         #expect(g.sequencer.nextSeq == SequenceNumber(4), "resumes above every persisted number")
         #expect(g.sequencer.persistedThrough == SequenceNumber(3))
 
-        #expect(g.run(until: { $0.allDelivered(through: 3) }))
+        try g.run(until: { $0.allDelivered(through: 3) })
         let resubmitted = g.sentPackets(kind: .commitSubmit).filter { $0.sentAt >= crashedAt }.compactMap(\.batch)
         #expect(!resubmitted.isEmpty)
         let bindings = resubmitted.flatMap(\.runs).filter { $0.lastSeq >= SequenceNumber(3) }
         #expect(bindings.allSatisfy { $0.slice(from: SequenceNumber(3), through: SequenceNumber(3)) == messagesRun(3, 1, x3.sender, 3) })
         #expect(!bindings.isEmpty)
 
-        let x4 = try #require(g.publishAccepted(0, TestGroup.body(4)))
-        #expect(g.run(until: { $0.allDelivered(through: 4) }))
+        let x4 = try g.publishAccepted(0, TestGroup.body(4))
+        try g.run(until: { $0.allDelivered(through: 4) })
         for r in g.receiverIndices {
             #expect(g.deliveries(r).map(\.id) == a + [x3, x4])
             #expect(g.deliveries(r).map(\.seq.rawValue) == [1, 2, 3, 4])
@@ -80,10 +80,10 @@ struct DurabilityTests {
     @Test("claims 21/22: an assignment made durable just before a crash is submitted by the restarted sequencer")
     func durableButUnrevealedAssignment() throws {
         var g = TestGroup(members: 2)
-        #expect(g.publishMany(0, 1).count == 1)
-        #expect(g.run(until: { $0.allDelivered(through: 1) }))
+        _ = try g.publishMany(0, 1)
+        try g.run(until: { $0.allDelivered(through: 1) })
 
-        let y = try #require(g.publishAccepted(1, TestGroup.body(9)))
+        let y = try g.publishAccepted(1, TestGroup.body(9))
         g.tickDue()
         g.deliverAll()
         g.advance(by: g.config.timing.reportDelay)
@@ -97,7 +97,7 @@ struct DurabilityTests {
 
         g.restartSequencer()
         #expect(g.sequencer.nextSeq == SequenceNumber(3))
-        #expect(g.run(until: { $0.allDelivered(through: 2) }))
+        try g.run(until: { $0.allDelivered(through: 2) })
         let submits = g.sentPackets(kind: .commitSubmit).filter { $0.sentAt >= crashedAt }.compactMap(\.batch)
         #expect(submits.contains { $0.runs.contains(messagesRun(2, 1, y.sender, 1)) })
         #expect(g.memberDeliveries(0).last?.id == y)
@@ -107,7 +107,7 @@ struct DurabilityTests {
     @Test("commit server: acknowledges only after its record is persisted")
     func commitServerAcksAfterPersist() throws {
         var g = TestGroup(members: 1)
-        _ = try #require(g.publishAccepted(0, TestGroup.body(1)))
+        _ = try g.publishAccepted(0, TestGroup.body(1))
         g.tickDue()
         g.deliverAll()
         g.advance(by: g.config.timing.reportDelay)
@@ -141,8 +141,8 @@ struct DurabilityTests {
         var g = TestGroup(members: 1)
         let sequencer = g.config.sequencer
         let loseAcks: (Packet) -> Bool = { $0.kind == .commitAck && $0.to == sequencer }
-        let x = try #require(g.publishAccepted(0, TestGroup.body(1)))
-        #expect(g.run(until: { g in g.commitServers.allSatisfy { $0.storedThrough == SequenceNumber(1) } }, drop: loseAcks))
+        let x = try g.publishAccepted(0, TestGroup.body(1))
+        try g.run(until: { g in g.commitServers.allSatisfy { $0.storedThrough == SequenceNumber(1) } }, drop: loseAcks)
         #expect(g.sequencer.committedThrough == .zero)
 
         let asker = NodeId(99)
@@ -156,11 +156,67 @@ struct DurabilityTests {
         #expect(early.runs.isEmpty, "stored but not committed: not revealed")
         #expect(early.committedThrough == .zero)
 
-        #expect(g.run(until: { g in g.allDelivered(through: 1) && g.commitServers[0].committedThrough == SequenceNumber(1) }))
+        try g.run(until: { g in g.allDelivered(through: 1) && g.commitServers[0].committedThrough == SequenceNumber(1) })
         g.inject(to: cs, from: asker, kind: .idQuery, query)
         g.deliverAll()
         let late = try #require(g.sentPackets(kind: .idReply, from: cs, to: asker).last?.batch)
         #expect(late.runs == [messagesRun(1, 1, x.sender, 1)])
         #expect(late.committedThrough == SequenceNumber(1))
+    }
+
+    @Test("claims 21/22: a sequencer restarted after truncating its log behind a checkpoint reuses no number")
+    func sequencerRestartAfterTruncation() throws {
+        var g = TestGroup(checkpointServers: 1, members: 2) { $0.checkpointInterval = 4 }
+        _ = try g.publishMany(0, 4)
+        try g.run(until: { $0.allDelivered(through: 4) })
+        _ = try g.publishMany(0, 2, tag: 10)
+        try g.run(until: { g in g.allDelivered(through: 6) && g.sequencer.checkpointSeq == SequenceNumber(4) })
+        try g.run(until: { g in !g.disks[g.sequencerIndex].contains { $0.key <= 4 } })
+        _ = try g.publishMany(1, 2, tag: 20)
+        try g.run(until: { $0.allDelivered(through: 8) })
+
+        g.crash(g.sequencerIndex)
+        g.restartSequencer()
+        #expect(g.sequencer.nextSeq == SequenceNumber(9))
+        #expect(g.sequencer.committedThrough >= SequenceNumber(4))
+        let x = try g.publishAccepted(1, TestGroup.body(30))
+        try g.run(until: { $0.allDelivered(through: 9) })
+        for r in g.receiverIndices {
+            #expect(g.deliveries(r).map(\.seq.rawValue) == Array(1...9))
+            #expect(g.deliveries(r).last?.id == x)
+            #expect(Set(g.deliveries(r).map(\.id)).count == 9)
+            #expect(g.receiver(r).ledger.conflicts == 0)
+        }
+        #expect(g.commitServers.allSatisfy { $0.output.counters.droppedInconsistent == 0 })
+    }
+
+    @Test("commit server: a restarted commit server keeps what it persisted and re-stores what it lost")
+    func commitServerRestart() throws {
+        var g = TestGroup(members: 1)
+        let x = try g.publishAccepted(0, TestGroup.body(1))
+        g.tickDue()
+        g.deliverAll()
+        g.advance(by: g.config.timing.reportDelay)
+        g.deliverAll()
+        g.sync(g.sequencerIndex)
+        g.deliverAll()  // every commit server appended 1, none has persisted it
+        let (cs1, cs2) = (g.commitIndex(0), g.commitIndex(1))
+        g.sync(cs2)  // commit server 22 persisted and acked ...
+        g.queue.removeAll { $0.kind == .commitAck }  // ... but its ack is lost
+        g.crash(cs1)  // 21 loses its unsynced record
+        g.crash(cs2)
+        g.crash(g.commitIndex(2))
+        #expect(g.sequencer.committedThrough == .zero)
+
+        g.restartCommitServer(0)
+        g.restartCommitServer(1)
+        #expect(g.commitServers[0].storedThrough == .zero)
+        #expect(g.commitServers[1].storedThrough == SequenceNumber(1))
+        // The third stays down: the two restarted ones must make the quorum.
+        try g.run(until: { $0.allDelivered(through: 1) })
+        #expect(g.commitServers[0].storedThrough == SequenceNumber(1), "re-stored from a retransmitted submit")
+        #expect(g.sequencer.committedThrough == SequenceNumber(1))
+        #expect(g.memberDeliveries(0).map(\.id) == [x])
+        #expect(g.sequencer.output.counters.retransmissions >= 1)
     }
 }

@@ -13,7 +13,7 @@ struct OrderingTests {
     func numberedAfterKCommittedAfterQ() throws {
         var g = TestGroup(members: 3) { $0.reportQuorum = 2 }
         let body = TestGroup.body(1)
-        let id = try #require(g.publishAccepted(0, body))
+        let id = try g.publishAccepted(0, body)
         let (ds1, ds2) = (g.config.dataServers[0], g.config.dataServers[1])
         let (cs1, cs2) = (g.config.commitServers[0], g.config.commitServers[1])
 
@@ -27,12 +27,13 @@ struct OrderingTests {
 
         // One report: K = 2 is not reached, nothing is numbered or written.
         g.deliverAll(hold: { $0.kind == .dataReport && $0.from != ds1 })
+        #expect(g.held.count == 2)
         #expect(g.sequencer.nextSeq == SequenceNumber(1))
         #expect(g.disks[g.sequencerIndex].isEmpty)
 
         // The second distinct data server's report numbers it.
         g.release(where: { $0.from == ds2 })
-        g.deliverAll(hold: { $0.kind == .dataReport })
+        g.deliverAll()
         #expect(g.sequencer.nextSeq == SequenceNumber(2))
         #expect(g.disks[g.sequencerIndex].count == 1)
         #expect(g.sentPackets(kind: .commitSubmit).isEmpty, "nothing revealed before the record is durable")
@@ -54,7 +55,7 @@ struct OrderingTests {
 
         // The second ack commits, and every member delivers.
         g.release(where: { $0.from == cs2 })
-        g.deliverAll(hold: { $0.kind == .commitAck })
+        g.deliverAll()
         #expect(g.sequencer.committedThrough == SequenceNumber(1))
         let commits = g.sentPackets(kind: .commit)
         #expect(Set(commits.map(\.to)) == Set(g.nodes.map(\.id)).subtracting([g.config.sequencer]))
@@ -74,13 +75,13 @@ struct OrderingTests {
     }
 
     @Test("claim 7: concurrent publishers are delivered in one total order, with one state, by every receiver")
-    func sameOrderEverywhere() {
+    func sameOrderEverywhere() throws {
         var g = TestGroup(checkpointServers: 1, members: 3)
         var published = 0
         for round in 0..<4 {
             for m in 0..<3 {
                 for k in 0..<(1 + (round + m) % 3) {
-                    g.publishAccepted(m, TestGroup.body(round * 100 + m * 10 + k, size: 16 + 8 * k))
+                    try g.publishAccepted(m, TestGroup.body(round * 100 + m * 10 + k, size: 16 + 8 * k))
                     published += 1
                 }
                 g.advance(by: .micros(70))
@@ -88,7 +89,7 @@ struct OrderingTests {
             g.run(for: .micros(300))
         }
         let n = UInt64(published)
-        #expect(g.run(until: { $0.allDelivered(through: n) }))
+        try g.run(until: { $0.allDelivered(through: n) })
         let reference = g.memberDeliveries(0)
         #expect(reference.map(\.seq.rawValue) == Array(1...n))
         #expect(Set(reference.map(\.id)).count == published)
@@ -97,16 +98,17 @@ struct OrderingTests {
             #expect(g.receiver(r).app.stateDigest == reference.last?.stateDigest)
             #expect(g.receiver(r).app.deliveredCount == n)
         }
+        g.expectWithinLifetime()
     }
 
     @Test("claim 3: one data report covers several messages that arrived in separate datagrams")
     func oneReportManyMessages() throws {
         var g = TestGroup(members: 2)
-        let a = try #require(g.publishAccepted(0, TestGroup.body(1)))
+        let a = try g.publishAccepted(0, TestGroup.body(1))
         g.tickDue()
         g.deliverAll()
         g.advance(by: .micros(50))
-        g.publishAccepted(0, TestGroup.body(2))
+        try g.publishAccepted(0, TestGroup.body(2))
         g.tickDue()
         g.deliverAll()
         let ds = g.config.dataServers[0]
@@ -124,7 +126,7 @@ struct OrderingTests {
         #expect(entries.first?.pendingCounter == 1)
 
         // Numbered as one run of two.
-        #expect(g.run(until: { $0.allDelivered(through: 2) }))
+        try g.run(until: { $0.allDelivered(through: 2) })
         let commit = try #require(g.sentPackets(kind: .commit).first?.batch)
         #expect(commit.runs == [messagesRun(1, 2, a.sender, 1)])
     }
@@ -132,7 +134,7 @@ struct OrderingTests {
     @Test("claims 4/25: one commit submit carries the assignments of several reports")
     func oneSubmitManyAssignments() throws {
         var g = TestGroup(members: 2)
-        let a = try #require(g.publishAccepted(0, TestGroup.body(1)))
+        let a = try g.publishAccepted(0, TestGroup.body(1))
         g.tickDue()
         g.deliverAll()
         g.advance(by: g.config.timing.reportDelay)
@@ -140,8 +142,8 @@ struct OrderingTests {
         #expect(g.sequencer.nextSeq == SequenceNumber(2))
 
         g.advance(by: .micros(100))
-        let b = try #require(g.publishAccepted(1, TestGroup.body(2)))
-        g.publishAccepted(1, TestGroup.body(3))
+        let b = try g.publishAccepted(1, TestGroup.body(2))
+        try g.publishAccepted(1, TestGroup.body(3))
         g.tickDue()
         g.deliverAll()
         g.advance(by: g.config.timing.reportDelay)
@@ -159,7 +161,7 @@ struct OrderingTests {
             #expect(submits.count == 1)
             #expect(submits.first?.batch?.runs == [messagesRun(1, 1, a.sender, 1), messagesRun(2, 2, b.sender, 1)])
         }
-        #expect(g.run(until: { $0.allDelivered(through: 3) }))
+        try g.run(until: { $0.allDelivered(through: 3) })
         #expect(g.memberDeliveries(0).map(\.id) == [a, b, MessageId(sender: b.sender, counter: 2)])
     }
 
@@ -168,10 +170,10 @@ struct OrderingTests {
         var g = TestGroup(members: 2)
         let m1 = g.memberId(1)
         let holdCommits: (Packet) -> Bool = { $0.kind == .commit && $0.to == m1 }
-        let x = try #require(g.publishAccepted(0, TestGroup.body(1)))
-        #expect(g.run(until: { $0.sequencer.committedThrough == SequenceNumber(1) }, hold: holdCommits))
-        let y = try #require(g.publishAccepted(0, TestGroup.body(2)))
-        #expect(g.run(until: { $0.sequencer.committedThrough == SequenceNumber(2) }, hold: holdCommits))
+        let x = try g.publishAccepted(0, TestGroup.body(1))
+        try g.run(until: { $0.sequencer.committedThrough == SequenceNumber(1) }, hold: holdCommits)
+        let y = try g.publishAccepted(0, TestGroup.body(2))
+        try g.run(until: { $0.sequencer.committedThrough == SequenceNumber(2) }, hold: holdCommits)
         #expect(g.held.count == 2)
         #expect(g.members[1].deliveredThrough == .zero)
 
@@ -192,25 +194,25 @@ struct OrderingTests {
     @Test("per-sender FIFO: a sender's messages are numbered and delivered in counter order")
     func perSenderFifo() throws {
         var g = TestGroup(members: 3)
-        let a = try #require(g.publishAccepted(0, TestGroup.body(1)))
+        let a = try g.publishAccepted(0, TestGroup.body(1))
         g.tickDue()
         for k in 2...3 {
             g.advance(by: .micros(20))
-            g.publishAccepted(0, TestGroup.body(k))
+            try g.publishAccepted(0, TestGroup.body(k))
             g.tickDue()
         }
         // The first datagram of a reaches no data server; its retransmission will.
         let cutoff = g.now + .millis(5)
         let dataServers = g.config.dataServers
         let lose: (Packet) -> Bool = { $0.carries(a.sender, counter: 1) && $0.sentAt < cutoff && dataServers.contains($0.to) }
-        g.publishAccepted(1, TestGroup.body(10))
-        g.publishAccepted(2, TestGroup.body(20))
+        try g.publishAccepted(1, TestGroup.body(10))
+        try g.publishAccepted(2, TestGroup.body(20))
         g.run(for: .millis(5), drop: lose)
         // The data servers hold a:2 and a:3, but a:1 is missing: none of a is numbered yet.
         #expect(g.sequencer.committedThrough == SequenceNumber(2))
         #expect(g.memberDeliveries(1).allSatisfy { $0.id.sender != a.sender })
 
-        #expect(g.run(until: { $0.allDelivered(through: 5) }, drop: lose))
+        try g.run(until: { $0.allDelivered(through: 5) }, drop: lose)
         for r in g.receiverIndices {
             let ofA = g.deliveries(r).filter { $0.id.sender == a.sender }
             #expect(ofA.map(\.id.counter) == [1, 2, 3])
@@ -225,16 +227,16 @@ struct OrderingTests {
         let m2 = g.memberId(2)
         // Member 2 hears no commit and no heartbeat at all.
         let deaf: (Packet) -> Bool = { $0.to == m2 && ($0.kind == .commit || $0.kind == .heartbeat) }
-        let first = try #require(g.publishAccepted(0, TestGroup.body(1)))
-        g.publishAccepted(1, TestGroup.body(2))
-        g.publishAccepted(1, TestGroup.body(3))
-        #expect(g.run(until: { $0.members[0].deliveredThrough == SequenceNumber(3) }, drop: deaf))
+        let first = try g.publishAccepted(0, TestGroup.body(1))
+        try g.publishAccepted(1, TestGroup.body(2))
+        try g.publishAccepted(1, TestGroup.body(3))
+        try g.run(until: { $0.members[0].deliveredThrough == SequenceNumber(3) }, drop: deaf)
         #expect(g.sentPackets(kind: .data, from: g.memberId(0)).allSatisfy { $0.data?.logicalTs == .zero })
         #expect(g.members[0].ledger.announcedThrough == SequenceNumber(3))
         #expect(g.members[2].ledger.announcedThrough == .zero)
 
-        let known = try #require(g.publishAccepted(0, TestGroup.body(4)))
-        let stale = try #require(g.publishAccepted(2, TestGroup.body(5)))
+        let known = try g.publishAccepted(0, TestGroup.body(4))
+        let stale = try g.publishAccepted(2, TestGroup.body(5))
         g.tickDue()
         let ds = g.config.dataServers[0]
         let fromKnown = g.sentPackets(kind: .data, from: g.memberId(0), to: ds).compactMap(\.data)
@@ -251,5 +253,80 @@ struct OrderingTests {
         #expect(entries.first { $0.sender == known.sender }?.pendingTs == SequenceNumber(3))
         #expect(entries.first { $0.sender == stale.sender }?.pendingTs == .zero)
         #expect(first.counter == 1)
+    }
+
+    @Test("claim 1: with K = D, a data server that missed a message fetches it from a peer before the sequencer numbers it")
+    func dataServerRepairsFromPeer() throws {
+        var g = TestGroup(members: 2) { $0.reportQuorum = 3 }
+        let ds3 = g.config.dataServers[2]
+        let a1 = try g.publishAccepted(0, TestGroup.body(1))
+        let lose: (Packet) -> Bool = { $0.carries(a1.sender, counter: 1) && $0.to == ds3 }
+        g.run(for: .millis(1), drop: lose)
+        #expect(g.sequencer.nextSeq == SequenceNumber(1), "two of three data servers hold it: K = 3 not reached")
+
+        try g.publishAccepted(0, TestGroup.body(2))
+        try g.run(until: { $0.allDelivered(through: 2) }, drop: lose)
+        let fetches = g.sentPackets(kind: .messageFetch, from: ds3)
+        #expect(!fetches.isEmpty)
+        #expect(fetches.allSatisfy { g.isDataServer($0.to) && $0.to != ds3 })
+        #expect(g.deliveredPackets(kind: .messageReply, to: ds3).contains { $0.data?.counters.contains(1) ?? false })
+        #expect(g.memberDeliveries(1).map(\.id) == [a1, MessageId(sender: a1.sender, counter: 2)])
+    }
+
+    @Test("claims 5/8: with every datagram delivered newest-first, every receiver still delivers one total order")
+    func reorderedNetwork() throws {
+        var g = TestGroup(checkpointServers: 1, members: 3) { $0.checkpointInterval = 5 }
+        g.reorder = true
+        var published = 0
+        for round in 0..<5 {
+            for m in 0..<3 {
+                for k in 0..<(1 + (round + 2 * m) % 3) {
+                    try g.publishAccepted(m, TestGroup.body(round * 100 + m * 10 + k))
+                    published += 1
+                }
+                g.advance(by: .micros(30))
+            }
+            g.run(for: .micros(150))
+        }
+        let n = UInt64(published)
+        try g.run(until: { $0.allDelivered(through: n) })
+        let reference = g.memberDeliveries(0)
+        #expect(reference.map(\.seq.rawValue) == Array(1...n))
+        for r in g.receiverIndices {
+            #expect(g.deliveries(r) == reference, "receiver \(g.nodes[r].id)")
+            #expect(g.receiver(r).ledger.conflicts == 0)
+        }
+        for m in 0..<3 {
+            let mine = reference.filter { $0.id.sender == g.members[m].sender }.map(\.id.counter)
+            #expect(mine == Array(1...UInt64(mine.count)), "per-sender FIFO")
+        }
+        g.expectWithinLifetime()
+    }
+
+    @Test("idempotence: replaying every datagram ever delivered changes no delivery, number or checkpoint")
+    func replayedHistoryChangesNothing() throws {
+        var g = TestGroup(checkpointServers: 2, members: 2) { $0.checkpointInterval = 3 }
+        for k in 0..<4 {
+            try g.publishAccepted(k % 2, TestGroup.body(k))
+            try g.publishAccepted(k % 2, TestGroup.body(k + 50))
+            g.run(for: .micros(400))
+        }
+        let j = g.addMember(joining: true)
+        try g.publishAccepted(1, TestGroup.body(99))
+        try g.run(until: { $0.allDelivered(through: 9) })
+        let before = g.receiverIndices.map { g.deliveries($0) }
+        let checkpoints = g.receiverIndices.map { g.checkpointsTaken($0).map(\.digest) }
+        let nextSeq = g.sequencer.nextSeq
+
+        g.queue.append(contentsOf: g.delivered)
+        g.settle()
+        g.run(for: .millis(30))
+        #expect(g.receiverIndices.map { g.deliveries($0) } == before)
+        #expect(g.receiverIndices.map { g.checkpointsTaken($0).map(\.digest) } == checkpoints)
+        #expect(g.sequencer.nextSeq == nextSeq)
+        #expect(g.sequencer.committedThrough == SequenceNumber(nextSeq.rawValue - 1))
+        #expect(g.receiverIndices.allSatisfy { g.receiver($0).ledger.conflicts == 0 })
+        #expect(g.commitServers.allSatisfy { $0.output.counters.droppedInconsistent == 0 })
+        #expect(!g.members[j].isJoining)
     }
 }

@@ -43,6 +43,11 @@ struct Delivery: Equatable, CustomStringConvertible {
     var description: String { "\(seq)=\(id)" }
 }
 
+enum HarnessError: Error {
+    case refused(PublishResult)
+    case stalled(Instant)
+}
+
 struct TestGroup {
     enum Slot: Equatable {
         case sequencer
@@ -84,6 +89,8 @@ struct TestGroup {
 
     /// Datagrams in flight, in send order.
     var queue: [Packet] = []
+    /// When set, the network delivers the newest datagram in flight first (maximal reordering).
+    var reorder = false
     /// Datagrams set aside by a `hold` predicate, until `release`.
     var held: [Packet] = []
     /// Every datagram ever sent, one entry per recipient, in send order.
@@ -94,6 +101,8 @@ struct TestGroup {
     var disks: [[StoredRecord]] = []
     /// Events per node, in order.
     var events: [[RoleEvent]] = []
+    /// Consecutive ticks per node that left its deadline in the past.
+    private var spins: [Int: Int] = [:]
 
     static let stepsMax = 200_000
 
@@ -120,7 +129,7 @@ struct TestGroup {
         sequencer = Sequencer(config: config, node: config.sequencer, now: .zero)
         nodes.append(Node(id: config.sequencer, slot: .sequencer))
         for (i, id) in config.dataServers.enumerated() {
-            dataServers.append(DataServer(config: config, node: id, seed: UInt64(id.rawValue), now: .zero))
+            dataServers.append(DataServer(config: config, node: id, incarnation: 1, seed: UInt64(id.rawValue), now: .zero))
             nodes.append(Node(id: id, slot: .data(i)))
         }
         for (i, id) in config.commitServers.enumerated() {
@@ -276,14 +285,14 @@ struct TestGroup {
         return r
     }
 
-    /// Publishes and expects acceptance; returns the id.
+    /// Publishes and expects acceptance; returns the id (throws, ending the test, otherwise).
     @discardableResult
     mutating func publishAccepted(_ m: Int, _ body: [UInt8], sourceLocation: SourceLocation = #_sourceLocation)
-        -> MessageId? {
+        throws -> MessageId {
         let r = publish(m, body)
         guard case .accepted(let id) = r else {
             Issue.record("publish by member \(m) not accepted: \(r)", sourceLocation: sourceLocation)
-            return nil
+            throw HarnessError.refused(r)
         }
         return id
     }
@@ -316,7 +325,7 @@ struct TestGroup {
     /// Delivers the first queued datagram (or drops or holds it). Returns false when the queue is empty.
     mutating func deliverOne(drop: (Packet) -> Bool = { _ in false }, hold: (Packet) -> Bool = { _ in false }) -> Bool {
         guard !queue.isEmpty else { return false }
-        let p = queue.removeFirst()
+        let p = reorder ? queue.removeLast() : queue.removeFirst()
         guard let to = p.toIndex, !down.contains(to), !drop(p) else {
             dropped.append(p)
             return true
@@ -377,10 +386,18 @@ struct TestGroup {
 
     // MARK: time
 
-    /// Ticks every node whose deadline has come.
+    /// Ticks every node whose deadline has come. A role whose timer keeps firing at the same
+    /// instant without re-arming (a timer storm) fails the test.
     mutating func tickDue() {
         for n in nodes.indices where !down.contains(n) {
-            if let d = deadline(n), d <= now { apply(n, .tick) }
+            guard let d = deadline(n), d <= now else { continue }
+            apply(n, .tick)
+            if let again = deadline(n), again <= now {
+                spins[n, default: 0] += 1
+                if spins[n] == 64 { Issue.record("\(nodes[n].id) keeps waking at \(now) without re-arming its timer") }
+            } else {
+                spins[n] = 0
+            }
         }
     }
 
@@ -406,22 +423,21 @@ struct TestGroup {
     }
 
     /// Runs the group (settle, then move time to the next deadline) until `done` holds. Fails
-    /// the test instead of hanging when it takes more than `stepsMax` steps or `timeMax` of
-    /// simulated time (a livelock: quinn's drive_bounded).
-    @discardableResult
+    /// the test (records an issue and throws) instead of hanging when it takes more than
+    /// `stepsMax` steps or `timeMax` of simulated time (a livelock: quinn's drive_bounded).
     mutating func run(until done: (TestGroup) -> Bool, drop: (Packet) -> Bool = { _ in false },
                       hold: (Packet) -> Bool = { _ in false }, timeMax: Nanoseconds = .millis(2_000),
-                      stepsMax: Int = 20_000, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+                      stepsMax: Int = 20_000, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let limit = now + timeMax
         var steps = 0
         while true {
             settle(drop: drop, hold: hold, sourceLocation: sourceLocation)
-            if done(self) { return true }
+            if done(self) { return }
             steps += 1
             guard steps <= stepsMax, let next = nextDeadline, next <= limit else {
                 Issue.record("run(until:) gave up at \(now) after \(steps) steps (next deadline \(String(describing: nextDeadline)))",
                              sourceLocation: sourceLocation)
-                return false
+                throw HarnessError.stalled(now)
             }
             now = max(now, next)
             tickDue()
@@ -465,6 +481,14 @@ struct TestGroup {
         drain(sequencerIndex)
     }
 
+    /// Starts a new commit server from the records its stable storage kept.
+    mutating func restartCommitServer(_ i: Int) {
+        let n = commitIndex(i)
+        commitServers[i] = CommitServer(config: config, node: config.commitServers[i], recovering: syncedRecords(n), now: now)
+        down.remove(n)
+        drain(n)
+    }
+
     // MARK: observations
 
     func deliveries(_ n: Int) -> [Delivery] {
@@ -500,6 +524,34 @@ struct TestGroup {
     func allDelivered(through seq: UInt64) -> Bool {
         sequencer.committedThrough.rawValue >= seq
             && receiverIndices.allSatisfy { down.contains($0) || receiver($0).deliveredThrough.rawValue >= seq }
+    }
+
+    /// The logical timestamp each message was first sent with, read off the wire.
+    var firstTimestamps: [MessageId: SequenceNumber] {
+        var ts: [MessageId: SequenceNumber] = [:]
+        for p in sent where p.kind == .data {
+            guard let d = p.data else { continue }
+            for c in d.counters where ts[MessageId(sender: d.sender, counter: c)] == nil {
+                ts[MessageId(sender: d.sender, counter: c)] = d.logicalTs
+            }
+        }
+        return ts
+    }
+
+    /// S9: every delivered message was numbered after its timestamp and within the lifetime,
+    /// `logicalTs < seq <= logicalTs + L`.
+    func expectWithinLifetime(sourceLocation: SourceLocation = #_sourceLocation) {
+        let ts = firstTimestamps
+        for r in receiverIndices {
+            for d in deliveries(r) {
+                guard let t = ts[d.id] else {
+                    Issue.record("\(d.id) delivered but never sent", sourceLocation: sourceLocation)
+                    continue
+                }
+                #expect(t < d.seq && d.seq.rawValue <= t.rawValue + config.lifetime,
+                        "\(d.id) numbered \(d.seq) with timestamp \(t)", sourceLocation: sourceLocation)
+            }
+        }
     }
 
     func sentPackets(kind: MessageKind, from: NodeId? = nil, to: NodeId? = nil) -> [Packet] {
@@ -635,5 +687,17 @@ extension Packet {
     func carries(_ sender: SenderId, counter: UInt64) -> Bool {
         guard kind == .data, let d = data else { return false }
         return d.sender == sender && d.counters.contains(counter)
+    }
+}
+
+@Suite("Harness")
+struct HarnessTests {
+    @Test("harness: a run that never reaches its condition fails instead of hanging")
+    func boundedRun() {
+        var g = TestGroup(members: 1)
+        withKnownIssue("the condition is never met") {
+            try g.run(until: { _ in false }, timeMax: .millis(100))
+        }
+        #expect(g.now <= Instant.zero + .millis(100))
     }
 }

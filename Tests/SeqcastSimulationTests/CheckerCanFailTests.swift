@@ -306,6 +306,8 @@ struct CheckerCanFailTests {
     func s3ControlPastGap() {
         let control = SequenceRun(firstSeq: SequenceNumber(2), count: 1, content: .checkpointInterval(8))
         var bad = Forge()
+        bad.publishAndCommit(1)
+        bad.commit([control])
         bad.event(.controlApplied(seq: SequenceNumber(2), run: control), at: F.memberA)
         #expect(bad.invariants == ["S3"], "\(bad.details)")
 

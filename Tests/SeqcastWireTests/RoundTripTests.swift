@@ -183,7 +183,7 @@ func reencode(_ d: Datagram, capacity: Int) throws(EncodeError) -> [UInt8] {
                                                 count: m.count, fragmentIndex: m.fragmentIndex,
                                                 fragmentCount: m.fragmentCount, into: &w)
                 for body in m.bodies { try DataMessage.appendBody(body, into: &w) }
-            case .dataReport(let r): try DataReport.encode(Array(r.entries), into: &w)
+            case .dataReport(let r): try DataReport.encode(Array(r.entries), incarnation: r.incarnation, into: &w)
             case .commitSubmit(let b), .commit(let b):
                 try RunBatch.encode(committedThrough: b.committedThrough, runs: Array(b.runs), into: &w)
             case .commitAck(let a): try a.encode(into: &w)

@@ -131,13 +131,13 @@ struct OwnedData: Equatable {
     }
 
     func encode(into w: inout WireWriter) throws(EncodeError) {
-        let countOffset = try DataMessage.encodeFixed(sender: sender, firstCounter: firstCounter, logicalTs: logicalTs,
-                                                      count: 0, fragmentIndex: fragmentIndex,
-                                                      fragmentCount: fragmentCount, into: &w)
+        guard bodies.count <= Int(UInt16.max) else { throw .invalidField("too many bodies") }
+        _ = try DataMessage.encodeFixed(sender: sender, firstCounter: firstCounter, logicalTs: logicalTs,
+                                        count: UInt16(bodies.count), fragmentIndex: fragmentIndex,
+                                        fragmentCount: fragmentCount, into: &w)
         for body in bodies {
             try withBytes(body) { (p) throws(EncodeError) in try DataMessage.appendBody(p, into: &w) }
         }
-        w.patchU16(UInt16(bodies.count), at: countOffset)
     }
 }
 

@@ -87,8 +87,11 @@ public struct DataServer: ProtocolRole {
         }
         if refreshAt <= now {
             // Reports may be lost and are cumulative: re-send every uncommitted holding.
-            for s in senderOrder where senders[s]!.heldThrough > senders[s]!.committedThrough
-                && senders[s]!.endedAt == nil {
+            // Also a sender whose counters above a gap are held: those reports carry the bound
+            // (`aheadTs`) with which the sequencer ends a stream at a gap nobody can fill.
+            for s in senderOrder where senders[s]!.endedAt == nil
+                && (senders[s]!.heldThrough > senders[s]!.committedThrough
+                    || senders[s]!.highestStored > senders[s]!.heldThrough) {
                 senders[s]!.dirty = true
             }
             sendReports()
@@ -230,7 +233,10 @@ public struct DataServer: ProtocolRole {
             guard h.highestStored > h.committedThrough else { continue }
             for c in (h.committedThrough + 1)...h.highestStored {
                 let id = MessageId(sender: s, counter: c)
-                if let m = store[id], m.logicalTs.rawValue + config.lifetime < known { collect(id, seq: nil) }
+                if let m = store[id], m.logicalTs.rawValue + config.lifetime < known {
+                    if c < (senders[s]!.expired?.counter ?? .max) { senders[s]!.expired = (c, m.logicalTs) }
+                    collect(id, seq: nil)
+                }
             }
         }
     }
@@ -263,9 +269,16 @@ public struct DataServer: ProtocolRole {
         let h = senders[s]!
         var pendingCounter: UInt64 = 0
         var pendingTs = SequenceNumber.zero
-        if h.committedThrough < h.heldThrough, let m = store[MessageId(sender: s, counter: h.committedThrough + 1)] {
-            pendingCounter = h.committedThrough + 1
-            pendingTs = m.logicalTs
+        let next = h.committedThrough + 1
+        if h.committedThrough < h.heldThrough {
+            if let m = store[MessageId(sender: s, counter: next)] {
+                pendingCounter = next
+                pendingTs = m.logicalTs
+            } else if let e = h.expired, e.counter == next {
+                // Deleted as expired, but its timestamp still bounds where the stream can end.
+                pendingCounter = next
+                pendingTs = e.logicalTs
+            }
         }
         var aheadTs = SequenceNumber.zero
         if h.highestStored > h.heldThrough + 1 {
@@ -278,6 +291,9 @@ public struct DataServer: ProtocolRole {
                 }
                 c += 1
             }
+        }
+        if let e = h.expired, e.counter > h.heldThrough + 1, aheadTs == .zero || e.logicalTs < aheadTs {
+            aheadTs = e.logicalTs
         }
         return DataReport.Entry(sender: s, heldThrough: h.heldThrough, pendingCounter: pendingCounter,
                                 pendingTs: pendingTs, aheadTs: aheadTs)

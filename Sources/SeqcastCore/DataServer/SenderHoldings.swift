@@ -14,6 +14,9 @@ struct SenderHoldings {
     /// Set by an end-of-stream run: counters above it are orphans.
     var endedAt: UInt64?
     var dirty = false
+    /// The lowest never-committed counter deleted under the lifetime rule, and its timestamp:
+    /// still reported as a timestamp bound, so the sequencer can end the stream at it.
+    var expired: (counter: UInt64, logicalTs: SequenceNumber)?
     var gapSince: Instant?
     /// Committed runs of this sender not yet collected: (firstCounter, firstSeq, count).
     var commitRuns: [(counter: UInt64, seq: UInt64, count: UInt64)] = []
