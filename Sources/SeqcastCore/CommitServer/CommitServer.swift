@@ -166,16 +166,8 @@ public struct CommitServer: ProtocolRole {
     }
 
     mutating func writeRecord(from: SequenceNumber) {
-        var n: UInt64 = 0
-        log.forEachSlice(from: from, through: appendedThrough) { _ in n += 1; return true }
-        output.storage.begin(key: appendedThrough.rawValue)
-        output.storage.put(AssignmentRecord.tagRuns)
-        output.storage.put(n)
-        log.forEachSlice(from: from, through: appendedThrough) { run in
-            AssignmentRecord.putRun(run, into: &output.storage)
-            return true
-        }
-        writes.append((output.storage.close(), appendedThrough))
+        let ticket = AssignmentRecord.write(log, from: from, through: appendedThrough, into: &output.storage)
+        writes.append((ticket, appendedThrough))
     }
 
     mutating func recover(_ records: [[UInt8]]) {

@@ -36,6 +36,22 @@ enum AssignmentRecord {
         return SequenceRun(firstSeq: SequenceNumber(first), count: count, content: content)
     }
 
+    /// Queues one record holding the runs of `queue` from `from` through `through` (the group
+    /// commit of the sequencer and of a commit server) and returns its ticket.
+    static func write(_ queue: RunQueue, from: SequenceNumber, through: SequenceNumber,
+                      into storage: inout StorageQueue) -> WriteTicket {
+        var n: UInt64 = 0
+        queue.forEachSlice(from: from, through: through) { _ in n += 1; return true }
+        storage.begin(key: through.rawValue)
+        storage.put(tagRuns)
+        storage.put(n)
+        queue.forEachSlice(from: from, through: through) { run in
+            putRun(run, into: &storage)
+            return true
+        }
+        return storage.close()
+    }
+
     /// Decodes a runs record; nil if it is not one or is torn.
     static func runs(in bytes: [UInt8]) -> [SequenceRun]? {
         var r = RecordReader(bytes)

@@ -212,17 +212,9 @@ public struct Sequencer: ProtocolRole {
     mutating func recordAssignments() {
         let through = SequenceNumber(nextSeq.rawValue - 1)
         guard through > recordedThrough else { return }
-        let from = recordedThrough.next
-        var n: UInt64 = 0
-        assigned.forEachSlice(from: from, through: through) { _ in n += 1; return true }
-        output.storage.begin(key: through.rawValue)
-        output.storage.put(AssignmentRecord.tagRuns)
-        output.storage.put(n)
-        assigned.forEachSlice(from: from, through: through) { run in
-            AssignmentRecord.putRun(run, into: &output.storage)
-            return true
-        }
-        writes.append((output.storage.close(), through))
+        let ticket = AssignmentRecord.write(assigned, from: recordedThrough.next, through: through,
+                                            into: &output.storage)
+        writes.append((ticket, through))
         recordedThrough = through
     }
 
