@@ -42,6 +42,16 @@ enum RegressionSeeds {
         RegressionSeed(95, 5_000),
         RegressionSeed(176, 5_000),
         RegressionSeed(215, 5_000),
+        // Found after faults were spread over the whole fault phase:
+        // 140: a stream-end republish and a restart both took incarnation n+1 (ids reused);
+        //      the sender's state file now records the republish incarnation.
+        RegressionSeed(140, 10_000),
+        // 53: id queries asked for one small hole per round trip; they now span to the frontier.
+        RegressionSeed(53, 10_000),
+        // 77859: a restarted data server never learned that counters behind a checkpoint were
+        //        committed, so its prefix never advanced (K=2 stalled); peers' "collected" answers
+        //        now teach it.
+        RegressionSeed(77_859, 10_000),
     ]
 }
 

@@ -73,8 +73,12 @@ public struct DataServer: ProtocolRole {
             collectExpiredOrphans()
         case .messageFetch(let f):
             onMessageFetch(f, from: from)
-        case .fetchMiss:
-            break  // a peer could not help; the next repair round asks another
+        case .fetchMiss(let miss):
+            guard config.dataServerIndex(d.header.source) != nil else { return dropUnexpected() }
+            // "Not held": the next repair round asks another peer. "Collected": those counters
+            // were committed at or behind a checkpoint, which a restarted (empty) server cannot
+            // learn from commit servers that truncated their logs.
+            if miss.reason == .collected { onCollectedByPeer(miss) }
         default:
             dropUnexpected()
         }
@@ -220,6 +224,25 @@ public struct DataServer: ProtocolRole {
             senders[s] = h
             advancePrefixes(s)
         }
+    }
+
+    /// A peer collected these counters behind its checkpoint: they are committed, and need
+    /// neither holding nor repair here any more.
+    mutating func onCollectedByPeer(_ miss: FetchMiss) {
+        if senders[miss.sender] == nil {
+            senders[miss.sender] = SenderHoldings()
+            senderOrder.append(miss.sender)
+        }
+        if miss.checkpointSeq > checkpointSeq { checkpointSeq = miss.checkpointSeq }
+        let last = miss.firstCounter + UInt64(miss.count) - 1
+        let h = senders[miss.sender]!
+        guard last > h.collectedThrough else { return }
+        for c in (h.collectedThrough + 1)...last {
+            collect(MessageId(sender: miss.sender, counter: c), seq: h.seq(of: c) ?? nil)
+        }
+        senders[miss.sender]!.collectedThrough = last
+        senders[miss.sender]!.committedThrough = max(h.committedThrough, last)
+        advancePrefixes(miss.sender)
     }
 
     /// Lifetime rule (claim 19), for never-committed messages only (protocol.md 4.11's safe
