@@ -25,6 +25,8 @@ public struct CommitServer: ProtocolRole {
     var log = RunQueue(capacity: 4096)
     var writes: [(ticket: WriteTicket, through: SequenceNumber)] = []
     var runScratch: [SequenceRun] = []
+    /// A low-water record being made durable; its truncation waits for it.
+    var truncation: (ticket: WriteTicket, through: SequenceNumber)?
 
     public init(config: GroupConfig, node: NodeId, recovering records: [[UInt8]] = [], now: Instant) {
         precondition((try? config.validate()) != nil, "invalid group configuration")
@@ -64,6 +66,10 @@ public struct CommitServer: ProtocolRole {
         while let w = writes.first, w.ticket <= ticket {
             through = w.through
             writes.removeFirst()
+        }
+        if let t = truncation, t.ticket <= ticket {
+            truncation = nil
+            output.storage.truncate(through: t.through.rawValue)
         }
         guard through > storedThrough else { return }
         storedThrough = through
@@ -144,10 +150,15 @@ public struct CommitServer: ProtocolRole {
     /// newest record so a restart knows how far it had stored.
     mutating func truncate(behind checkpoint: SequenceNumber) {
         let through = min(checkpoint, committedThrough, SequenceNumber(storedThrough.rawValue &- 1))
-        guard storedThrough > .zero, through > lowWater else { return }
+        guard storedThrough > .zero, through > lowWater, truncation == nil else { return }
         lowWater = through
         log.removeThrough(through)
-        output.storage.truncate(through: through.rawValue)
+        // The low water is recorded (under the newest key, so it survives) before older records
+        // go: a restart must tell "truncated behind a checkpoint" from a hole it never stored.
+        output.storage.begin(key: storedThrough.rawValue)
+        output.storage.put(AssignmentRecord.tagLowWater)
+        output.storage.put(through.rawValue)
+        truncation = (output.storage.close(), through)
     }
 
     // MARK: helpers
@@ -171,18 +182,21 @@ public struct CommitServer: ProtocolRole {
     }
 
     mutating func recover(_ records: [[UInt8]]) {
-        var first: SequenceNumber?
         for bytes in records {
+            var r = RecordReader(bytes)
+            if r.next() == AssignmentRecord.tagLowWater, let through = r.next() {
+                lowWater = max(lowWater, SequenceNumber(through))
+                continue
+            }
+            // A torn or unknown record ends recovery at the last whole one.
             guard let runs = AssignmentRecord.runs(in: bytes) else { break }
             for run in runs where run.lastSeq > appendedThrough {
-                if first == nil { first = run.firstSeq }
                 log.append(run.firstSeq > appendedThrough ? run : run.slice(from: appendedThrough.next, through: run.lastSeq))
                 appendedThrough = run.lastSeq
             }
         }
         storedThrough = appendedThrough
-        // A recovered log starts above 1 only after a truncation behind a checkpoint.
-        lowWater = first.map { SequenceNumber($0.rawValue - 1) } ?? .zero
+        log.removeThrough(lowWater)
     }
 }
 

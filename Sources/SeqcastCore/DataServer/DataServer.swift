@@ -9,8 +9,9 @@ import SeqcastWire
 /// message replies and fetch misses from peers, id replies; `tick`.
 /// Outputs: data reports, message replies and fetch misses, fetches to peers, id queries.
 ///
-/// Owned by one thread. Invariant (S14): a committed message is only deleted at or behind the
-/// latest checkpoint the sequencer announced.
+/// Owned by one thread. Invariant (S14): a committed message is only deleted at or behind a
+/// checkpoint: the latest the sequencer announced, or the one a peer data server names when it
+/// answers that it collected those counters.
 public struct DataServer: ProtocolRole {
     public let config: GroupConfig
     public let node: NodeId
@@ -59,6 +60,7 @@ public struct DataServer: ProtocolRole {
             ledger.announce(batch.committedThrough)
             afterLedgerChange()
         case .idReply(let reply):
+            guard config.commitServerIndex(d.header.source) != nil else { return dropUnexpected() }
             for run in reply.batch.runs { onCommitted(run) }
             ledger.announce(reply.batch.committedThrough)
             if reply.lowWater > ledger.knownThrough { ledger.skip(through: reply.lowWater) }
@@ -144,6 +146,13 @@ public struct DataServer: ProtocolRole {
             senderOrder.append(id.sender)
         }
         guard !isHeldOrObsolete(id) else { return }
+        // A counter far beyond what this server holds is refused: every loop over a sender's
+        // counters is then bounded by the store, whatever a datagram claims.
+        let held = senders[id.sender]!.heldThrough
+        guard id.counter <= held || id.counter - held <= UInt64(config.limits.bodySlotsMax) else {
+            output.counters.droppedStoreFull &+= 1
+            return
+        }
         guard let handle = bodies.store(body) else {
             output.counters.droppedStoreFull &+= 1
             return
@@ -234,11 +243,12 @@ public struct DataServer: ProtocolRole {
             senderOrder.append(miss.sender)
         }
         if miss.checkpointSeq > checkpointSeq { checkpointSeq = miss.checkpointSeq }
-        let last = miss.firstCounter + UInt64(miss.count) - 1
         let h = senders[miss.sender]!
+        // Only what this server has seen of the stream, so the loop is bounded by its store.
+        let last = min(miss.firstCounter + UInt64(miss.count) - 1, h.knownThrough)
         guard last > h.collectedThrough else { return }
         for c in (h.collectedThrough + 1)...last {
-            collect(MessageId(sender: miss.sender, counter: c), seq: h.seq(of: c) ?? nil)
+            collect(MessageId(sender: miss.sender, counter: c), seq: h.seq(of: c))
         }
         senders[miss.sender]!.collectedThrough = last
         senders[miss.sender]!.committedThrough = max(h.committedThrough, last)
@@ -256,7 +266,8 @@ public struct DataServer: ProtocolRole {
             guard h.highestStored > h.committedThrough else { continue }
             for c in (h.committedThrough + 1)...h.highestStored {
                 let id = MessageId(sender: s, counter: c)
-                if let m = store[id], m.logicalTs.rawValue + config.lifetime < known {
+                if let m = store[id], m.logicalTs.rawValue.addingReportingOverflow(config.lifetime).partialValue < known,
+                   m.logicalTs.rawValue < UInt64.max - config.lifetime {
                     if c < (senders[s]!.expired?.counter ?? .max) { senders[s]!.expired = (c, m.logicalTs) }
                     collect(id, seq: nil)
                 }

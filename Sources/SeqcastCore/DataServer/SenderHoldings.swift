@@ -33,12 +33,23 @@ struct SenderHoldings {
         return SequenceNumber(commitRuns[lo].seq + (c - commitRuns[lo].counter))
     }
 
+    /// Records a committed run of this sender. Commits and id replies may arrive out of order,
+    /// so a run below the highest one known is inserted in place (unless already known or
+    /// already collected), keeping `commitRuns` sorted for checkpoint collection.
     mutating func noteCommitted(counter: UInt64, seq: UInt64, count: UInt64) {
         let last = counter + count - 1
-        guard last > committedThrough else { return }
-        let skip = committedThrough >= counter ? committedThrough - counter + 1 : 0
-        commitRuns.append((counter + skip, seq + skip, count - skip))
-        committedThrough = last
+        guard last > collectedThrough else { return }
+        if counter > committedThrough {
+            commitRuns.append((counter, seq, count))
+            committedThrough = last
+            return
+        }
+        if self.seq(of: counter) != nil { return }
+        let index = commitRuns.firstIndex { $0.counter > counter } ?? commitRuns.count
+        // Clip at the next known run so entries never overlap.
+        let end = index < commitRuns.count ? min(last, commitRuns[index].counter - 1) : last
+        commitRuns.insert((counter, seq, end - counter + 1), at: index)
+        committedThrough = max(committedThrough, last)
     }
 
     /// The highest counter this server knows exists.

@@ -2,7 +2,8 @@ import SeqcastWire
 
 /// The NAK state for bodies (claim 9's second half): when delivery waits on a number whose
 /// message is known but whose body is missing, ask one data server, rotating on timeout or
-/// "not held", with exponential jittered backoff and one request outstanding.
+/// "not held", with exponential jittered backoff; one repair round (at most `requestsMax` fetches
+/// and `countersMax` bodies) outstanding at a time.
 struct BodyRepair {
     /// Fetch requests one repair round may send, and bodies it may ask for in all: bounded
     /// outstanding NAKs, so a lagging member cannot flood the data servers.

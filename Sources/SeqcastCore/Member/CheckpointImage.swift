@@ -54,7 +54,7 @@ struct CheckpointImage: Equatable {
             guard let s = r.next(), let c = r.next() else { return nil }
             ended.append((SenderId(rawValue: s), c))
         }
-        guard let len = r.next(), Int(len) == bytes.count - (32 + Int(n) * 16 + 8 + Int(e) * 16 + 8) else { return nil }
+        guard let len = r.next(), len == UInt64(bytes.count - (32 + Int(n) * 16 + 8 + Int(e) * 16 + 8)) else { return nil }
         let snapshot = Array(bytes[(bytes.count - Int(len))...])
         return CheckpointImage(terminalSeq: SequenceNumber(t), interval: interval, delivered: delivered, ended: ended,
                                snapshot: snapshot)

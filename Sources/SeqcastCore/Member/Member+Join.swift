@@ -70,6 +70,13 @@ extension Member {
             }
             // Too old to help (or none): wait for the timeout, which asks another server.
             guard c.terminalSeq >= j.minimumTerminal, c.terminalSeq > .zero else { return }
+            // Bounded by what a checkpoint may be, whatever the chunk claims.
+            let size = UInt64(config.limits.checkpointChunkBytes)
+            guard c.totalBytes <= UInt64(config.limits.checkpointBytesMax),
+                  UInt64(c.chunkCount) == max(1, (c.totalBytes + size - 1) / size) else {
+                output.counters.droppedMalformed &+= 1
+                return
+            }
             j.terminalSeq = c.terminalSeq
             j.totalBytes = c.totalBytes
             j.digest = c.digest

@@ -85,13 +85,16 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
             latestCheckpointSeq = max(latestCheckpointSeq, hb.checkpointSeq)
             dropExpiredOrphans()
         case .idReply(let reply):
+            guard config.commitServerIndex(d.header.source) != nil else { return dropUnexpected() }
             for run in reply.batch.runs { ledger.record(run) }
             ledger.announce(reply.batch.committedThrough)
-            if reply.lowWater > deliveredThrough, ledger.runs.run(containing: deliveredThrough.next) == nil {
+            if reply.lowWater > deliveredThrough, latestCheckpointSeq > deliveredThrough,
+               ledger.runs.run(containing: deliveredThrough.next) == nil {
                 // The numbers we need were truncated behind a checkpoint: resynchronise (4.10).
                 startJoin(now: now)
             }
         case .fetchMiss(let miss):
+            guard config.dataServerIndex(d.header.source) != nil else { return dropUnexpected() }
             // Collected behind a checkpoint we have not reached: only that checkpoint can help.
             // A miss for numbers we are already past (a late answer) changes nothing.
             if miss.reason == .collected, miss.checkpointSeq > deliveredThrough,
@@ -101,6 +104,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
                 repair.rotateSoon(now: now)
             }
         case .checkpointChunk(let chunk):
+            guard config.checkpointServers.contains(d.header.source) else { return dropUnexpected() }
             onCheckpointChunk(chunk, now: now)
         case .checkpointFetch(let f):
             guard checkpoints != nil else { return dropUnexpected() }
@@ -175,7 +179,9 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     mutating func dropExpiredOrphans() {
         let horizon = deliveredThrough.rawValue
         guard horizon > config.lifetime else { return }
-        let expired = pending.filter { $0.value.logicalTs.rawValue + config.lifetime < horizon }.map(\.key)
+        let expired = pending.filter {
+            $0.value.logicalTs.rawValue < UInt64.max - config.lifetime && $0.value.logicalTs.rawValue + config.lifetime < horizon
+        }.map(\.key)
         for id in expired where id.sender != publisher.sender {
             bodies.free(pending.removeValue(forKey: id)!.body)
         }

@@ -9,6 +9,7 @@ public struct BodyStore {
         @inlinable init(raw: Int32) { self.raw = raw }
     }
 
+    public static let overflowCountMax = 256
     public let slotBytes: Int
     public let slotCountMax: Int
     @usableFromInline var arena: [UInt8]
@@ -31,6 +32,8 @@ public struct BodyStore {
     /// Copies `body` in; nil when the store is full.
     public mutating func store(_ body: UnsafeRawBufferPointer) -> Handle? {
         if body.count > slotBytes {
+            // Large bodies (reassembled fragments) are rare: a few at a time, never unbounded.
+            guard overflow.count < Self.overflowCountMax else { return nil }
             let key = nextOverflowKey
             nextOverflowKey = key == Int32.min ? -1 : key - 1
             overflow[key] = Array(body)

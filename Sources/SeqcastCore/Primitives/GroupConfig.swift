@@ -54,6 +54,8 @@ public struct GroupConfig: Sendable {
         /// Runs one id query may ask for.
         public var idQueryCountMax: UInt32 = 4096
         public var checkpointChunkBytes = 1024
+        /// Largest checkpoint a joiner accepts.
+        public var checkpointBytesMax = 64 * 1024 * 1024
         public init() {}
     }
 

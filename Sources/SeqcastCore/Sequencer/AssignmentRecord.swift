@@ -6,6 +6,8 @@ import SeqcastWire
 enum AssignmentRecord {
     static let tagRuns: UInt64 = 1
     static let tagSenders: UInt64 = 2
+    /// A commit server's low water: records at or below it were truncated behind a checkpoint.
+    static let tagLowWater: UInt64 = 4
 
     static func putRun(_ run: SequenceRun, into s: inout StorageQueue) {
         let (kind, a, b): (UInt64, UInt64, UInt64)

@@ -72,6 +72,9 @@ public struct Sequencer: ProtocolRole {
             guard let server = config.commitServerIndex(d.header.source) else { return dropUnexpected() }
             onCommitAck(ack, server: server, epoch: d.header.epoch)
         case .checkpointReport(let report):
+            // Data servers delete what a checkpoint covers: only a configured checkpoint server
+            // may announce one.
+            guard config.checkpointServers.contains(d.header.source) else { return dropUnexpected() }
             onCheckpointReport(report)
         default:
             dropUnexpected()
