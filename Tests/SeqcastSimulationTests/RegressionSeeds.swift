@@ -52,6 +52,10 @@ enum RegressionSeeds {
         //        committed, so its prefix never advanced (K=2 stalled); peers' "collected" answers
         //        now teach it.
         RegressionSeed(77_859, 10_000),
+        // 200859: a commit server that started with a hole (it accepted runs above numbers Q
+        //         others had committed) recovered a low water from its first record, so members
+        //         rejoined from a checkpoint nobody had; the low water is now its own record.
+        RegressionSeed(200_859, 10_000),
     ]
 }
 
