@@ -56,6 +56,9 @@ enum RegressionSeeds {
         //         others had committed) recovered a low water from its first record, so members
         //         rejoined from a checkpoint nobody had; the low water is now its own record.
         RegressionSeed(200_859, 10_000),
+        // 201944: a commit run overlapping a data server's known commits was dropped whole, so
+        //         its new tail never counted as committed; stale reports stalled the stream.
+        RegressionSeed(201_944, 10_000),
     ]
 }
 

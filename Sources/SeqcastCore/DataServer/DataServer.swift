@@ -423,6 +423,7 @@ extension DataServer {
         guard let h = senders[id.sender] else { return "\(node): nothing of \(id.sender)" }
         return "\(node): \(id) \(store[id] != nil ? "stored" : "absent"), held through \(h.heldThrough), "
             + "repaired through \(h.repairedThrough), committed through \(h.committedThrough), "
-            + "collected through \(h.collectedThrough), highest \(h.highestStored)"
+            + "collected through \(h.collectedThrough), highest \(h.highestStored); ledger known through "
+            + "\(ledger.knownThrough), announced \(ledger.announcedThrough), id queries \(output.counters.idQueriesSent)"
     }
 }

@@ -39,17 +39,28 @@ struct SenderHoldings {
     mutating func noteCommitted(counter: UInt64, seq: UInt64, count: UInt64) {
         let last = counter + count - 1
         guard last > collectedThrough else { return }
-        if counter > committedThrough {
-            commitRuns.append((counter, seq, count))
+        var lowerLast = last
+        if last > committedThrough {
+            // The part above everything known goes at the end.
+            let skip = committedThrough >= counter ? committedThrough - counter + 1 : 0
+            commitRuns.append((counter + skip, seq + skip, count - skip))
             committedThrough = last
-            return
+            guard skip > 0 else { return }
+            lowerLast = counter + skip - 1
         }
-        if self.seq(of: counter) != nil { return }
-        let index = commitRuns.firstIndex { $0.counter > counter } ?? commitRuns.count
-        // Clip at the next known run so entries never overlap.
-        let end = index < commitRuns.count ? min(last, commitRuns[index].counter - 1) : last
-        commitRuns.insert((counter, seq, end - counter + 1), at: index)
-        committedThrough = max(committedThrough, last)
+        // The part at or below it (a reordered commit or id reply): fill only what is unknown,
+        // between the runs already held, so entries stay sorted and never overlap.
+        var c = max(counter, collectedThrough + 1)
+        while c <= lowerLast {
+            let index = commitRuns.firstIndex { $0.counter + $0.count > c } ?? commitRuns.count
+            if index < commitRuns.count, commitRuns[index].counter <= c {
+                c = commitRuns[index].counter + commitRuns[index].count  // already known
+                continue
+            }
+            let end = index < commitRuns.count ? min(lowerLast, commitRuns[index].counter - 1) : lowerLast
+            commitRuns.insert((c, seq + (c - counter), end - c + 1), at: index)
+            c = end + 1
+        }
     }
 
     /// The highest counter this server knows exists.
