@@ -108,19 +108,16 @@ public struct CommitServer: ProtocolRole {
         }
     }
 
-    func checkConsistentResult(_ run: SequenceRun) -> Bool {
+    mutating func checkConsistent(_ run: SequenceRun) {
+        // The same number bound differently within one epoch is a sequencer bug (protocol.md
+        // 4.4-2): refuse it and count the alarm.
+        guard run.firstSeq > lowWater else { return }
         var same = true
         log.forEachSlice(from: run.firstSeq, through: run.lastSeq) { held in
             if held != run.slice(from: held.firstSeq, through: held.lastSeq) { same = false }
             return same
         }
-        return same
-    }
-
-    mutating func checkConsistent(_ run: SequenceRun) {
-        // The same number bound differently within one epoch is a sequencer bug (protocol.md
-        // 4.4-2): refuse it and count the alarm.
-        if run.firstSeq > lowWater, !checkConsistentResult(run) { output.counters.droppedInconsistent &+= 1 }
+        if !same { output.counters.droppedInconsistent &+= 1 }
     }
 
     mutating func learnCommitted(_ seq: SequenceNumber) {

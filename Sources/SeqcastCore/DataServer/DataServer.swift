@@ -122,7 +122,7 @@ public struct DataServer: ProtocolRole {
             let id = MessageId(sender: m.sender, counter: counter)
             if m.fragmentCount > 1 {
                 guard !isHeldOrObsolete(id) else { return }
-                if let whole = reassembly.add(id: id, logicalTs: m.logicalTs, index: Int(m.fragmentIndex),
+                if let whole = reassembly.add(id: id, index: Int(m.fragmentIndex),
                                               count: Int(m.fragmentCount), bytes: body) {
                     whole.withUnsafeBytes { store(id, logicalTs: m.logicalTs, body: $0) }
                 }

@@ -105,13 +105,17 @@ extension Member {
                 n += 1
             }
             let first = i
-            let window = publisher.window
-            writer.send(outbox: &output.outbox, sender: publisher.sender, firstCounter: p.counter,
-                        logicalTs: p.logicalTs, count: n,
-                        length: { bodies.byteCount(window[first + $0].body) },
-                        write: { (k: Int, range: Range<Int>, w: inout WireWriter) throws(EncodeError) in
-                            try bodies.write(window[first + k].body, range: range, into: &w)
-                        })
+            do {
+                // The snapshot the closures read ends with this scope, before `sentAt` is written
+                // below: otherwise that write would copy the whole window.
+                let window = publisher.window
+                writer.send(outbox: &output.outbox, sender: publisher.sender, firstCounter: p.counter,
+                            logicalTs: p.logicalTs, count: n,
+                            length: { bodies.byteCount(window[first + $0].body) },
+                            write: { (k: Int, range: Range<Int>, w: inout WireWriter) throws(EncodeError) in
+                                try bodies.write(window[first + k].body, range: range, into: &w)
+                            })
+            }
             for k in first..<(first + n) { publisher.window[k].sentAt = now }
             i += n
         }

@@ -156,7 +156,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
             counter += 1
             guard id.counter > deliveredCounter[id.sender, default: 0], pending[id] == nil else { continue }
             if m.fragmentCount > 1 {
-                guard let whole = reassembly.add(id: id, logicalTs: m.logicalTs, index: Int(m.fragmentIndex),
+                guard let whole = reassembly.add(id: id, index: Int(m.fragmentIndex),
                                                  count: Int(m.fragmentCount), bytes: body) else { continue }
                 whole.withUnsafeBytes { keep(id, logicalTs: m.logicalTs, body: $0) }
             } else {

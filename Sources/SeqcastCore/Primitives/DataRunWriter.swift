@@ -96,7 +96,6 @@ extension BodyStore {
 /// retransmission or a NAK brings again), so lost fragments can never wedge reassembly.
 struct Reassembly {
     struct Partial {
-        var logicalTs: SequenceNumber
         var pieces: [[UInt8]?]
         var received = 0
     }
@@ -106,12 +105,12 @@ struct Reassembly {
     let inFlightMax = 64
 
     /// Adds one fragment; returns the whole body once every fragment has arrived.
-    mutating func add(id: MessageId, logicalTs: SequenceNumber, index: Int, count: Int,
+    mutating func add(id: MessageId, index: Int, count: Int,
                       bytes: UnsafeRawBufferPointer) -> [UInt8]? {
         if partials[id] == nil {
             arrival.removeAll { partials[$0] == nil }
             if arrival.count >= inFlightMax { partials[arrival.removeFirst()] = nil }
-            partials[id] = Partial(logicalTs: logicalTs, pieces: Array(repeating: nil, count: count))
+            partials[id] = Partial(pieces: Array(repeating: nil, count: count))
             arrival.append(id)
         }
         guard var p = partials[id], p.pieces.count == count else { return nil }

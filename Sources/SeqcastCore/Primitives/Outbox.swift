@@ -33,7 +33,6 @@ public struct Outbox {
     }
 
     public var isEmpty: Bool { entries.isEmpty }
-    public var hasRoom: Bool { entries.count < slotCountMax }
 
     /// Encodes one datagram into the next free slot. Returns false (and counts) if it was not sent.
     @discardableResult

@@ -140,9 +140,4 @@ public struct RunQueue: Sendable {
             head = 0
         }
     }
-
-    public mutating func removeAll() {
-        runs.removeAll(keepingCapacity: true)
-        head = 0
-    }
 }
