@@ -12,16 +12,41 @@ let package = Package(
         .library(name: "SeqcastWire", targets: ["SeqcastWire"]),
         .library(name: "SeqcastCore", targets: ["SeqcastCore"]),
         .library(name: "SeqcastSimulation", targets: ["SeqcastSimulation"]),
+        .library(name: "SeqcastRuntime", targets: ["SeqcastRuntime"]),
         .executable(name: "seqcast-sim", targets: ["seqcast-sim"]),
+        .executable(name: "seqcast", targets: ["seqcast"]),
     ],
     dependencies: [
         // The CLI of seqcast-sim (and later seqcast); the ecosystem's standard parser.
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // Publish-to-delivery latency percentiles (seqcast bench), the standard recorder.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         .target(name: "SeqcastWire", exclude: ["WIRE.md"]),
         .target(name: "SeqcastCore", dependencies: ["SeqcastWire"]),
         .target(name: "SeqcastSimulation", dependencies: ["SeqcastCore", "SeqcastWire"]),
+        // io_uring / sendmmsg batched UDP with GSO/GRO, sockets, pinning, futexes (seqcast_shim.h).
+        .target(
+            name: "CSeqcastShim",
+            path: "CSources/CSeqcastShim",
+            linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("numa")]
+        ),
+        // The protocol core on real sockets: transport, rings, the role loop, process roles.
+        .target(
+            name: "SeqcastRuntime",
+            dependencies: [
+                "SeqcastCore", "SeqcastWire", "CSeqcastShim",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "seqcast",
+            dependencies: [
+                "SeqcastRuntime", "SeqcastCore", "SeqcastWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "seqcast-sim",
             dependencies: [
@@ -31,6 +56,7 @@ let package = Package(
         ),
         .testTarget(name: "SeqcastWireTests", dependencies: ["SeqcastWire"]),
         .testTarget(name: "SeqcastCoreTests", dependencies: ["SeqcastCore", "SeqcastWire"]),
+        .testTarget(name: "SeqcastRuntimeTests", dependencies: ["SeqcastRuntime", "SeqcastCore", "SeqcastWire"]),
         .testTarget(
             name: "SeqcastSimulationTests",
             dependencies: ["SeqcastSimulation", "SeqcastCore", "SeqcastWire"]

@@ -1,0 +1,104 @@
+import CSeqcastShim
+import Histogram
+import SeqcastCore
+import SeqcastWire
+
+/// The body every benchmark and test message starts with: who published it, its index in that
+/// publisher's stream (1, 2, …, across incarnations) and when (CLOCK_MONOTONIC, shared by every
+/// process on the host), then padding to the message size.
+public enum BenchBody {
+    public static let magic: UInt32 = 0x5342_4E43  // "CNBS"
+    public static let byteCount = 24
+
+    /// Writes the header fields into `body` (at least `byteCount` bytes).
+    @inline(__always) public static func write(into body: UnsafeMutableRawBufferPointer, node: UInt32, index: UInt64, ns: UInt64) {
+        body.storeBytes(of: (UInt64(magic) << 32 | UInt64(node)).littleEndian, toByteOffset: 0, as: UInt64.self)
+        body.storeBytes(of: index.littleEndian, toByteOffset: 8, as: UInt64.self)
+        body.storeBytes(of: ns.littleEndian, toByteOffset: 16, as: UInt64.self)
+    }
+
+    @inline(__always) static func read(_ body: UnsafeRawBufferPointer) -> (node: UInt32, index: UInt64, ns: UInt64)? {
+        guard body.count >= byteCount else { return nil }
+        let head = UInt64(littleEndian: body.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        guard UInt32(truncatingIfNeeded: head >> 32) == magic else { return nil }
+        return (UInt32(truncatingIfNeeded: head), UInt64(littleEndian: body.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                UInt64(littleEndian: body.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
+    }
+}
+
+/// Process-wide measurement settings the benchmark application reads (the member constructs its
+/// application with `init()`, so they cannot be passed in). Set once before the role starts.
+public enum BenchMeasurement {
+    /// Deliveries of messages published at or after this instant are measured (after warm-up).
+    nonisolated(unsafe) public static var fromNanos: UInt64 = 0
+}
+
+/// The application of `seqcast run member` and `seqcast bench`: the reference application's
+/// running digest (identical at every member iff they delivered the same sequence), plus a
+/// per-publisher FIFO check (indexes must rise by exactly one: nothing lost, duplicated or
+/// reordered within a publisher), plus publish-to-delivery latency and delivery rate over the
+/// measured window. Latency and rate are local observations, not replicated state.
+public struct BenchApplication: ReplicatedApplication {
+    public private(set) var reference = ReferenceApplication()
+    /// Last index delivered per publisher node (replicated: part of the snapshot).
+    public private(set) var lastIndex: [UInt32: UInt64] = [:]
+    public private(set) var fifoViolations: UInt64 = 0
+    public private(set) var foreignBodies: UInt64 = 0
+    // Local measurements.
+    public private(set) var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    public private(set) var measuredCount: UInt64 = 0
+    public private(set) var measuredFirstNs: UInt64 = 0
+    public private(set) var measuredLastNs: UInt64 = 0
+
+    public init() {}
+
+    public var stateDigest: UInt64 { reference.stateDigest }
+    public var deliveredCount: UInt64 { reference.deliveredCount }
+
+    public mutating func apply(seq: SequenceNumber, id: MessageId, body: UnsafeRawBufferPointer) {
+        reference.apply(seq: seq, id: id, body: body)
+        guard let (node, index, ns) = BenchBody.read(body) else {
+            foreignBodies &+= 1
+            return
+        }
+        let last = lastIndex[node, default: 0]
+        if index != last &+ 1 { fifoViolations &+= 1 }
+        lastIndex[node] = max(last, index)
+        if ns >= BenchMeasurement.fromNanos, BenchMeasurement.fromNanos != 0 {
+            let now = seqcast_monotonic_ns()
+            if measuredCount == 0 { measuredFirstNs = now }
+            measuredLastNs = now
+            measuredCount &+= 1
+            _ = latency.record(now > ns ? (now - ns) / 1_000 : 0)
+        }
+    }
+
+    public func snapshot() -> [UInt8] {
+        var out = reference.snapshot()
+        func put(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        put(UInt64(lastIndex.count))
+        for (node, index) in lastIndex.sorted(by: { $0.key < $1.key }) {
+            put(UInt64(node))
+            put(index)
+        }
+        put(fifoViolations)
+        return out
+    }
+
+    public mutating func restore(_ snapshot: [UInt8]) -> Bool {
+        let referenceBytes = 32
+        guard snapshot.count >= referenceBytes + 16,
+              reference.restore(Array(snapshot[..<referenceBytes])) else { return false }
+        var r = RecordReader(Array(snapshot[referenceBytes...]))
+        guard let n = r.next(), n <= 1 << 16 else { return false }
+        var table: [UInt32: UInt64] = [:]
+        for _ in 0..<n {
+            guard let node = r.next(), let index = r.next() else { return false }
+            table[UInt32(truncatingIfNeeded: node)] = index
+        }
+        guard let violations = r.next(), r.atEnd else { return false }
+        lastIndex = table
+        fifoViolations = violations
+        return true
+    }
+}

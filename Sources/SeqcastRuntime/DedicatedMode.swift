@@ -1,0 +1,116 @@
+import CSeqcastShim
+import Glibc
+import SeqcastCore
+import Synchronization
+
+/// The dedicated mode's receiving side: an I/O thread (pinned) owns the receive path and copies
+/// each datagram, with its source address, into a slot of an SPSC ring; the role's thread (pinned
+/// to another CPU) consumes the ring in place and sends on its own. Slot layout: length (u32),
+/// 4 spare bytes, source address (24 bytes), then the datagram.
+final class ReceiveThread: @unchecked Sendable {
+    static let slotHeader = 32
+    let ring: SPSCSlotRing
+    let sockets: [Int32]
+    let transport: TransportChoice
+    let cpu: Int?
+    /// 0 starting, 1 running, negative: set-up failed (the receiver's -errno or -1).
+    let state = Atomic<Int>(0)
+    let stop = Atomic<Bool>(false)
+    let oversized = Atomic<UInt64>(0)
+    let ringFullWaits = Atomic<UInt64>(0)
+    var failure = ""
+    var thread = pthread_t()
+
+    init(ring: SPSCSlotRing, sockets: [Int32], transport: TransportChoice, cpu: Int?) {
+        self.ring = ring
+        self.sockets = sockets
+        self.transport = transport
+        self.cpu = cpu
+    }
+
+    /// Starts the thread and waits until its receive path is set up (io_uring rings belong to
+    /// the thread that creates them).
+    func start() throws(NetworkError) {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&thread, nil, { raw in
+            let me = Unmanaged<ReceiveThread>.fromOpaque(raw!).takeRetainedValue()
+            me.main()
+            return nil
+        }, context)
+        guard rc == 0 else { throw NetworkError("starting the I/O thread", errno: rc) }
+        while state.load(ordering: .acquiring) == 0 { usleep(200) }
+        if state.load(ordering: .acquiring) < 0 { throw NetworkError(failure) }
+    }
+
+    func join() {
+        stop.store(true, ordering: .releasing)
+        pthread_join(thread, nil)
+    }
+
+    func main() {
+        if let cpu { _ = seqcast_pin_current_thread(Int32(cpu)) }
+        let path: ReceivePath
+        do {
+            path = try ReceivePath(sockets: sockets, transport: transport)
+        } catch {
+            failure = error.description
+            state.store(-1, ordering: .releasing)
+            return
+        }
+        state.store(1, ordering: .releasing)
+        var producer = SPSCSlotRing.Producer(ring)
+        let payloadMax = ring.slotBytes - Self.slotHeader
+        while !stop.load(ordering: .relaxed), !stopRequested.load(ordering: .relaxed) {
+            let n = path.poll(timeoutNanos: 10_000_000)
+            for i in 0..<n {
+                let d = path[i]
+                guard Int(d.len) <= payloadMax else {
+                    oversized.add(1, ordering: .relaxed)
+                    continue
+                }
+                var slot = producer.claim()
+                while slot == nil {
+                    // The role thread is behind: hand over what we have and let it run.
+                    producer.publish()
+                    ringFullWaits.add(1, ordering: .relaxed)
+                    if stop.load(ordering: .relaxed) { return }
+                    sched_yield()
+                    slot = producer.claim()
+                }
+                let s = slot!
+                s.storeBytes(of: d.len, as: UInt32.self)
+                withUnsafeBytes(of: d.from) { (s + 8).copyMemory(from: $0.baseAddress!, byteCount: MemoryLayout<seqcast_addr>.size) }
+                if d.len > 0 { (s + Self.slotHeader).copyMemory(from: d.data, byteCount: Int(d.len)) }
+                producer.commit()
+            }
+            producer.publish()
+        }
+    }
+}
+
+/// The role thread's view of the ring.
+struct RingSource: DatagramSource {
+    var consumer: SPSCSlotRing.Consumer
+    let batchMax = 512
+
+    mutating func poll(timeoutNanos: Int64) -> Int { consumer.available(max: batchMax, timeoutNanos: timeoutNanos) }
+    func bytes(_ i: Int) -> UnsafeRawBufferPointer {
+        let s = consumer.slot(i)
+        return UnsafeRawBufferPointer(start: s + ReceiveThread.slotHeader, count: Int(s.load(as: UInt32.self)))
+    }
+    func from(_ i: Int) -> seqcast_addr { consumer.slot(i).loadUnaligned(fromByteOffset: 8, as: seqcast_addr.self) }
+    mutating func release(_ count: Int) { consumer.release(count) }
+}
+
+func runDedicated<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions) throws {
+    let ring = SPSCSlotRing(capacity: 8_192, slotBytes: 2_048)
+    let cpus = Int(seqcast_online_cpus())
+    let roleCPU = o.cpu ?? 0
+    let io = ReceiveThread(ring: ring, sockets: loop.network.receiveSockets, transport: o.network.transport,
+                           cpu: (roleCPU + 1) % max(cpus, 1))
+    try io.start()
+    _ = seqcast_pin_current_thread(Int32(roleCPU))
+    var source = RingSource(consumer: SPSCSlotRing.Consumer(ring))
+    loop.run(source: &source)
+    io.join()
+}

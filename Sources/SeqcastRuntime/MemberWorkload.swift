@@ -1,0 +1,132 @@
+import Glibc
+import SeqcastCore
+import SeqcastWire
+
+/// What a member process publishes and waits for.
+public struct MemberPlan: Sendable {
+    /// Messages to publish (0: publish nothing); with `publishSeconds` the plan stops at whichever comes first.
+    public var publishCount: UInt64 = 0
+    public var publishSeconds: Double?
+    /// Messages per second (nil: as fast as back-pressure allows).
+    public var rate: Double?
+    public var messageBytes = 64
+    /// Deliveries (from every publisher) after which the member reports and exits. nil: read it
+    /// from `expectFile` once that exists (the benchmark coordinator writes it when every
+    /// publisher has said how many it published).
+    public var expectTotal: UInt64?
+    public var expectFile: String?
+    /// Where to write how many messages this member published, once it has stopped publishing.
+    public var publishedFile: String?
+    /// Publishing starts at this CLOCK_MONOTONIC instant (so publishers of a group start together).
+    public var startAtNanos: UInt64 = 0
+    /// Publishes at most this many messages per loop iteration, so receiving interleaves.
+    public var publishBurst = 256
+    public init() {}
+}
+
+/// A member's workload: publishes the plan's messages (each a `BenchBody`), then waits until it
+/// has delivered the expected total and its own messages are all committed.
+public struct MemberWorkload: LoopWorkload {
+    public typealias Role = Member<BenchApplication>
+    public let plan: MemberPlan
+    let node: NodeId
+    public private(set) var published: UInt64 = 0
+    public private(set) var backPressured: UInt64 = 0
+    public private(set) var expectTotal: UInt64?
+    public private(set) var publishStart: Instant?
+    public private(set) var publishEnd: Instant?
+    public private(set) var streamsEnded = 0
+    public private(set) var checkpointsInstalled = 0
+    var body: UnsafeMutableRawBufferPointer
+    var nextFileCheck = Instant.zero
+
+    public init(plan: MemberPlan, node: NodeId) {
+        self.plan = plan
+        self.node = node
+        expectTotal = plan.expectTotal
+        body = .allocate(byteCount: max(plan.messageBytes, BenchBody.byteCount), alignment: 8)
+        body.initializeMemory(as: UInt8.self, repeating: 0x5A)
+    }
+
+    public mutating func step(_ role: inout Role, now: Instant) -> Instant? {
+        if expectTotal == nil, now >= nextFileCheck, let path = plan.expectFile {
+            nextFileCheck = now + .millis(10)
+            expectTotal = Self.readNumber(path)
+        }
+        guard plan.publishCount > 0, publishEnd == nil else { return nil }
+        if now.nanoseconds < plan.startAtNanos { return Instant(nanoseconds: plan.startAtNanos) }
+        let start = publishStart ?? now
+        publishStart = start
+        if let s = plan.publishSeconds, now.since(start).value >= UInt64(s * 1e9) {
+            stopPublishing(now)
+            return nil
+        }
+        var allowed = plan.publishCount
+        if let rate = plan.rate {
+            allowed = min(allowed, UInt64(Double(now.since(start).value) * rate / 1e9) + 1)
+        }
+        var burst = 0
+        while published < allowed, burst < plan.publishBurst {
+            BenchBody.write(into: body, node: node.rawValue, index: published + 1, ns: now.nanoseconds)
+            switch role.publish(UnsafeRawBufferPointer(body), now: now) {
+            case .accepted:
+                published += 1
+                burst += 1
+            case .backPressured:
+                backPressured &+= 1
+                return nil  // commits free the window; they arrive as input
+            case .tooLarge:
+                preconditionFailure("message size above messageBytesMax")
+            }
+        }
+        if published == plan.publishCount {
+            stopPublishing(now)
+            return nil
+        }
+        if let rate = plan.rate, published >= allowed {
+            return start + Nanoseconds(UInt64(Double(published) / rate * 1e9))
+        }
+        return now  // more to publish at once
+    }
+
+    public mutating func observe(_ event: RoleEvent, now: Instant) {
+        switch event {
+        case .streamEnded: streamsEnded += 1
+        case .checkpointInstalled: checkpointsInstalled += 1
+        default: break
+        }
+    }
+
+    public func finished(_ role: Role) -> Bool {
+        guard let total = expectTotal, role.app.deliveredCount >= total else { return false }
+        let donePublishing = plan.publishCount == 0 || publishEnd != nil
+        return donePublishing && role.unsequencedCount == 0
+    }
+
+    mutating func stopPublishing(_ now: Instant) {
+        publishEnd = now
+        if let path = plan.publishedFile { Self.writeNumber(published, to: path) }
+    }
+
+    /// A decimal number in a small file (the coordinator's hand-off), or nil while it is absent.
+    static func readNumber(_ path: String) -> UInt64? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var chunk = [UInt8](repeating: 0, count: 64)
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        return UInt64(String(decoding: chunk[..<n], as: UTF8.self).filter(\.isNumber))
+    }
+
+    /// Writes a number so a reader never sees half of it (write to a temporary, then rename).
+    static func writeNumber(_ v: UInt64, to path: String) {
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { return }
+        let text = Array("\(v)\n".utf8)
+        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        rename(tmp, path)
+    }
+}

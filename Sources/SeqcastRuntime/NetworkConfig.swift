@@ -1,0 +1,99 @@
+import CSeqcastShim
+import Glibc
+import SeqcastCore
+import SeqcastWire
+
+/// Which packet path a process uses. `auto` takes io_uring when the kernel lets us set up a ring
+/// and falls back to sendmmsg/recvmmsg otherwise (seccomp, `kernel.io_uring_disabled`), saying so
+/// once in the log.
+public enum TransportChoice: String, Sendable, CaseIterable {
+    case auto
+    case ioUring = "io_uring"
+    case sendmmsg
+
+    var shimValue: Int32 {
+        switch self {
+        case .auto: Int32(SEQCAST_TRANSPORT_AUTO)
+        case .ioUring: Int32(SEQCAST_TRANSPORT_IO_URING)
+        case .sendmmsg: Int32(SEQCAST_TRANSPORT_MMSG)
+        }
+    }
+
+    static func named(shim value: Int32) -> String {
+        value == Int32(SEQCAST_TRANSPORT_IO_URING) ? TransportChoice.ioUring.rawValue : TransportChoice.sendmmsg.rawValue
+    }
+}
+
+/// Where a group lives on the network (protocol.md Part 1 §10): two multicast groups (data and
+/// commit) and one unicast address per configured server. Every process of a group runs with
+/// the same one. The default works on a fresh machine: 239.255.x.y groups on 127.0.0.1.
+public struct NetworkConfig: Sendable {
+    /// 4 or 6.
+    public var family: Int = 4
+    /// Multicast data group: data servers, members and checkpoint servers listen here.
+    public var dataGroup = "239.255.83.1"
+    public var dataPort: UInt16 = 18_301
+    /// Multicast commit group: members, data, commit and checkpoint servers listen here.
+    public var commitGroup = "239.255.83.2"
+    public var commitPort: UInt16 = 18_302
+    /// Interface multicast leaves and is joined on: an address (IPv4) and/or a name (IPv6 needs one).
+    public var interfaceAddress = "127.0.0.1"
+    public var interfaceName: String?
+    /// Default unicast host of every node; `nodeHosts` overrides it per node (one host per
+    /// network namespace in the loss tests).
+    public var unicastHost = "127.0.0.1"
+    public var nodeHosts: [NodeId: String] = [:]
+    /// Node `n` listens for unicast on `basePort + n`.
+    public var basePort: UInt16 = 18_400
+    public var ttl = 1
+    public var transport = TransportChoice.auto
+    /// UDP GSO on send and GRO on receive. Off: every datagram crosses the kernel on its own.
+    public var segmentOffload = true
+    public var socketBufferBytes = 32 * 1024 * 1024
+    /// Largest repair-reply datagram rate one server sends to one requester, per second (a lossy
+    /// or hostile receiver cannot make a server flood the network).
+    public var repairDatagramsPerSecond = 200_000
+
+    public init() {}
+
+    public static let ipv6Defaults: NetworkConfig = {
+        var n = NetworkConfig()
+        n.family = 6
+        n.dataGroup = "ff02::5351:1"
+        n.commitGroup = "ff02::5351:2"
+        n.interfaceAddress = "::1"
+        n.interfaceName = "lo"
+        n.unicastHost = "::1"
+        return n
+    }()
+
+    public func unicastPort(of node: NodeId) -> UInt16 { basePort &+ UInt16(truncatingIfNeeded: node.rawValue) }
+    public func host(of node: NodeId) -> String { nodeHosts[node] ?? unicastHost }
+}
+
+/// A socket or address set-up that failed, with what was being done.
+public struct NetworkError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ what: String, errno code: Int32) {
+        description = "\(what): \(String(cString: strerror(code < 0 ? -code : code)))"
+    }
+    init(_ message: String) { description = message }
+}
+
+/// Parses an address into the shim's POD form.
+func socketAddress(_ text: String, port: UInt16) throws(NetworkError) -> seqcast_addr {
+    var a = seqcast_addr()
+    let rc = seqcast_addr_parse(text, port, &a)
+    guard rc == 0 else { throw NetworkError("not an IP address: \(text)") }
+    return a
+}
+
+extension seqcast_addr {
+    var text: String {
+        var buffer = [CChar](repeating: 0, count: 64)
+        var copy = self
+        return buffer.withUnsafeMutableBufferPointer { b in
+            String(cString: seqcast_addr_format(&copy, b.baseAddress, b.count))
+        }
+    }
+}

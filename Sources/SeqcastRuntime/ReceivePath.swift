@@ -1,0 +1,83 @@
+import CSeqcastShim
+
+/// Batched receive over a node's sockets (multishot RECVMSG over provided buffers with io_uring,
+/// poll + recvmmsg otherwise); GRO super-packets arrive split into datagrams. Owned by the
+/// thread that polls it: the role's thread (shared mode) or an I/O thread (dedicated mode).
+public final class ReceivePath {
+    let receiver: OpaquePointer
+    let datagrams: UnsafeMutablePointer<seqcast_datagram>
+    public let batchMax: Int
+    public let transport: String
+
+    /// - Parameters:
+    ///   - buffers: kernel receive buffers (a power of two); each holds a whole 64 KiB GRO super-packet.
+    public init(sockets: [Int32], transport choice: TransportChoice, buffers: UInt32 = 64,
+                batchMax: Int = 1_024) throws(NetworkError) {
+        var status = seqcast_status()
+        let tags = sockets.indices.map { UInt32($0) }
+        let r = sockets.withUnsafeBufferPointer { fds in
+            tags.withUnsafeBufferPointer { t in
+                seqcast_receiver_create(choice.shimValue, fds.baseAddress, t.baseAddress, UInt32(sockets.count),
+                                        buffers, 65_536 + 512, &status)
+            }
+        }
+        guard let r else { throw NetworkError("packet receiver (\(choice.rawValue)): " + NodeNetwork.reason(status)) }
+        receiver = r
+        transport = TransportChoice.named(shim: status.transport)
+        self.batchMax = batchMax
+        datagrams = UnsafeMutablePointer<seqcast_datagram>.allocate(capacity: batchMax)
+    }
+
+    deinit {
+        seqcast_receiver_destroy(receiver)
+        datagrams.deallocate()
+    }
+
+    /// Receives up to `batchMax` datagrams, waiting at most `timeoutNanos` for the first
+    /// (0: never block). The datagrams stay valid until the next call.
+    @inline(__always) public func poll(timeoutNanos: Int64) -> Int {
+        let n = seqcast_receiver_poll(receiver, datagrams, UInt32(batchMax), timeoutNanos)
+        return n > 0 ? Int(n) : 0
+    }
+
+    @inline(__always) public subscript(i: Int) -> seqcast_datagram { datagrams[i] }
+
+    public var stats: seqcast_receiver_stats {
+        var s = seqcast_receiver_stats()
+        seqcast_receiver_stats_get(receiver, &s)
+        return s
+    }
+}
+
+/// A token bucket per requesting peer for repair replies (message replies, id replies, fetch
+/// misses, checkpoint chunks): a lossy or hostile receiver cannot make a server flood the
+/// network. Replies over the rate are dropped and counted; the requester retries with backoff.
+struct RepairLimiter {
+    struct Bucket {
+        var tokens: Double
+        var refilledAt: UInt64
+    }
+    let perSecond: Double
+    let burst: Double
+    var buckets: [UInt64: Bucket] = [:]
+    private(set) var throttled: UInt64 = 0
+    static let peersMax = 1_024
+
+    init(perSecond: Int) {
+        self.perSecond = Double(max(perSecond, 1))
+        burst = max(64, self.perSecond / 100)
+        buckets.reserveCapacity(Self.peersMax)
+    }
+
+    mutating func allow(peer: UInt64, now: UInt64) -> Bool {
+        var b = buckets[peer] ?? Bucket(tokens: burst, refilledAt: now)
+        let elapsed = Double(now &- b.refilledAt) / 1e9
+        b.tokens = min(burst, b.tokens + elapsed * perSecond)
+        b.refilledAt = now
+        let ok = b.tokens >= 1
+        if ok { b.tokens -= 1 } else { throttled &+= 1 }
+        if buckets.count >= Self.peersMax, buckets[peer] == nil { buckets.removeAll(keepingCapacity: true) }
+        buckets[peer] = b
+        return ok
+    }
+}

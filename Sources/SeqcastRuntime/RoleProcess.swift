@@ -1,0 +1,149 @@
+import CSeqcastShim
+import Glibc
+import SeqcastCore
+import SeqcastWire
+
+/// How a process places its threads (the two modes). `shared`: one thread runs the
+/// sockets and the role. `dedicated`: an I/O thread receives and hands datagrams to the role's
+/// thread through an SPSC ring, each pinned to its own CPU. Waking a thread on the other core
+/// costs ~30 µs on this VM and two cores host a whole group, so `auto` picks shared below 4 CPUs.
+public enum ThreadMode: String, Sendable, CaseIterable {
+    case auto, shared, dedicated
+    public var resolved: ThreadMode {
+        self != .auto ? self : (seqcast_online_cpus() >= 4 ? .dedicated : .shared)
+    }
+}
+
+/// Everything `seqcast run <role>` needs.
+public struct RoleProcessOptions: Sendable {
+    public var role: ProcessRole
+    public var node: NodeId
+    public var layout = GroupLayout()
+    public var network = NetworkConfig()
+    public var plan = MemberPlan()
+    public var threads = ThreadMode.auto
+    /// CPU to pin the role's thread to (nil: not pinned); the I/O thread takes the next one.
+    public var cpu: Int?
+    /// Start from the group's latest checkpoint (a late joiner).
+    public var joining = false
+    public var incarnation: UInt32 = 1
+    public var spinPolls = 8
+    public init(role: ProcessRole, node: NodeId) {
+        self.role = role
+        self.node = node
+    }
+}
+
+/// Runs one role until it finishes (a member's plan) or a stop signal arrives; returns its report.
+public func runRoleProcess(_ o: RoleProcessOptions, log: (String) -> Void) throws -> Report {
+    let config = try o.layout.config()
+    let listensToData = [.dataServer, .member, .checkpointServer].contains(o.role)
+    let listensToCommit = o.role != .sequencer
+    let network = try NodeNetwork(config: o.network, node: o.node, listensToData: listensToData,
+                                  listensToCommit: listensToCommit)
+    if let reason = network.fallbackReason { log(reason) }
+    let now = Instant(nanoseconds: seqcast_monotonic_ns())
+    let seed = now.nanoseconds ^ UInt64(o.node.rawValue) << 32
+    var report = Report()
+    report.add("role", o.role.rawValue)
+    report.add("node", o.node.rawValue)
+    report.add("transport", network.transport)
+    report.add("threads", o.threads.resolved.rawValue)
+    report.add("durability", "none")
+    switch o.role {
+    case .sequencer:
+        let role = Sequencer(config: config, node: o.node, now: now)
+        var loop = RoleLoop(role: role, workload: NoWorkload<Sequencer>(), network: network)
+        try drive(&loop, o, &report)
+        report.add("committed_through", loop.role.committedThrough.rawValue)
+        counters(loop.role.output.counters, &report)
+    case .dataServer:
+        let role = DataServer(config: config, node: o.node, incarnation: o.incarnation, seed: seed, now: now)
+        var loop = RoleLoop(role: role, workload: NoWorkload<DataServer>(), network: network)
+        try drive(&loop, o, &report)
+        counters(loop.role.output.counters, &report)
+    case .commitServer:
+        let role = CommitServer(config: config, node: o.node, now: now)
+        var loop = RoleLoop(role: role, workload: NoWorkload<CommitServer>(), network: network)
+        try drive(&loop, o, &report)
+        counters(loop.role.output.counters, &report)
+    case .member, .checkpointServer:
+        let role: Member<BenchApplication> = o.role == .member
+            ? Member(config: config, node: o.node, incarnation: o.incarnation, seed: seed, now: now, joining: o.joining)
+            : .checkpointServer(config: config, node: o.node, incarnation: o.incarnation, seed: seed, now: now,
+                                restarted: o.joining)
+        var loop = RoleLoop(role: role, workload: MemberWorkload(plan: o.plan, node: o.node), network: network)
+        try drive(&loop, o, &report)
+        memberReport(loop, &report)
+        counters(loop.role.output.counters, &report)
+    }
+    return report
+}
+
+func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, _ report: inout Report) throws {
+    loop.spinPolls = o.spinPolls
+    switch o.threads.resolved {
+    case .dedicated:
+        try runDedicated(&loop, o)
+    default:
+        if let cpu = o.cpu { _ = seqcast_pin_current_thread(Int32(cpu)) }
+        var source = try ReceivePath(sockets: loop.network.receiveSockets, transport: o.network.transport)
+        loop.run(source: &source)
+        let s = source.stats
+        report.add("rx_datagrams", s.datagrams)
+        report.add("rx_superpackets", s.superpackets)
+        report.add("rx_truncated", s.truncated)
+        report.add("rx_rearms", s.rearms)
+    }
+    report.add("loop_iterations", loop.stats.iterations)
+    report.add("loop_blocking_polls", loop.stats.blockingPolls)
+    report.add("loop_ticks", loop.stats.ticks)
+    report.add("own_loopback", loop.stats.ownLoopback)
+    report.add("tx_datagrams", loop.network.datagramsSent)
+    report.add("tx_send_calls", loop.network.sendCalls)
+    report.add("tx_errors", loop.network.sendErrors)
+    report.add("repair_throttled", loop.stats.repairThrottled)
+}
+
+func counters(_ c: RoleCounters, _ report: inout Report) {
+    report.add("datagrams_received", c.datagramsReceived)
+    report.add("dropped_malformed", c.droppedMalformed)
+    report.add("dropped_wrong_group", c.droppedWrongGroup)
+    report.add("dropped_unexpected_kind", c.droppedUnexpectedKind)
+    report.add("dropped_stale_epoch", c.droppedStaleEpoch)
+    report.add("dropped_store_full", c.droppedStoreFull)
+    report.add("dropped_inconsistent", c.droppedInconsistent)
+    report.add("last_malformed_reason", c.lastMalformedReason)
+    report.add("id_queries_sent", c.idQueriesSent)
+    report.add("fetches_sent", c.fetchesSent)
+    report.add("repairs_served", c.repairsServed)
+    report.add("retransmissions", c.retransmissions)
+    report.add("checkpoint_fetches", c.checkpointFetches)
+}
+
+func memberReport(_ loop: RoleLoop<MemberWorkload>, _ report: inout Report) {
+    let m = loop.role
+    let app = m.app
+    report.add("delivered", app.deliveredCount)
+    report.add("delivered_through", m.deliveredThrough.rawValue)
+    report.add("digest", String(app.stateDigest, radix: 16))
+    report.add("fifo_violations", app.fifoViolations)
+    report.add("foreign_bodies", app.foreignBodies)
+    report.add("published", loop.workload.published)
+    report.add("back_pressured", loop.workload.backPressured)
+    report.add("streams_ended", loop.workload.streamsEnded)
+    report.add("checkpoints_installed", loop.workload.checkpointsInstalled)
+    report.add("finished", loop.workload.finished(m))
+    let span = Double(app.measuredLastNs &- app.measuredFirstNs) / 1e9
+    report.add("measured_messages", app.measuredCount)
+    report.add("measured_seconds", span)
+    report.add("commits_per_second", span > 0 ? Double(app.measuredCount - 1) / span : 0)
+    if let s = loop.workload.publishStart, let e = loop.workload.publishEnd {
+        report.add("publish_seconds", Double(e.nanoseconds &- s.nanoseconds) / 1e9)
+    }
+    let h = app.latency
+    report.add("latency_samples", h.totalCount)
+    report.add("latency_p50_us", h.totalCount > 0 ? h.valueAtPercentile(50) : 0)
+    report.add("latency_p99_us", h.totalCount > 0 ? h.valueAtPercentile(99) : 0)
+    report.add("latency_max_us", h.totalCount > 0 ? h.maxRecorded : 0)
+}

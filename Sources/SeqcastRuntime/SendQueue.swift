@@ -1,0 +1,106 @@
+import CSeqcastShim
+
+/// Outgoing datagrams staged between two flushes, coalesced per destination into UDP GSO sends:
+/// consecutive datagrams to one destination share a 64 KiB buffer as long as they have the
+/// size of the batch's first one (the last may be shorter, which closes the batch). One flush
+/// hands every batch to the kernel in one batched call, so a burst of N datagrams to the data
+/// group costs one segment-offload send instead of N system calls.
+///
+/// Buffers are allocated once; when all are in use the caller flushes and appends again.
+/// Owned by one thread.
+struct SendQueue {
+    struct Batch {
+        var destination: seqcast_addr
+        var key: UInt64
+        var buffer: Int
+        var bytes = 0
+        var segment = 0
+        var count = 0
+        var closed = false
+    }
+
+    /// The kernel's limit on segments per GSO send (UDP_MAX_SEGMENTS) and a byte bound under 64 KiB.
+    static let segmentsMax = 64
+    static let bytesMax = 65_000
+
+    let segmentOffload: Bool
+    let buffersMax: Int
+    private let storage: UnsafeMutableRawPointer
+    private(set) var batches: [Batch] = []
+    private let sends: UnsafeMutablePointer<seqcast_send>
+    /// Datagrams handed to the kernel, GSO sends made, and sends the kernel refused (by errno).
+    private(set) var datagramsSent: UInt64 = 0
+    private(set) var sendCalls: UInt64 = 0
+    private(set) var sendErrors: UInt64 = 0
+    private(set) var lastSendError: Int32 = 0
+
+    init(segmentOffload: Bool, buffersMax: Int = 64) {
+        self.segmentOffload = segmentOffload
+        self.buffersMax = buffersMax
+        storage = UnsafeMutableRawPointer.allocate(byteCount: buffersMax * 65_536, alignment: 64)
+        sends = UnsafeMutablePointer<seqcast_send>.allocate(capacity: buffersMax)
+        batches.reserveCapacity(buffersMax)
+    }
+
+    func deallocate() {
+        storage.deallocate()
+        sends.deallocate()
+    }
+
+    var isEmpty: Bool { batches.isEmpty }
+
+    /// Stages one datagram for `destination` (`key` identifies it cheaply). Returns false when
+    /// every buffer is in use: flush, then append again.
+    mutating func append(_ bytes: UnsafeRawBufferPointer, to destination: seqcast_addr, key: UInt64) -> Bool {
+        let n = bytes.count
+        if segmentOffload {
+            // The open batch for this destination is the last one with its key (few destinations
+            // per flush: a backwards scan beats a dictionary here).
+            var i = batches.count - 1
+            while i >= 0, batches[i].key != key { i -= 1 }
+            if i >= 0, !batches[i].closed, batches[i].count < Self.segmentsMax, n <= batches[i].segment,
+               batches[i].bytes + n <= Self.bytesMax {
+                copy(bytes, into: &batches[i])
+                if n < batches[i].segment { batches[i].closed = true }
+                return true
+            }
+            if i >= 0 { batches[i].closed = true }
+        }
+        guard batches.count < buffersMax else { return false }
+        var b = Batch(destination: destination, key: key, buffer: batches.count)
+        b.segment = n
+        copy(bytes, into: &b)
+        if !segmentOffload { b.closed = true }
+        batches.append(b)
+        return true
+    }
+
+    private func copy(_ bytes: UnsafeRawBufferPointer, into b: inout Batch) {
+        let base = storage + b.buffer * 65_536 + b.bytes
+        if let src = bytes.baseAddress { base.copyMemory(from: src, byteCount: bytes.count) }
+        b.bytes += bytes.count
+        b.count += 1
+    }
+
+    /// Hands every staged batch to the kernel from socket `fd`, in the order staged.
+    mutating func flush(sender: OpaquePointer, fd: Int32) {
+        guard !batches.isEmpty else { return }
+        for (k, b) in batches.enumerated() {
+            sends[k] = seqcast_send(data: UnsafeRawPointer(storage + b.buffer * 65_536), len: UInt32(b.bytes),
+                                    segment: b.count > 1 ? UInt16(b.segment) : 0, reserved: 0,
+                                    dest: b.destination, result: 0, reserved2: 0)
+        }
+        _ = seqcast_sender_send(sender, fd, sends, UInt32(batches.count))
+        sendCalls &+= 1
+        for k in batches.indices {
+            if sends[k].result >= 0 {
+                datagramsSent &+= UInt64(batches[k].count)
+            } else {
+                // The protocol retransmits what is lost; a full socket buffer is loss like any other.
+                sendErrors &+= UInt64(batches[k].count)
+                lastSendError = -sends[k].result
+            }
+        }
+        batches.removeAll(keepingCapacity: true)
+    }
+}

@@ -1,0 +1,204 @@
+import ArgumentParser
+import Foundation
+import SeqcastRuntime
+
+/// `seqcast bench`: a whole group on loopback as separate processes, a workload, measurements.
+///
+/// Phase 1 (throughput): the publishing members publish as fast as back-pressure allows for
+/// `--duration` seconds (or `--messages` each); every member reports its delivery rate over the
+/// messages published after the warm-up. Phase 2 (latency): a fresh group, publishers at a fixed
+/// total rate of `--latency-fraction` (10 %) of phase 1's slowest member; publish-to-delivery
+/// latency recorded with HdrHistogram at every member. Both phases check that every member
+/// delivered the same sequence (count and digest) with per-publisher FIFO.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Start a whole group on loopback as processes, run a workload, measure commits/s and latency.")
+
+    @Option(help: "Seconds each publisher publishes in the throughput phase.") var duration = 5.0
+    @Option(help: "Messages per publisher instead of a duration (count mode).") var messages: UInt64?
+    @Option(help: "Message size in bytes.") var messageSize = 64
+    @Option(help: "Members (node ids 41…); the first --publishers of them publish.") var members = 2
+    @Option(help: "Publishing members.") var publishers = 2
+    @Option(help: "text or json.") var format = "text"
+    @Option(help: "Thread mode of every process.") var threads = ThreadMode.auto
+    @Flag(help: "Skip the fixed-rate latency phase.") var skipLatency = false
+    @Option(help: "Latency phase rate as a fraction of the measured throughput.") var latencyFraction = 0.1
+    @Option(help: "Seconds of the latency phase (default: the duration, at most 5).") var latencyDuration: Double?
+    @Option(help: "Fraction of the publishing time treated as warm-up (not measured).") var warmup = 0.2
+    @Option(help: "Give up (and fail) after this many seconds per phase.") var timeout = 300.0
+    @Option(help: "Run node n in network namespace <prefix><n> (made by scripts/netns-group).") var netnsPrefix: String?
+    @Option(help: "With --netns-prefix: node n's address is <subnet><n>, on interface eth0.") var netnsSubnet = "10.77.0."
+    @Option(help: "Scratch folder for reports and logs.") var scratch: String?
+    @Flag(help: "Children's logs go to files in the scratch folder, not to stderr.") var quiet = false
+    @OptionGroup var group: GroupOptions
+    @OptionGroup var net: NetworkOptions
+
+    mutating func validate() throws {
+        guard publishers >= 1, members >= publishers, members <= 20 else {
+            throw ValidationError("need 1 ≤ publishers ≤ members ≤ 20")
+        }
+        guard messageSize >= BenchBody.byteCount else { throw ValidationError("--message-size must be at least \(BenchBody.byteCount)") }
+        guard ["text", "json"].contains(format) else { throw ValidationError("--format is text or json") }
+    }
+
+    struct Phase {
+        var members: [[String: Any]] = []
+        var servers: [[String: Any]] = []
+        var expected: UInt64 = 0
+        var failure: String?
+        var seconds = 0.0
+
+        func number(_ r: [String: Any], _ key: String) -> Double { (r[key] as? NSNumber)?.doubleValue ?? 0 }
+        var slowestRate: Double { members.map { number($0, "commits_per_second") }.min() ?? 0 }
+        var digestsMatch: Bool {
+            guard failure == nil, !members.isEmpty else { return false }
+            let digests = Set(members.compactMap { $0["digest"] as? String })
+            let counts = Set(members.map { UInt64(number($0, "delivered")) })
+            let fifo = members.allSatisfy { number($0, "fifo_violations") == 0 }
+            return digests.count == 1 && counts == [expected] && fifo
+        }
+        func total(_ key: String, servers s: Bool = false) -> UInt64 {
+            (s ? servers : members).reduce(0) { $0 + UInt64(number($1, key)) }
+        }
+    }
+
+    func run() throws {
+        let base = scratch ?? "/tmp/seqcast-bench-\(getpid())"
+        let throughput = try phase(name: "throughput", dir: base + "/throughput", rate: nil,
+                                   seconds: messages == nil ? duration : nil)
+        var latency: Phase?
+        if !skipLatency, throughput.failure == nil, throughput.slowestRate > 0 {
+            let rate = throughput.slowestRate * latencyFraction
+            latency = try phase(name: "latency", dir: base + "/latency", rate: rate,
+                                seconds: latencyDuration ?? min(duration, 5))
+        }
+        let transport = throughput.members.first?["transport"] as? String ?? "unknown"
+        let ok = throughput.digestsMatch && (latency.map(\.digestsMatch) ?? true)
+        let delivered = throughput.members.map { UInt64(throughput.number($0, "delivered")) }.min() ?? 0
+        var r = Report()
+        r.add("commits_per_second", throughput.slowestRate)
+        r.add("latency_p50_us", latency.map { l in l.members.map { l.number($0, "latency_p50_us") }.max() ?? 0 } ?? 0)
+        r.add("latency_p99_us", latency.map { l in l.members.map { l.number($0, "latency_p99_us") }.max() ?? 0 } ?? 0)
+        r.add("latency_rate_per_second", throughput.slowestRate * latencyFraction)
+        r.add("transport", transport)
+        r.add("durability", "none")
+        r.add("messages", delivered)
+        r.add("digests_match", ok)
+        r.add("members", members)
+        r.add("publishers", publishers)
+        r.add("message_bytes", messageSize)
+        r.add("threads", throughput.members.first?["threads"] as? String ?? threads.rawValue)
+        r.add("segment_offload", !net.noGso)
+        r.add("fifo_violations", throughput.total("fifo_violations") + (latency?.total("fifo_violations") ?? 0))
+        r.add("id_queries", throughput.total("id_queries_sent"))
+        r.add("fetches", throughput.total("fetches_sent"))
+        r.add("repairs_served", throughput.total("repairs_served", servers: true))
+        r.add("retransmissions", throughput.total("retransmissions"))
+        r.add("dropped_malformed", throughput.total("dropped_malformed", servers: true) + throughput.total("dropped_malformed"))
+        r.add("throughput_phase_seconds", throughput.seconds)
+        if let f = throughput.failure ?? latency?.failure { r.add("failure", f) }
+        if format == "json" {
+            print(r.description)
+        } else {
+            printSummary(throughput, latency, ok: ok, transport: transport)
+        }
+        if !ok { throw ExitCode(1) }
+    }
+
+    func printSummary(_ t: Phase, _ l: Phase?, ok: Bool, transport: String) {
+        let committed = t.servers.first { $0["role"] as? String == "sequencer" }.map { UInt64(t.number($0, "committed_through")) }
+        print("seqcast bench: \(members) members (\(publishers) publishing), \(group.dataServers) data / "
+              + "\(group.commitServers) commit / \(group.checkpointServers) checkpoint servers, \(transport), "
+              + "\(messageSize) B messages, GSO \(net.noGso ? "off" : "on")")
+        print("  committed:   \(committed.map(String.init) ?? "?") sequence numbers; every member delivered "
+              + "\(t.members.map { "\(UInt64(t.number($0, "delivered")))" }.joined(separator: "/"))")
+        print("  rate:        \(Int(t.slowestRate)) commits/s at the slowest member (after warm-up)")
+        if let l {
+            print("  latency:     p50 \(Int(l.members.map { l.number($0, "latency_p50_us") }.max() ?? 0)) µs, "
+                  + "p99 \(Int(l.members.map { l.number($0, "latency_p99_us") }.max() ?? 0)) µs "
+                  + "at \(Int(t.slowestRate * latencyFraction)) msgs/s")
+        }
+        print("  repairs:     \(t.total("id_queries_sent")) id queries, \(t.total("fetches_sent")) fetches, "
+              + "\(t.total("repairs_served", servers: true)) served, \(t.total("retransmissions")) retransmissions")
+        print("  same order:  \(ok ? "yes" : "NO") (digests, counts, per-publisher FIFO)")
+        if let f = t.failure ?? l?.failure { print("  failure:     \(f)") }
+    }
+
+    func phase(name: String, dir: String, rate: Double?, seconds: Double?) throws -> Phase {
+        try? FileManager.default.removeItem(atPath: dir)
+        let prefix = netnsPrefix
+        let subnet = netnsSubnet
+        var common = group.arguments + net.arguments + ["--threads", threads.rawValue]
+        if prefix != nil {
+            // Every node's unicast address, so each can reach the others across the bridge.
+            let all: [UInt32] = [1] + (0..<group.dataServers).map { 11 + UInt32($0) }
+                + (0..<group.commitServers).map { 21 + UInt32($0) } + (0..<group.checkpointServers).map { 31 + UInt32($0) }
+                + (0..<members).map { 41 + UInt32($0) }
+            for n in all { common += ["--node-host", "\(n)=\(subnet)\(n)"] }
+        }
+        let launcher = GroupLauncher(scratch: dir, commonArguments: common, quiet: quiet) { node in
+            guard let p = prefix else { return (nil, []) }
+            return ("\(p)\(node)", ["--interface", "\(subnet)\(node)", "--host", "\(subnet)\(node)"])
+        }
+        var result = Phase()
+        defer { launcher.stopAll() }
+        try launcher.start(.sequencer, node: 1)
+        for i in 0..<group.dataServers { try launcher.start(.dataServer, node: 11 + UInt32(i)) }
+        for i in 0..<group.commitServers { try launcher.start(.commitServer, node: 21 + UInt32(i)) }
+        for i in 0..<group.checkpointServers { try launcher.start(.checkpointServer, node: 31 + UInt32(i)) }
+        usleep(300_000)
+        let startAt = monotonicNanos() + 700_000_000
+        let publishNanos = seconds.map { $0 * 1e9 } ?? 1e9
+        let measureFrom = startAt + UInt64(publishNanos * warmup)
+        let expectFile = dir + "/expect"
+        for i in 0..<members {
+            var extra = ["--message-size", "\(messageSize)", "--start-at-ns", "\(startAt)", "--measure-from-ns", "\(measureFrom)"]
+            let publishes = i < publishers
+            if publishes {
+                if let s = seconds { extra += ["--publish-seconds", "\(s)"] } else { extra += ["--publish", "\(messages ?? 0)"] }
+                if let r = rate { extra += ["--rate", "\(r / Double(publishers))"] }
+            }
+            if seconds == nil, let m = messages {
+                extra += ["--expect", "\(m * UInt64(publishers))"]
+                result.expected = m * UInt64(publishers)
+            } else {
+                extra += ["--expect-file", expectFile]
+            }
+            try launcher.start(.member, node: 41 + UInt32(i), extra: extra, publishes: publishes)
+        }
+        let began = Date()
+        let memberChildren = launcher.children.filter { $0.role == .member }
+        var expectWritten = seconds == nil
+        while true {
+            usleep(50_000)
+            if !expectWritten {
+                let counts = memberChildren.compactMap { $0.publishedPath == nil ? nil : launcher.published($0) }
+                if counts.count == publishers {
+                    result.expected = counts.reduce(0, +)
+                    try writeFile(expectFile, "\(result.expected)\n")
+                    expectWritten = true
+                }
+            }
+            if memberChildren.allSatisfy({ !$0.process.isRunning }) { break }
+            if let dead = launcher.anyServerDied {
+                result.failure = "\(dead.role.rawValue) \(dead.node) exited (status \(dead.process.terminationStatus))"
+                break
+            }
+            if Date().timeIntervalSince(began) > timeout {
+                result.failure = "\(name) phase timed out after \(Int(timeout)) s"
+                break
+            }
+        }
+        result.seconds = Date().timeIntervalSince(began)
+        launcher.stopAll()
+        for c in launcher.children {
+            guard let r = launcher.report(c) else {
+                if result.failure == nil { result.failure = "\(c.role.rawValue) \(c.node) left no report (see \(dir)/\(c.node).log)" }
+                continue
+            }
+            if c.role == .member { result.members.append(r) } else { result.servers.append(r) }
+        }
+        return result
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Glibc
+import SeqcastCore
+import SeqcastRuntime
+import SeqcastWire
+import Synchronization
+
+/// `seqcast run <role>`: one role as a process, until its plan is done or SIGTERM/SIGINT.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run one role of a group as a process.",
+        discussion: "Roles: sequencer, data-server, commit-server, checkpoint-server, member. Node ids: "
+            + "sequencer 1, data servers 11…, commit servers 21…, checkpoint servers 31…, members 41…. "
+            + "Prints a one-line JSON report when it stops.")
+
+    @Argument(help: "sequencer | data-server | commit-server | checkpoint-server | member") var role: ProcessRole
+    @Option(help: "This node's id.") var node: UInt32
+    @OptionGroup var group: GroupOptions
+    @OptionGroup var net: NetworkOptions
+    @Option(help: "Threads: shared (one thread), dedicated (pinned I/O + role threads, SPSC ring), auto (shared below 4 CPUs).")
+    var threads = ThreadMode.auto
+    @Option(help: "Pin the role's thread to this CPU.") var cpu: Int?
+    @Option(help: "Non-blocking polls before a loop blocks in the kernel.") var spinPolls = 8
+    @Flag(help: "Member: start from the group's latest checkpoint.") var join = false
+    @Option(help: "Sender incarnation (a restarted publisher must use a higher one).") var incarnation: UInt32 = 1
+    @Option(help: "Member: messages to publish.") var publish: UInt64 = 0
+    @Option(help: "Member: stop publishing after this many seconds.") var publishSeconds: Double?
+    @Option(help: "Member: messages per second (default: as fast as back-pressure allows).") var rate: Double?
+    @Option(help: "Member: message size in bytes (at least 24).") var messageSize = 64
+    @Option(help: "Member: deliveries to wait for before reporting.") var expect: UInt64?
+    @Option(help: "Member: read the deliveries to wait for from this file once it exists.") var expectFile: String?
+    @Option(help: "Member: write how many messages were published here when publishing stops.") var publishedFile: String?
+    @Option(help: "Member: start publishing at this CLOCK_MONOTONIC nanosecond.") var startAtNs: UInt64 = 0
+    @Option(help: "Member: measure latency and rate of messages published from this CLOCK_MONOTONIC nanosecond.")
+    var measureFromNs: UInt64?
+    @Option(help: "Also write the closing report to this file.") var reportFile: String?
+
+    func run() throws {
+        var o = RoleProcessOptions(role: role, node: NodeId(node))
+        o.layout = group.layout
+        o.network = try net.config()
+        o.threads = threads
+        o.cpu = cpu
+        o.spinPolls = spinPolls
+        o.joining = join
+        o.incarnation = incarnation
+        o.plan.publishCount = publishSeconds != nil && publish == 0 ? UInt64.max : publish
+        o.plan.publishSeconds = publishSeconds
+        o.plan.rate = rate
+        o.plan.messageBytes = max(messageSize, BenchBody.byteCount)
+        o.plan.expectTotal = expect
+        o.plan.expectFile = expectFile
+        o.plan.publishedFile = publishedFile
+        o.plan.startAtNanos = startAtNs
+        BenchMeasurement.fromNanos = measureFromNs ?? 1
+        installStopHandlers()
+        let report = try runRoleProcess(o) { line in
+            logLine("seqcast[\(role.rawValue) \(node)]: \(line)")
+        }
+        let text = report.description
+        print(text)
+        fflush(nil)
+        if let path = reportFile { try writeFile(path, text + "\n") }
+    }
+}
+
+func installStopHandlers() {
+    _ = stopRequested.load(ordering: .relaxed)
+    signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+    signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+}
+
+func writeFile(_ path: String, _ text: String) throws {
+    let tmp = path + ".tmp"
+    guard let f = fopen(tmp, "w") else { throw ValidationError("cannot write \(path)") }
+    fputs(text, f)
+    fclose(f)
+    rename(tmp, path)
+}
+
+/// One line to standard error, unbuffered.
+func logLine(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// The `seqcast` command: a role as a process, or a whole group benchmarked on loopback.
+@main
+struct Seqcast: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seqcast",
+        abstract: "Scalable Atomic Multicast: sequenced, committed multicast over UDP.",
+        subcommands: [RunCommand.self, BenchCommand.self])
+}

@@ -1,0 +1,52 @@
+import SeqcastCore
+import SeqcastWire
+import Testing
+@testable import SeqcastRuntime
+
+@Suite struct BenchApplicationTests {
+    func body(node: UInt32, index: UInt64) -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: 64)
+        b.withUnsafeMutableBytes { BenchBody.write(into: $0, node: node, index: index, ns: 5) }
+        return b
+    }
+
+    func apply(_ app: inout BenchApplication, seq: UInt64, node: UInt32, index: UInt64) {
+        let b = body(node: node, index: index)
+        b.withUnsafeBytes {
+            app.apply(seq: SequenceNumber(seq), id: MessageId(sender: SenderId(node: NodeId(node), incarnation: 1), counter: index), body: $0)
+        }
+    }
+
+    @Test func perPublisherGapsAndDuplicatesAreFIFOViolations() {
+        var app = BenchApplication()
+        apply(&app, seq: 1, node: 41, index: 1)
+        apply(&app, seq: 2, node: 42, index: 1)
+        apply(&app, seq: 3, node: 41, index: 2)
+        #expect(app.fifoViolations == 0)
+        apply(&app, seq: 4, node: 41, index: 2)  // duplicate
+        apply(&app, seq: 5, node: 42, index: 3)  // gap
+        #expect(app.fifoViolations == 2)
+    }
+
+    @Test func snapshotRestoresDigestAndPublisherPositions() {
+        var app = BenchApplication()
+        apply(&app, seq: 1, node: 41, index: 1)
+        apply(&app, seq: 2, node: 42, index: 1)
+        var copy = BenchApplication()
+        let restored = copy.restore(app.snapshot())
+        #expect(restored)
+        #expect(copy.stateDigest == app.stateDigest && copy.deliveredCount == 2)
+        apply(&copy, seq: 3, node: 41, index: 2)
+        #expect(copy.fifoViolations == 0)
+        let truncated = copy.restore(Array(app.snapshot().dropLast()))
+        #expect(!truncated)
+    }
+
+    @Test func reportsAreValidJSONStrings() {
+        var r = Report()
+        r.add("text", "a \"quoted\"\nline\u{1}")
+        r.add("n", 3)
+        r.add("ok", true)
+        #expect(r.description == #"{"text":"a \"quoted\"\nline\u0001","n":3,"ok":true}"#)
+    }
+}
