@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "seqcast",
             dependencies: [
-                "SeqcastRuntime", "SeqcastCore", "SeqcastWire",
+                "SeqcastRuntime", "SeqcastCore", "SeqcastWire", "CSeqcastShim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

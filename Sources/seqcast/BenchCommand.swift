@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import CSeqcastShim
+import SeqcastCore
 import SeqcastRuntime
+import SeqcastWire
 
 /// `seqcast bench`: a whole group on loopback as separate processes, a workload, measurements.
 ///
@@ -30,6 +33,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Run node n in network namespace <prefix><n> (made by scripts/netns-group).") var netnsPrefix: String?
     @Option(help: "With --netns-prefix: node n's address is <subnet><n>, on interface eth0.") var netnsSubnet = "10.77.0."
     @Option(help: "Scratch folder for reports and logs.") var scratch: String?
+    @Option(help: "Send this many bad datagrams per second to every node during the throughput phase.")
+    var hostileRate = 0
     @Flag(help: "Children's logs go to files in the scratch folder, not to stderr.") var quiet = false
     @OptionGroup var group: GroupOptions
     @OptionGroup var net: NetworkOptions
@@ -48,6 +53,7 @@ struct BenchCommand: ParsableCommand {
         var expected: UInt64 = 0
         var failure: String?
         var seconds = 0.0
+        var hostileSent: UInt64 = 0
 
         func number(_ r: [String: Any], _ key: String) -> Double { (r[key] as? NSNumber)?.doubleValue ?? 0 }
         var slowestRate: Double { members.map { number($0, "commits_per_second") }.min() ?? 0 }
@@ -97,6 +103,18 @@ struct BenchCommand: ParsableCommand {
         r.add("retransmissions", throughput.total("retransmissions"))
         r.add("dropped_malformed", throughput.total("dropped_malformed", servers: true) + throughput.total("dropped_malformed"))
         r.add("throughput_phase_seconds", throughput.seconds)
+        if hostileRate > 0 {
+            let all = throughput.members + throughput.servers
+            let counted = all.filter { p in
+                ["dropped_malformed", "dropped_wrong_group", "dropped_unexpected_kind"].contains { throughput.number(p, $0) > 0 }
+            }
+            r.add("hostile_sent", throughput.hostileSent)
+            r.add("dropped_wrong_group", throughput.total("dropped_wrong_group", servers: true) + throughput.total("dropped_wrong_group"))
+            r.add("dropped_unexpected_kind",
+                  throughput.total("dropped_unexpected_kind", servers: true) + throughput.total("dropped_unexpected_kind"))
+            r.add("processes_counting_drops", counted.count)
+            r.add("processes", all.count)
+        }
         if let f = throughput.failure ?? latency?.failure { r.add("failure", f) }
         if format == "json" {
             print(r.description)
@@ -123,6 +141,23 @@ struct BenchCommand: ParsableCommand {
               + "\(t.total("repairs_served", servers: true)) served, \(t.total("retransmissions")) retransmissions")
         print("  same order:  \(ok ? "yes" : "NO") (digests, counts, per-publisher FIFO)")
         if let f = t.failure ?? l?.failure { print("  failure:     \(f)") }
+    }
+
+    /// Bad input at every node's unicast port and both groups (loopback only).
+    func startHostile(common n: NetworkConfig) throws -> HostileSender {
+        var nodes: [UInt32] = [1] + (0..<group.dataServers).map { 11 + UInt32($0) }
+        nodes += (0..<group.commitServers).map { 21 + UInt32($0) } + (0..<group.checkpointServers).map { 31 + UInt32($0) }
+        nodes += (0..<members).map { 41 + UInt32($0) }
+        var targets: [seqcast_addr] = []
+        for (host, port) in nodes.map({ (n.host(of: NodeId($0)), n.unicastPort(of: NodeId($0))) })
+            + [(n.dataGroup, n.dataPort), (n.commitGroup, n.commitPort)] {
+            var a = seqcast_addr()
+            guard seqcast_addr_parse(host, port, &a) == 0 else { throw ValidationError("bad address \(host)") }
+            targets.append(a)
+        }
+        let h = HostileSender(targets: targets, groupId: group.layout.groupId, perSecond: hostileRate)
+        h.start(interface: n.interfaceAddress)
+        return h
     }
 
     func phase(name: String, dir: String, rate: Double?, seconds: Double?) throws -> Phase {
@@ -167,6 +202,10 @@ struct BenchCommand: ParsableCommand {
             }
             try launcher.start(.member, node: 41 + UInt32(i), extra: extra, publishes: publishes)
         }
+        var hostile: HostileSender?
+        if hostileRate > 0, name == "throughput" {
+            hostile = try startHostile(common: try net.config())
+        }
         let began = Date()
         let memberChildren = launcher.children.filter { $0.role == .member }
         var expectWritten = seconds == nil
@@ -191,6 +230,7 @@ struct BenchCommand: ParsableCommand {
             }
         }
         result.seconds = Date().timeIntervalSince(began)
+        result.hostileSent = hostile?.finish() ?? 0
         launcher.stopAll()
         for c in launcher.children {
             guard let r = launcher.report(c) else {

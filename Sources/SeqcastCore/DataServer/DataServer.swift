@@ -20,9 +20,9 @@ public struct DataServer: ProtocolRole {
     public private(set) var checkpointSeq = SequenceNumber.zero
     public var output: RoleOutput
     public private(set) var ledger = CommitLedger()
-    var store: [MessageId: StoredMessage] = [:]
+    var store = HashTable<MessageId, StoredMessage>()
     var bodies: BodyStore
-    var senders: [SenderId: SenderHoldings] = [:]
+    var senders = HashTable<SenderId, SenderHoldings>()
     /// Senders in first-seen order: every iteration that reaches an output uses it, never a
     /// dictionary's order (hash seeds differ per process).
     var senderOrder: [SenderId] = []

@@ -108,7 +108,7 @@ extension Member {
             return
         }
         checkpointInterval = image.interval
-        deliveredCounter = [:]
+        deliveredCounter.removeAll()
         for (s, c) in image.delivered { deliveredCounter[s] = c }
         for (s, c) in image.ended where endedStreams[s] == nil {
             // A stream that ended inside the checkpoint: if it is ours, move on now.
@@ -117,7 +117,7 @@ extension Member {
         ledger.skip(through: image.terminalSeq)
         deliveredThrough = image.terminalSeq
         startSeq = image.terminalSeq
-        let stale = pending.keys.filter { $0.counter <= deliveredCounter[$0.sender, default: 0] }
+        let stale = pending.allKeys.filter { $0.counter <= deliveredCounter[$0.sender, default: 0] }
         for id in stale { bodies.free(pending.removeValue(forKey: id)!.body) }
         repair.progressed()
         // Our own messages the checkpoint covers are committed: they leave the window.

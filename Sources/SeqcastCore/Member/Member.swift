@@ -24,9 +24,9 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     public internal(set) var checkpointInterval: UInt64
     public internal(set) var ledger = CommitLedger()
     public var output: RoleOutput
-    var pending: [MessageId: StoredMessage] = [:]
+    var pending = HashTable<MessageId, StoredMessage>()
     var bodies: BodyStore
-    var deliveredCounter: [SenderId: UInt64] = [:]
+    var deliveredCounter = HashTable<SenderId, UInt64>()
     /// Streams ended by the lifetime rule, with their last counter (kept in checkpoints).
     var endedStreams: [SenderId: UInt64] = [:]
     var reassembly = Reassembly()
@@ -179,7 +179,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     mutating func dropExpiredOrphans() {
         let horizon = deliveredThrough.rawValue
         guard horizon > config.lifetime else { return }
-        let expired = pending.filter {
+        let expired = pending.entries.filter {
             $0.value.logicalTs.rawValue < UInt64.max - config.lifetime && $0.value.logicalTs.rawValue + config.lifetime < horizon
         }.map(\.key)
         for id in expired where id.sender != publisher.sender {
@@ -238,7 +238,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     mutating func endStream(_ s: SenderId, lastCounter: UInt64) {
         deliveredCounter[s] = max(deliveredCounter[s, default: 0], lastCounter)
         endedStreams[s] = lastCounter
-        let orphans = pending.keys.filter { $0.sender == s && $0.counter > lastCounter }
+        let orphans = pending.allKeys.filter { $0.sender == s && $0.counter > lastCounter }
         for id in orphans { bodies.free(pending.removeValue(forKey: id)!.body) }
         guard s == publisher.sender else { return }
         // Our own messages up to the end were delivered (or covered by a checkpoint).

@@ -1,0 +1,42 @@
+import Testing
+@testable import SeqcastCore
+import SeqcastWire
+
+/// The open-addressing table must behave exactly like `Dictionary` under any sequence of
+/// inserts, updates and removals (backward-shift deletion is the part that can go wrong).
+@Suite struct HashTableTests {
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func matchesDictionaryUnderRandomOperations(seed: UInt64) {
+        var prng = Prng(seed: seed)
+        var table = HashTable<MessageId, UInt64>(minimumCapacity: 8)
+        var model: [MessageId: UInt64] = [:]
+        for step in 0..<40_000 {
+            // Few senders, clustered counters: long probe runs, as in a member's pending bodies.
+            let id = MessageId(sender: SenderId(node: NodeId(UInt32(prng.below(3))), incarnation: 1),
+                               counter: prng.below(600))
+            switch prng.below(3) {
+            case 0:
+                table[id] = UInt64(step)
+                model[id] = UInt64(step)
+            case 1:
+                #expect(table.removeValue(forKey: id) == model.removeValue(forKey: id))
+            default:
+                table.update(id) { $0 += 1 }
+                if model[id] != nil { model[id]! += 1 }
+            }
+            #expect(table.count == model.count)
+        }
+        for (k, v) in model { #expect(table[k] == v) }
+        #expect(Set(table.allKeys) == Set(model.keys))
+        table.removeAll()
+        #expect(table.isEmpty && table[MessageId(sender: SenderId(rawValue: 0), counter: 1)] == nil)
+    }
+
+    @Test func defaultSubscriptReadsAndWrites() {
+        var t = HashTable<SenderId, UInt64>()
+        let s = SenderId(node: NodeId(4), incarnation: 2)
+        #expect(t[s, default: 7] == 7)
+        t[s, default: 0] = 9
+        #expect(t[s] == 9 && t.count == 1)
+    }
+}
