@@ -158,14 +158,17 @@ public struct DataServer: ProtocolRole {
             return
         }
         store[id] = StoredMessage(logicalTs: logicalTs, body: handle)
-        senders[id.sender]!.highestStored = max(senders[id.sender]!.highestStored, id.counter)
+        senders.update(id.sender) { $0.highestStored = max($0.highestStored, id.counter) }
         advancePrefixes(id.sender)
     }
 
     /// Moves `heldThrough` over stored and committed counters and `repairedThrough` over
     /// stored and collected ones.
     mutating func advancePrefixes(_ s: SenderId) {
-        var h = senders[s]!
+        // In place: per stored message, so no copy of the holdings (and their runs) each time.
+        guard let moved = senders.moveOut(s) else { preconditionFailure("unknown sender") }
+        var h = moved.value
+        defer { senders.moveIn(slot: moved.slot, h) }
         let before = h.heldThrough
         h.heldThrough = max(h.heldThrough, h.committedThrough)
         while store[MessageId(sender: s, counter: h.heldThrough + 1)] != nil { h.heldThrough += 1 }
@@ -173,7 +176,6 @@ public struct DataServer: ProtocolRole {
         while store[MessageId(sender: s, counter: h.repairedThrough + 1)] != nil { h.repairedThrough += 1 }
         if h.heldThrough > before, h.heldThrough > h.committedThrough, h.endedAt == nil { h.dirty = true }
         if h.repairedThrough >= h.knownThrough { h.gapSince = nil }
-        senders[s] = h
     }
 
     // MARK: commits and garbage collection
@@ -216,7 +218,8 @@ public struct DataServer: ProtocolRole {
     /// Checkpoint rule (claim 20): committed messages at or behind the checkpoint go.
     mutating func collectBehindCheckpoint() {
         for s in senderOrder {
-            var h = senders[s]!
+            guard let moved = senders.moveOut(s) else { continue }
+            var h = moved.value
             var dropRuns = 0
             for run in h.commitRuns {
                 let lastSeq = run.seq + run.count - 1
@@ -230,7 +233,7 @@ public struct DataServer: ProtocolRole {
                 if through == lastSeq { dropRuns += 1 } else { break }
             }
             h.commitRuns.removeFirst(dropRuns)
-            senders[s] = h
+            senders.moveIn(slot: moved.slot, h)
             advancePrefixes(s)
         }
     }
