@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import CSeqcastShim
 import SeqcastCore
 import SeqcastRuntime
@@ -70,6 +71,8 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Ctrl-C or SIGTERM stops the group too (the children run in process groups of their own).
+        installStopHandlers()
         let base = scratch ?? "/tmp/seqcast-bench-\(getpid())"
         let throughput = try phase(name: "throughput", dir: base + "/throughput", rate: nil,
                                    seconds: messages == nil ? duration : nil)
@@ -220,6 +223,10 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             if memberChildren.allSatisfy({ !$0.process.isRunning }) { break }
+            if stopRequested.load(ordering: .relaxed) {
+                result.failure = "interrupted"
+                break
+            }
             if let dead = launcher.anyServerDied {
                 result.failure = "\(dead.role.rawValue) \(dead.node) exited (status \(dead.process.terminationStatus))"
                 break

@@ -48,7 +48,11 @@ final class GroupLauncher {
         }
         p.standardInput = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice
-        if quiet { p.standardError = FileHandle(forWritingAtPath: "\(scratch)/\(node).log") ?? FileHandle.nullDevice }
+        if quiet {
+            let log = "\(scratch)/\(node).log"
+            FileManager.default.createFile(atPath: log, contents: nil)
+            p.standardError = FileHandle(forWritingAtPath: log) ?? FileHandle.nullDevice
+        }
         try p.run()
         children.append(Child(node: node, role: role, process: p, reportPath: report, publishedPath: published))
     }
