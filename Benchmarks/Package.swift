@@ -26,5 +26,17 @@ let package = Package(
             path: "SeqcastBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // SeqcastRuntime's SPSC ring (cross-thread and same-thread, against a Mutex baseline)
+        // and the receive path's allocations per datagram.
+        .executableTarget(
+            name: "RingBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "SeqcastRuntime", package: "seqcast"),
+                .product(name: "SeqcastWire", package: "seqcast"),
+            ],
+            path: "RingBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

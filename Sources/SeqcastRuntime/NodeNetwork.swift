@@ -51,8 +51,11 @@ public final class NodeNetwork {
         unicastFD = u
         // Group destinations get keys like any peer (distinct from every unicast address).
         var table = PeerTable()
-        let dataAddress = try socketAddress(config.dataGroup, port: config.dataPort)
-        let commitAddress = try socketAddress(config.commitGroup, port: config.commitPort)
+        var dataAddress = try socketAddress(config.dataGroup, port: config.dataPort)
+        var commitAddress = try socketAddress(config.commitGroup, port: config.commitPort)
+        // Link-scoped IPv6 groups (ff02::) name their interface in the address itself.
+        if dataAddress.family == 6 { dataAddress.scope_id = ifindex }
+        if commitAddress.family == 6 { commitAddress.scope_id = ifindex }
         dataGroup = (dataAddress, table.peer(dataAddress)?.rawValue ?? 1)
         commitGroup = (commitAddress, table.peer(commitAddress)?.rawValue ?? 2)
         var fds: [Int32] = [u]

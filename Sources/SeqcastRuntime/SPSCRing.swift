@@ -13,11 +13,11 @@ import Synchronization
 public final class SPSCSlotRing: @unchecked Sendable {
     public let capacity: Int
     public let slotBytes: Int
-    let mask: Int
-    let slots: UnsafeMutableRawPointer
+    @usableFromInline let mask: Int
+    @usableFromInline let slots: UnsafeMutableRawPointer
     /// head (consumer) at line 0, tail (producer) at line 1, event count and sleeping at line 2.
-    let lines: UnsafeMutableRawPointer
-    static let line = 128
+    @usableFromInline let lines: UnsafeMutableRawPointer
+    @usableFromInline static let line = 128
 
     public init(capacity: Int, slotBytes: Int) {
         precondition(capacity > 0 && capacity & (capacity - 1) == 0, "capacity must be a power of two")
@@ -38,31 +38,31 @@ public final class SPSCSlotRing: @unchecked Sendable {
         lines.deallocate()
     }
 
-    @inline(__always) var head: UnsafeMutablePointer<Atomic<Int>> {
+    @inlinable var head: UnsafeMutablePointer<Atomic<Int>> {
         lines.assumingMemoryBound(to: Atomic<Int>.self)
     }
-    @inline(__always) var tail: UnsafeMutablePointer<Atomic<Int>> {
+    @inlinable var tail: UnsafeMutablePointer<Atomic<Int>> {
         (lines + Self.line).assumingMemoryBound(to: Atomic<Int>.self)
     }
-    @inline(__always) var events: UnsafeMutablePointer<Atomic<UInt32>> {
+    @inlinable var events: UnsafeMutablePointer<Atomic<UInt32>> {
         (lines + 2 * Self.line).assumingMemoryBound(to: Atomic<UInt32>.self)
     }
-    @inline(__always) var sleeping: UnsafeMutablePointer<Atomic<Bool>> {
+    @inlinable var sleeping: UnsafeMutablePointer<Atomic<Bool>> {
         (lines + 2 * Self.line + 64).assumingMemoryBound(to: Atomic<Bool>.self)
     }
 
-    @inline(__always) func slot(_ index: Int) -> UnsafeMutableRawPointer { slots + (index & mask) * slotBytes }
+    @inlinable func slot(_ index: Int) -> UnsafeMutableRawPointer { slots + (index & mask) * slotBytes }
 
     /// The producer's end: owned by one thread.
     public struct Producer {
-        let ring: SPSCSlotRing
-        var tail = 0
-        var published = 0
-        var cachedHead = 0
+        @usableFromInline let ring: SPSCSlotRing
+        @usableFromInline var tail = 0
+        @usableFromInline var published = 0
+        @usableFromInline var cachedHead = 0
         public init(_ ring: SPSCSlotRing) { self.ring = ring }
 
         /// The next free slot, or nil if the ring is full (nothing is claimed until `commit`).
-        @inline(__always) public mutating func claim() -> UnsafeMutableRawPointer? {
+        @inlinable public mutating func claim() -> UnsafeMutableRawPointer? {
             if tail - cachedHead >= ring.capacity {
                 cachedHead = ring.head.pointee.load(ordering: .acquiring)
                 if tail - cachedHead >= ring.capacity { return nil }
@@ -71,10 +71,10 @@ public final class SPSCSlotRing: @unchecked Sendable {
         }
 
         /// The claimed slot is written (visible to the consumer at the next `publish`).
-        @inline(__always) public mutating func commit() { tail &+= 1 }
+        @inlinable public mutating func commit() { tail &+= 1 }
 
         /// Makes every committed slot visible, and wakes a sleeping consumer.
-        @inline(__always) public mutating func publish() {
+        @inlinable public mutating func publish() {
             guard tail != published else { return }
             published = tail
             ring.tail.pointee.store(tail, ordering: .sequentiallyConsistent)
@@ -87,13 +87,13 @@ public final class SPSCSlotRing: @unchecked Sendable {
 
     /// The consumer's end: owned by one thread.
     public struct Consumer {
-        let ring: SPSCSlotRing
-        var head = 0
-        var cachedTail = 0
+        @usableFromInline let ring: SPSCSlotRing
+        @usableFromInline var head = 0
+        @usableFromInline var cachedTail = 0
         public init(_ ring: SPSCSlotRing) { self.ring = ring }
 
         /// How many slots are readable now (at most `max`), waiting up to `timeoutNanos` for one.
-        @inline(__always) public mutating func available(max: Int, timeoutNanos: Int64 = 0) -> Int {
+        @inlinable public mutating func available(max: Int, timeoutNanos: Int64 = 0) -> Int {
             if cachedTail == head {
                 cachedTail = ring.tail.pointee.load(ordering: .acquiring)
                 if cachedTail == head, timeoutNanos != 0 { wait(timeoutNanos) }
@@ -101,16 +101,16 @@ public final class SPSCSlotRing: @unchecked Sendable {
             return min(cachedTail - head, max)
         }
 
-        @inline(__always) public func slot(_ i: Int) -> UnsafeRawPointer { UnsafeRawPointer(ring.slot(head + i)) }
+        @inlinable public func slot(_ i: Int) -> UnsafeRawPointer { UnsafeRawPointer(ring.slot(head + i)) }
 
         /// Gives the first `count` readable slots back to the producer.
-        @inline(__always) public mutating func release(_ count: Int) {
+        @inlinable public mutating func release(_ count: Int) {
             guard count > 0 else { return }
             head &+= count
             ring.head.pointee.store(head, ordering: .releasing)
         }
 
-        mutating func wait(_ timeoutNanos: Int64) {
+        @usableFromInline mutating func wait(_ timeoutNanos: Int64) {
             let seen = ring.events.pointee.load(ordering: .sequentiallyConsistent)
             ring.sleeping.pointee.store(true, ordering: .sequentiallyConsistent)
             cachedTail = ring.tail.pointee.load(ordering: .sequentiallyConsistent)

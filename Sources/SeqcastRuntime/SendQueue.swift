@@ -8,7 +8,7 @@ import CSeqcastShim
 ///
 /// Buffers are allocated once; when all are in use the caller flushes and appends again.
 /// Owned by one thread.
-struct SendQueue {
+package struct SendQueue {
     struct Batch {
         var destination: seqcast_addr
         var key: UInt64
@@ -29,12 +29,13 @@ struct SendQueue {
     private(set) var batches: [Batch] = []
     private let sends: UnsafeMutablePointer<seqcast_send>
     /// Datagrams handed to the kernel, GSO sends made, and sends the kernel refused (by errno).
-    private(set) var datagramsSent: UInt64 = 0
-    private(set) var sendCalls: UInt64 = 0
-    private(set) var sendErrors: UInt64 = 0
+    package private(set) var datagramsSent: UInt64 = 0
+    package private(set) var sendCalls: UInt64 = 0
+    package private(set) var sendErrors: UInt64 = 0
     private(set) var lastSendError: Int32 = 0
 
-    init(segmentOffload: Bool, buffersMax: Int = 64) {
+    /// 16 staging buffers (1 MiB) stay in cache; more only evicts what the kernel is about to read.
+    package init(segmentOffload: Bool, buffersMax: Int = 16) {
         self.segmentOffload = segmentOffload
         self.buffersMax = buffersMax
         storage = UnsafeMutableRawPointer.allocate(byteCount: buffersMax * 65_536, alignment: 64)
@@ -42,7 +43,7 @@ struct SendQueue {
         batches.reserveCapacity(buffersMax)
     }
 
-    func deallocate() {
+    package func deallocate() {
         storage.deallocate()
         sends.deallocate()
     }
@@ -51,7 +52,7 @@ struct SendQueue {
 
     /// Stages one datagram for `destination` (`key` identifies it cheaply). Returns false when
     /// every buffer is in use: flush, then append again.
-    mutating func append(_ bytes: UnsafeRawBufferPointer, to destination: seqcast_addr, key: UInt64) -> Bool {
+    package mutating func append(_ bytes: UnsafeRawBufferPointer, to destination: seqcast_addr, key: UInt64) -> Bool {
         let n = bytes.count
         if segmentOffload {
             // The open batch for this destination is the last one with its key (few destinations
@@ -60,7 +61,7 @@ struct SendQueue {
             while i >= 0, batches[i].key != key { i -= 1 }
             if i >= 0, !batches[i].closed, batches[i].count < Self.segmentsMax, n <= batches[i].segment,
                batches[i].bytes + n <= Self.bytesMax {
-                copy(bytes, into: &batches[i])
+                Self.copy(bytes, storage: storage, into: &batches[i])
                 if n < batches[i].segment { batches[i].closed = true }
                 return true
             }
@@ -69,13 +70,15 @@ struct SendQueue {
         guard batches.count < buffersMax else { return false }
         var b = Batch(destination: destination, key: key, buffer: batches.count)
         b.segment = n
-        copy(bytes, into: &b)
+        Self.copy(bytes, storage: storage, into: &b)
         if !segmentOffload { b.closed = true }
         batches.append(b)
         return true
     }
 
-    private func copy(_ bytes: UnsafeRawBufferPointer, into b: inout Batch) {
+    /// Static on purpose: an instance method here would overlap the inout access to
+    /// `batches[i]`, so Swift would copy `self` (and with it the batch array) per datagram.
+    private static func copy(_ bytes: UnsafeRawBufferPointer, storage: UnsafeMutableRawPointer, into b: inout Batch) {
         let base = storage + b.buffer * 65_536 + b.bytes
         if let src = bytes.baseAddress { base.copyMemory(from: src, byteCount: bytes.count) }
         b.bytes += bytes.count
@@ -83,7 +86,7 @@ struct SendQueue {
     }
 
     /// Hands every staged batch to the kernel from socket `fd`, in the order staged.
-    mutating func flush(sender: OpaquePointer, fd: Int32) {
+    package mutating func flush(sender: OpaquePointer, fd: Int32) {
         guard !batches.isEmpty else { return }
         for (k, b) in batches.enumerated() {
             sends[k] = seqcast_send(data: UnsafeRawPointer(storage + b.buffer * 65_536), len: UInt32(b.bytes),

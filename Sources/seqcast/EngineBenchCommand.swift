@@ -33,12 +33,10 @@ struct EngineBenchCommand: ParsableCommand {
     @Option(help: "Pin every receiver to this CPU (-1: unpinned).") var receiverCpu = 1
     @Option(help: "Multicast group.") var group = "239.255.0.2"
     @Option(help: "Port (default 20000 + pid % 20000, like the probe).") var port: UInt16?
-    @Option(help: "GSO sends per seqcast_sender_send (SendQueue's buffers; 64 in the roles).") var sendsPerFlush = 64
+    @Option(help: "GSO sends per seqcast_sender_send (SendQueue's buffers; 16 in the roles).") var sendsPerFlush = 16
     @Option(help: "Non-blocking polls before a receiver blocks (RoleLoop.spinPolls; 8 in the roles).") var spinPolls = 8
-    @Option(help: "Kernel receive buffers of a ReceivePath (power of two; 64 in the roles).") var receiveBuffers: UInt32 = 64
+    @Option(help: "Kernel receive buffers of a ReceivePath (power of two; 16 in the roles).") var receiveBuffers: UInt32 = 16
     @Flag(help: "Turn UDP GSO/GRO off.") var noGso = false
-    @Flag(help: "Stage with the proposed SendQueue fix (a static copy, so appending to an open batch no longer copies the batch array).")
-    var fixedSendQueue = false
     @Option(help: "text or json.") var format = "json"
     @Option(help: ArgumentHelp("Internal: run as receiver i.", visibility: .hidden)) var receiverIndex: Int?
 
@@ -197,7 +195,8 @@ struct EngineBenchCommand: ParsableCommand {
             })
         }
         let senderTransport = status.transport == Int32(SEQCAST_TRANSPORT_IO_URING) ? "io_uring" : "sendmmsg"
-        var queue = BenchSendQueue(segmentOffload: !noGso, buffersMax: sendsPerFlush, fixedCopy: fixedSendQueue)
+        // The roles' own staging queue (package access), exactly as NodeNetwork uses it.
+        var queue = SendQueue(segmentOffload: !noGso, buffersMax: sendsPerFlush)
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: payload, alignment: 8)
         scratch.initializeMemory(as: UInt8.self, repeating: 0)
         usleep(20_000)
@@ -256,7 +255,6 @@ struct EngineBenchCommand: ParsableCommand {
         r.add("payload", payload)
         r.add("receivers", receivers)
         r.add("segment_offload", !noGso)
-        r.add("fixed_send_queue", fixedSendQueue)
         r.add("seconds", sdur)
         r.add("sent", sent)
         r.add("send_errors", queue.sendErrors)
@@ -316,113 +314,3 @@ extension TransportChoice {
     }
 }
 
-/// SeqcastRuntime's `SendQueue`, line for line (it is internal, so the executable cannot use
-/// it): datagrams staged per destination into 64 KiB buffers, coalesced into UDP GSO sends of
-/// ≤ 64 equal segments (a shorter one closes the batch), one `seqcast_sender_send` per flush.
-/// Keep in step with Sources/SeqcastRuntime/SendQueue.swift.
-struct BenchSendQueue {
-    struct Batch {
-        var destination: seqcast_addr
-        var key: UInt64
-        var buffer: Int
-        var bytes = 0
-        var segment = 0
-        var count = 0
-        var closed = false
-    }
-
-    static let segmentsMax = 64
-    static let bytesMax = 65_000
-
-    let segmentOffload: Bool
-    let buffersMax: Int
-    /// false: exactly SendQueue. true: the proposed fix (see `append`).
-    let fixedCopy: Bool
-    private let storage: UnsafeMutableRawPointer
-    private(set) var batches: [Batch] = []
-    private let sends: UnsafeMutablePointer<seqcast_send>
-    private(set) var datagramsSent: UInt64 = 0
-    private(set) var sendCalls: UInt64 = 0
-    private(set) var sendErrors: UInt64 = 0
-    private(set) var lastSendError: Int32 = 0
-
-    init(segmentOffload: Bool, buffersMax: Int = 64, fixedCopy: Bool = false) {
-        self.segmentOffload = segmentOffload
-        self.buffersMax = buffersMax
-        self.fixedCopy = fixedCopy
-        storage = UnsafeMutableRawPointer.allocate(byteCount: buffersMax * 65_536, alignment: 64)
-        sends = UnsafeMutablePointer<seqcast_send>.allocate(capacity: buffersMax)
-        batches.reserveCapacity(buffersMax)
-    }
-
-    func deallocate() {
-        storage.deallocate()
-        sends.deallocate()
-    }
-
-    mutating func append(_ bytes: UnsafeRawBufferPointer, to destination: seqcast_addr, key: UInt64) -> Bool {
-        let n = bytes.count
-        if segmentOffload {
-            var i = batches.count - 1
-            while i >= 0, batches[i].key != key { i -= 1 }
-            if i >= 0, !batches[i].closed, batches[i].count < Self.segmentsMax, n <= batches[i].segment,
-               batches[i].bytes + n <= Self.bytesMax {
-                if fixedCopy {
-                    // The fix: no method call on `self` while `batches[i]` is inout. SendQueue's
-                    // `copy(bytes, into: &batches[i])` is a call on self that overlaps the
-                    // inout access, so Swift copies `self` for the call (retaining `batches`),
-                    // the array is then not uniquely referenced, and the element write copies
-                    // the whole batch array (malloc + memmove + free) for every datagram.
-                    Self.copy(bytes, storage: storage, into: &batches[i])
-                } else {
-                    copy(bytes, into: &batches[i])
-                }
-                if n < batches[i].segment { batches[i].closed = true }
-                return true
-            }
-            if i >= 0 { batches[i].closed = true }
-        }
-        guard batches.count < buffersMax else { return false }
-        var b = Batch(destination: destination, key: key, buffer: batches.count)
-        b.segment = n
-        copy(bytes, into: &b)
-        if !segmentOffload { b.closed = true }
-        batches.append(b)
-        return true
-    }
-
-    @inline(__always)
-    private static func copy(_ bytes: UnsafeRawBufferPointer, storage: UnsafeMutableRawPointer, into b: inout Batch) {
-        let base = storage + b.buffer * 65_536 + b.bytes
-        if let src = bytes.baseAddress { base.copyMemory(from: src, byteCount: bytes.count) }
-        b.bytes += bytes.count
-        b.count += 1
-    }
-
-    private func copy(_ bytes: UnsafeRawBufferPointer, into b: inout Batch) {
-        let base = storage + b.buffer * 65_536 + b.bytes
-        if let src = bytes.baseAddress { base.copyMemory(from: src, byteCount: bytes.count) }
-        b.bytes += bytes.count
-        b.count += 1
-    }
-
-    mutating func flush(sender: OpaquePointer, fd: Int32) {
-        guard !batches.isEmpty else { return }
-        for (k, b) in batches.enumerated() {
-            sends[k] = seqcast_send(data: UnsafeRawPointer(storage + b.buffer * 65_536), len: UInt32(b.bytes),
-                                    segment: b.count > 1 ? UInt16(b.segment) : 0, reserved: 0,
-                                    dest: b.destination, result: 0, reserved2: 0)
-        }
-        _ = seqcast_sender_send(sender, fd, sends, UInt32(batches.count))
-        sendCalls &+= 1
-        for k in batches.indices {
-            if sends[k].result >= 0 {
-                datagramsSent &+= UInt64(batches[k].count)
-            } else {
-                sendErrors &+= UInt64(batches[k].count)
-                lastSendError = -sends[k].result
-            }
-        }
-        batches.removeAll(keepingCapacity: true)
-    }
-}
