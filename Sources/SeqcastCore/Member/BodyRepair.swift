@@ -105,20 +105,24 @@ extension Member {
                 n += 1
             }
             let first = i
-            do {
-                // The snapshot the closures read ends with this scope, before `sentAt` is written
-                // below: otherwise that write would copy the whole window.
-                let window = publisher.window
-                writer.send(outbox: &output.outbox, sender: publisher.sender, firstCounter: p.counter,
-                            logicalTs: p.logicalTs, count: n,
-                            length: { bodies.byteCount(window[first + $0].body) },
-                            write: { (k: Int, range: Range<Int>, w: inout WireWriter) throws(EncodeError) in
-                                try bodies.write(window[first + k].body, range: range, into: &w)
-                            })
-            }
+            Self.send(writer, &output.outbox, bodies, publisher.window, first: first, count: n,
+                      sender: publisher.sender, logicalTs: p.logicalTs)
             for k in first..<(first + n) { publisher.window[k].sentAt = now }
             i += n
         }
         publisher.flushDue = false
+    }
+
+    /// Sends window entries `first..<first+count` as data datagrams. Static, with the outbox,
+    /// store and window as separate arguments, so the closures borrow them instead of making
+    /// Swift copy the store (and window) for each call.
+    static func send(_ writer: DataRunWriter, _ outbox: inout Outbox, _ bodies: BodyStore, _ window: [Publisher.Pending],
+                     first: Int, count: Int, sender: SenderId, logicalTs: SequenceNumber) {
+        writer.send(outbox: &outbox, sender: sender, firstCounter: window[first].counter,
+                    logicalTs: logicalTs, count: count,
+                    length: { bodies.byteCount(window[first + $0].body) },
+                    write: { (k: Int, range: Range<Int>, w: inout WireWriter) throws(EncodeError) in
+                        try bodies.write(window[first + k].body, range: range, into: &w)
+                    })
     }
 }

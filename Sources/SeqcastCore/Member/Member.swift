@@ -36,6 +36,8 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     var join: JoinState?
     var checkpoints: CheckpointStore?
     var latestCheckpointSeq = SequenceNumber.zero
+    /// Where the last scan for expired orphans ran (`dropExpiredOrphans`).
+    var orphanScanAt = SequenceNumber.zero
 
     /// - Parameters:
     ///   - incarnation: this start's incarnation (Part 1 §1): higher than any earlier one.
@@ -176,9 +178,15 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     /// Lifetime rule at a member: a kept body whose timestamp is more than L behind what we
     /// delivered can no longer be numbered (any number it could get is already delivered), so
     /// it is an orphan of a stream that broke; its slot goes back to the store.
+    ///
+    /// The scan visits every pending body, so it runs once per L/8 delivered numbers (or when
+    /// the store runs low), not on every heartbeat: an orphan waits at most L/8 longer.
     mutating func dropExpiredOrphans() {
         let horizon = deliveredThrough.rawValue
         guard horizon > config.lifetime else { return }
+        let storeLow = bodies.slotsFree < config.limits.bodySlotsMax / 8
+        guard storeLow || horizon >= orphanScanAt.rawValue + max(1, config.lifetime / 8) else { return }
+        orphanScanAt = deliveredThrough
         let expired = pending.entries.filter {
             $0.value.logicalTs.rawValue < UInt64.max - config.lifetime && $0.value.logicalTs.rawValue + config.lifetime < horizon
         }.map(\.key)
@@ -204,11 +212,8 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
                     repair.blocked(at: seq, now: now, grace: config.timing.nakGrace)
                     return
                 }
-                bodies.withBody(m.body) { body in
-                    app.apply(seq: seq, id: id, body: body)
-                    output.events.append(.delivered(seq: seq, id: id, bodyDigest: Digest.of(body),
-                                                    stateDigest: app.stateDigest))
-                }
+                let bodyDigest = Self.apply(&app, bodies, m.body, seq: seq, id: id)
+                output.events.append(.delivered(seq: seq, id: id, bodyDigest: bodyDigest, stateDigest: app.stateDigest))
                 bodies.free(m.body)
                 deliveredCounter[id.sender] = id.counter
                 if id.sender == publisher.sender {
@@ -253,6 +258,17 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         }
         output.events.append(.streamEnded(sender: s, lastCounter: lastCounter, next: next, republished: moved,
                                           logicalTs: ledger.announcedThrough))
+    }
+
+    /// Hands one stored body to the application; returns the body's digest. Static, with the
+    /// application and the store as separate arguments: a closure over `self` here made Swift
+    /// copy the whole store (retaining each of its arrays) for every delivered message.
+    static func apply(_ app: inout App, _ bodies: BodyStore, _ h: BodyStore.Handle, seq: SequenceNumber,
+                      id: MessageId) -> UInt64 {
+        bodies.withBody(h) { body in
+            app.apply(seq: seq, id: id, body: body)
+            return Digest.of(body)
+        }
     }
 
     /// A one-line account of why delivery may be waiting, for failure reports.
