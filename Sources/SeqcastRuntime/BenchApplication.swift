@@ -40,8 +40,9 @@ public enum BenchMeasurement {
 /// measured window. Latency and rate are local observations, not replicated state.
 public struct BenchApplication: ReplicatedApplication {
     public private(set) var reference = ReferenceApplication()
-    /// Last index delivered per publisher node (replicated: part of the snapshot).
-    public private(set) var lastIndex: [UInt32: UInt64] = [:]
+    /// Last index delivered per publisher node (replicated: part of the snapshot). A few
+    /// publishers: a linear scan beats hashing per message.
+    public private(set) var lastIndex: [(node: UInt32, index: UInt64)] = []
     public private(set) var fifoViolations: UInt64 = 0
     public private(set) var foreignBodies: UInt64 = 0
     // Local measurements.
@@ -61,9 +62,12 @@ public struct BenchApplication: ReplicatedApplication {
             foreignBodies &+= 1
             return
         }
-        let last = lastIndex[node, default: 0]
+        var k = 0
+        while k < lastIndex.count, lastIndex[k].node != node { k += 1 }
+        if k == lastIndex.count { lastIndex.append((node, 0)) }
+        let last = lastIndex[k].index
         if index != last &+ 1 { fifoViolations &+= 1 }
-        lastIndex[node] = max(last, index)
+        lastIndex[k].index = max(last, index)
         if ns >= BenchMeasurement.fromNanos, BenchMeasurement.fromNanos != 0 {
             let now = seqcast_monotonic_ns()
             if measuredCount == 0 { measuredFirstNs = now }
@@ -77,7 +81,7 @@ public struct BenchApplication: ReplicatedApplication {
         var out = reference.snapshot()
         func put(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         put(UInt64(lastIndex.count))
-        for (node, index) in lastIndex.sorted(by: { $0.key < $1.key }) {
+        for (node, index) in lastIndex.sorted(by: { $0.node < $1.node }) {
             put(UInt64(node))
             put(index)
         }
@@ -90,11 +94,11 @@ public struct BenchApplication: ReplicatedApplication {
         guard snapshot.count >= referenceBytes + 16,
               reference.restore(Array(snapshot[..<referenceBytes])) else { return false }
         var r = RecordReader(Array(snapshot[referenceBytes...]))
-        guard let n = r.next(), n <= 1 << 16 else { return false }
-        var table: [UInt32: UInt64] = [:]
+        guard let n = r.next(), n <= 4_096 else { return false }
+        var table: [(node: UInt32, index: UInt64)] = []
         for _ in 0..<n {
             guard let node = r.next(), let index = r.next() else { return false }
-            table[UInt32(truncatingIfNeeded: node)] = index
+            table.append((UInt32(truncatingIfNeeded: node), index))
         }
         guard let violations = r.next(), r.atEnd else { return false }
         lastIndex = table

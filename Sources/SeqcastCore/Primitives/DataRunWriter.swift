@@ -126,5 +126,8 @@ struct Reassembly {
         return p.pieces.flatMap { $0! }
     }
 
-    mutating func discard(_ id: MessageId) { partials[id] = nil }
+    /// Called for every collected message: skip the hash when nothing is being reassembled.
+    mutating func discard(_ id: MessageId) {
+        if !partials.isEmpty { partials[id] = nil }
+    }
 }
