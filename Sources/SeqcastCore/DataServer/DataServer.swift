@@ -29,6 +29,8 @@ public struct DataServer: ProtocolRole {
     var reassembly = Reassembly()
     var prng: Prng
     var reportAt: Instant?
+    /// When the last batched report left: the next one waits `reportDelay` after it.
+    var lastReportAt: Instant?
     var refreshAt: Instant
     var peerCursor = 0
     var reportScratch: [DataReport.Entry] = []
@@ -90,6 +92,7 @@ public struct DataServer: ProtocolRole {
         if let at = reportAt, at <= now {
             sendReports()
             reportAt = nil
+            lastReportAt = now
         }
         if refreshAt <= now {
             // Reports may be lost and are cumulative: re-send every uncommitted holding.
@@ -131,7 +134,13 @@ public struct DataServer: ProtocolRole {
             }
             counter += 1
         }
-        if reportAt == nil, senders[m.sender]?.dirty == true { reportAt = now + config.timing.reportDelay }
+        if reportAt == nil, senders[m.sender]?.dirty == true {
+            // Adaptive batching (Nagle's rule, inverted): after a quiet spell the report goes at
+            // the next tick, which a driver runs after the whole batch of datagrams it received;
+            // under load reports leave at most once per `reportDelay`, each covering many ids.
+            let earliestNext = lastReportAt.map { $0 + config.timing.reportDelay } ?? now
+            reportAt = max(now, earliestNext)
+        }
     }
 
     func isHeldOrObsolete(_ id: MessageId) -> Bool {
