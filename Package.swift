@@ -24,13 +24,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "SeqcastWire", exclude: ["WIRE.md"]),
-        // Cross-module optimization in release: the member is generic over its application, and a
-        // client's Member<MyApp> would otherwise run unspecialized (a generic-metadata look-up in
-        // every closure of the delivery and publish paths: ~10 % of a member's time, perf).
-        .target(
-            name: "SeqcastCore", dependencies: ["SeqcastWire"],
-            swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
-        ),
+        // No -cross-module-optimization (measured ~5 % on seqcast bench): unsafeFlags would make
+        // SwiftPM refuse this package as a versioned dependency of an embedding application.
+        .target(name: "SeqcastCore", dependencies: ["SeqcastWire"]),
         .target(name: "SeqcastSimulation", dependencies: ["SeqcastCore", "SeqcastWire"]),
         // io_uring / sendmmsg batched UDP with GSO/GRO, sockets, pinning, futexes (seqcast_shim.h).
         .target(

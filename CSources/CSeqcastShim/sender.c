@@ -156,7 +156,10 @@ static void uring_chunk(seqcast_sender *s, int fd, seqcast_send *x, unsigned n)
             if (!sqe) // cannot happen: SQ has >= batch_max entries and is empty here
                 break;
             unsigned i = s->todo[k];
-            io_uring_prep_sendmsg(sqe, fd, &s->mm[i].msg_hdr, 0);
+            // MSG_DONTWAIT: a full socket buffer completes with -EAGAIN (retried briefly below)
+            // instead of io_uring parking the send until the socket drains, which would block
+            // submit_and_wait, and with it the role loop, for as long as that takes.
+            io_uring_prep_sendmsg(sqe, fd, &s->mm[i].msg_hdr, MSG_DONTWAIT);
             io_uring_sqe_set_data64(sqe, i);
             queued++;
         }

@@ -104,12 +104,13 @@ struct RingSource: DatagramSource {
 
 func runDedicated<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions) throws {
     let ring = SPSCSlotRing(capacity: 8_192, slotBytes: 2_048)
+    // Pinned only when asked (--cpu): a launcher that starts many processes must hand each its
+    // own CPUs, or they would all crowd onto the same two.
     let cpus = Int(seqcast_online_cpus())
-    let roleCPU = o.cpu ?? 0
     let io = ReceiveThread(ring: ring, sockets: loop.network.receiveSockets, transport: o.network.transport,
-                           cpu: (roleCPU + 1) % max(cpus, 1))
+                           cpu: o.cpu.map { ($0 + 1) % max(cpus, 1) })
     try io.start()
-    _ = seqcast_pin_current_thread(Int32(roleCPU))
+    if let cpu = o.cpu { _ = seqcast_pin_current_thread(Int32(cpu)) }
     var source = RingSource(consumer: SPSCSlotRing.Consumer(ring))
     loop.run(source: &source)
     io.join()

@@ -14,6 +14,8 @@ public struct GroupLayout: Sendable {
     public var checkpointInterval: UInt64 = 8_192
     public var senderWindow = 4_096
     public var bodySlots = 65_536
+    /// Largest datagram (IPv4 over a 1500-byte MTU: 1472; the runtime lowers it for IPv6).
+    public var datagramBytes = 1_472
     public init() {}
 
     public static let sequencer = NodeId(1)
@@ -28,7 +30,7 @@ public struct GroupLayout: Sendable {
                             commitServers: (0..<commitServers).map(Self.commitServer),
                             checkpointServers: (0..<checkpointServers).map(Self.checkpointServer),
                             reportQuorum: reportQuorum, commitQuorum: commitQuorum, lifetime: lifetime,
-                            checkpointInterval: checkpointInterval)
+                            checkpointInterval: checkpointInterval, datagramBytesMax: datagramBytes)
         c.limits.senderWindowMax = senderWindow
         c.limits.bodySlotsMax = bodySlots
         try c.validate()

@@ -132,4 +132,5 @@ public final class NodeNetwork {
     public var datagramsSent: UInt64 { sendQueue.datagramsSent }
     public var sendCalls: UInt64 { sendQueue.sendCalls }
     public var sendErrors: UInt64 { sendQueue.sendErrors }
+    public var segmentationRefused: Bool { sendQueue.segmentationRefused }
 }

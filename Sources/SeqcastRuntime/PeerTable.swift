@@ -9,6 +9,9 @@ struct PeerTable {
     private var v6: [seqcast_addr] = []
     private var v6Index: [V6Key: Int] = [:]
     static let v6PeersMax = 4_096
+    /// The address of a source the full table cannot name: its datagrams are still processed;
+    /// replies to it cannot be sent (`address` is nil) and are counted as unroutable.
+    static let unmappable = PeerAddress(ipv6Bit | (UInt64.max >> 1))
 
     struct V6Key: Hashable {
         var high: UInt64
@@ -17,8 +20,7 @@ struct PeerTable {
         var scope: UInt32
     }
 
-    /// The opaque address of `a`. An IPv6 peer past the table's bound maps to nil (the datagram
-    /// is still processed; a reply to it cannot be sent and is counted by the caller).
+    /// The opaque address of `a`. An IPv6 peer past the table's bound maps to `unmappable`.
     mutating func peer(_ a: seqcast_addr) -> PeerAddress? {
         if a.family == 4 {
             let ip = UInt64(a.ip.0) << 24 | UInt64(a.ip.1) << 16 | UInt64(a.ip.2) << 8 | UInt64(a.ip.3)
@@ -26,7 +28,7 @@ struct PeerTable {
         }
         let key = Self.key(a)
         if let i = v6Index[key] { return PeerAddress(Self.ipv6Bit | UInt64(i)) }
-        guard v6.count < Self.v6PeersMax else { return nil }
+        guard v6.count < Self.v6PeersMax else { return Self.unmappable }
         v6.append(a)
         v6Index[key] = v6.count - 1
         return PeerAddress(Self.ipv6Bit | UInt64(v6.count - 1))

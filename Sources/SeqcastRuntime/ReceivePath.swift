@@ -1,4 +1,5 @@
 import CSeqcastShim
+import Glibc
 
 /// Batched receive over a node's sockets (multishot RECVMSG over provided buffers with io_uring,
 /// poll + recvmmsg otherwise); GRO super-packets arrive split into datagrams. Owned by the
@@ -39,8 +40,17 @@ public final class ReceivePath {
     /// (0: never block). The datagrams stay valid until the next call.
     @inline(__always) public func poll(timeoutNanos: Int64) -> Int {
         let n = seqcast_receiver_poll(receiver, datagrams, UInt32(batchMax), timeoutNanos)
-        return n > 0 ? Int(n) : 0
+        if n >= 0 { return Int(n) }
+        // A failing receiver must not spin a core: count, remember, and back off a little.
+        pollErrors &+= 1
+        lastPollError = -n
+        if n != -EINTR, n != -EAGAIN { usleep(1_000) }
+        return 0
     }
+
+    /// Polls that failed (other than timeouts), and the last errno: in the process report.
+    public private(set) var pollErrors: UInt64 = 0
+    public private(set) var lastPollError: Int32 = 0
 
     @inline(__always) public subscript(i: Int) -> seqcast_datagram { datagrams[i] }
 

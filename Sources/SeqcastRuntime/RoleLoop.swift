@@ -103,7 +103,7 @@ public struct RoleLoop<W: LoopWorkload> {
             now = Self.clock()
             let me = network.localAddress
             for i in 0..<n {
-                guard let peer = network.peer(source.from(i)) else { continue }
+                let peer = network.peer(source.from(i)) ?? PeerTable.unmappable
                 // Our own multicast loops back to our group sockets: the role already has it.
                 if peer == me {
                     stats.ownLoopback &+= 1

@@ -36,7 +36,10 @@ public struct RoleProcessOptions: Sendable {
 
 /// Runs one role until it finishes (a member's plan) or a stop signal arrives; returns its report.
 public func runRoleProcess(_ o: RoleProcessOptions, log: (String) -> Void) throws -> Report {
-    let config = try o.layout.config()
+    var layout = o.layout
+    // IPv6 headers are 20 bytes longer: keep datagrams within a 1500-byte MTU.
+    if o.network.family == 6 { layout.datagramBytes = min(layout.datagramBytes, 1_452) }
+    let config = try layout.config()
     let listensToData = [.dataServer, .member, .checkpointServer].contains(o.role)
     let listensToCommit = o.role != .sequencer
     let network = try NodeNetwork(config: o.network, node: o.node, listensToData: listensToData,
@@ -94,6 +97,8 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
         report.add("rx_superpackets", s.superpackets)
         report.add("rx_truncated", s.truncated)
         report.add("rx_rearms", s.rearms)
+        report.add("rx_poll_errors", source.pollErrors)
+        report.add("rx_last_poll_error", source.lastPollError)
     }
     report.add("loop_iterations", loop.stats.iterations)
     report.add("loop_blocking_polls", loop.stats.blockingPolls)
@@ -102,6 +107,8 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
     report.add("tx_datagrams", loop.network.datagramsSent)
     report.add("tx_send_calls", loop.network.sendCalls)
     report.add("tx_errors", loop.network.sendErrors)
+    report.add("tx_segmentation_refused", loop.network.segmentationRefused)
+    report.add("tx_unroutable", loop.network.unroutable)
     report.add("repair_throttled", loop.stats.repairThrottled)
 }
 

@@ -1,4 +1,5 @@
 import CSeqcastShim
+import Glibc
 
 /// Outgoing datagrams staged between two flushes, coalesced per destination into UDP GSO sends:
 /// consecutive datagrams to one destination share a 64 KiB buffer as long as they have the
@@ -50,11 +51,37 @@ package struct SendQueue {
 
     var isEmpty: Bool { batches.isEmpty }
 
+    /// Set once the kernel refused a segmented send: every later datagram is sent on its own.
+    package private(set) var segmentationRefused = false
+
+    static func refusesSegmentation(_ errno: Int32) -> Bool {
+        errno == EINVAL || errno == EMSGSIZE || errno == EIO
+    }
+
+    /// Sends a refused batch's datagrams one per send (segment boundaries are known: every
+    /// datagram but the last has the batch's segment size).
+    private mutating func sendOneByOne(_ b: Batch, sender: OpaquePointer, fd: Int32) {
+        let base = storage + b.buffer * 65_536
+        var offset = 0
+        var one = seqcast_send()
+        while offset < b.bytes {
+            let n = min(b.segment, b.bytes - offset)
+            one = seqcast_send(data: UnsafeRawPointer(base + offset), len: UInt32(n), segment: 0, reserved: 0,
+                               dest: b.destination, result: 0, reserved2: 0)
+            _ = seqcast_sender_send(sender, fd, &one, 1)
+            if one.result >= 0 { datagramsSent &+= 1 } else {
+                sendErrors &+= 1
+                lastSendError = -one.result
+            }
+            offset += n
+        }
+    }
+
     /// Stages one datagram for `destination` (`key` identifies it cheaply). Returns false when
     /// every buffer is in use: flush, then append again.
     package mutating func append(_ bytes: UnsafeRawBufferPointer, to destination: seqcast_addr, key: UInt64) -> Bool {
         let n = bytes.count
-        if segmentOffload {
+        if segmentOffload, !segmentationRefused {
             // The open batch for this destination is the last one with its key (few destinations
             // per flush: a backwards scan beats a dictionary here).
             var i = batches.count - 1
@@ -71,7 +98,7 @@ package struct SendQueue {
         var b = Batch(destination: destination, key: key, buffer: batches.count)
         b.segment = n
         Self.copy(bytes, storage: storage, into: &b)
-        if !segmentOffload { b.closed = true }
+        if !segmentOffload || segmentationRefused { b.closed = true }
         batches.append(b)
         return true
     }
@@ -96,12 +123,19 @@ package struct SendQueue {
         _ = seqcast_sender_send(sender, fd, sends, UInt32(batches.count))
         sendCalls &+= 1
         for k in batches.indices {
-            if sends[k].result >= 0 {
+            let result = sends[k].result
+            if result >= 0 {
                 datagramsSent &+= UInt64(batches[k].count)
+            } else if batches[k].count > 1, Self.refusesSegmentation(-result) {
+                // The path cannot segment (segment + headers above the link MTU, or a device
+                // without UDP GSO): a retransmission would coalesce and fail the same way, so
+                // this batch goes out datagram by datagram and offload stays off from now on.
+                segmentationRefused = true
+                sendOneByOne(batches[k], sender: sender, fd: fd)
             } else {
                 // The protocol retransmits what is lost; a full socket buffer is loss like any other.
                 sendErrors &+= UInt64(batches[k].count)
-                lastSendError = -sends[k].result
+                lastSendError = -result
             }
         }
         batches.removeAll(keepingCapacity: true)

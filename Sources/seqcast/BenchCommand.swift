@@ -227,6 +227,12 @@ struct BenchCommand: ParsableCommand {
                 result.failure = "interrupted"
                 break
             }
+            if let lost = memberChildren.first(where: { !$0.process.isRunning && launcher.report($0) == nil }) {
+                // A member that died before reporting (a crashed publisher never says how many
+                // it published, so the others would wait for the whole timeout).
+                result.failure = "member \(lost.node) exited without a report (status \(lost.process.terminationStatus))"
+                break
+            }
             if let dead = launcher.anyServerDied {
                 result.failure = "\(dead.role.rawValue) \(dead.node) exited (status \(dead.process.terminationStatus))"
                 break

@@ -36,6 +36,14 @@ struct RunCommand: ParsableCommand {
     var measureFromNs: UInt64?
     @Option(help: "Also write the closing report to this file.") var reportFile: String?
 
+    func validate() throws {
+        if let r = rate, !(r > 0 && r.isFinite) { throw ValidationError("--rate must be a positive number of messages per second") }
+        if let s = publishSeconds, !(s > 0 && s.isFinite) { throw ValidationError("--publish-seconds must be positive") }
+        guard messageSize >= BenchBody.byteCount, messageSize <= 64 * 1024 else {
+            throw ValidationError("--message-size must be between \(BenchBody.byteCount) and 65536")
+        }
+    }
+
     func run() throws {
         var o = RoleProcessOptions(role: role, node: NodeId(node))
         o.layout = group.layout

@@ -39,4 +39,12 @@ import SeqcastWire
         t[s, default: 0] = 9
         #expect(t[s] == 9 && t.count == 1)
     }
+
+    @Test func sendersOfOneIncarnationSpreadOverSlots() {
+        // Node ids live in the high half of a SenderId; they must still pick different slots.
+        let homes = Set((1...64 as ClosedRange<UInt32>).map {
+            SenderId(node: NodeId($0), incarnation: 1).tableHash & 255
+        })
+        #expect(homes.count >= 40, "only \(homes.count) distinct home slots for 64 senders")
+    }
 }

@@ -101,7 +101,7 @@ public struct DataServer: ProtocolRole {
             for s in senderOrder where senders[s]!.endedAt == nil
                 && (senders[s]!.heldThrough > senders[s]!.committedThrough
                     || senders[s]!.highestStored > senders[s]!.heldThrough) {
-                senders[s]!.dirty = true
+                senders.update(s) { $0.dirty = true }
             }
             sendReports()
             fetchFromPeers(now: now)
@@ -197,7 +197,8 @@ public struct DataServer: ProtocolRole {
                 senders[s] = SenderHoldings()
                 senderOrder.append(s)
             }
-            senders[s]!.noteCommitted(counter: c, seq: run.firstSeq.rawValue, count: UInt64(run.count))
+            // In place: a copy here would also copy the holdings' commit runs, once per commit run.
+            senders.update(s) { $0.noteCommitted(counter: c, seq: run.firstSeq.rawValue, count: UInt64(run.count)) }
             advancePrefixes(s)
         case .endOfStream(let s, let last):
             guard var h = senders[s], h.endedAt == nil else { return }
@@ -262,8 +263,10 @@ public struct DataServer: ProtocolRole {
         for c in (h.collectedThrough + 1)...last {
             collect(MessageId(sender: miss.sender, counter: c), seq: h.seq(of: c))
         }
-        senders[miss.sender]!.collectedThrough = last
-        senders[miss.sender]!.committedThrough = max(h.committedThrough, last)
+        senders.update(miss.sender) {
+            $0.collectedThrough = last
+            $0.committedThrough = max(h.committedThrough, last)
+        }
         advancePrefixes(miss.sender)
     }
 
@@ -293,7 +296,7 @@ public struct DataServer: ProtocolRole {
         let perDatagram = DataReport.entriesMax(datagramBytes: config.datagramBytesMax)
         reportScratch.removeAll(keepingCapacity: true)
         for s in senderOrder where senders[s]!.dirty {
-            senders[s]!.dirty = false
+            senders.update(s) { $0.dirty = false }
             reportScratch.append(reportEntry(s))
             if reportScratch.count == perDatagram {
                 sendReport()
@@ -401,7 +404,7 @@ public struct DataServer: ProtocolRole {
             let h = senders[s]!
             guard h.repairedThrough < h.knownThrough, h.endedAt.map({ h.repairedThrough < $0 }) ?? true else { continue }
             guard let since = h.gapSince else {
-                senders[s]!.gapSince = now
+                senders.update(s) { $0.gapSince = now }
                 continue
             }
             guard now.since(since) >= config.timing.nakGrace else { continue }

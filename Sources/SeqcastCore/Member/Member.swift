@@ -184,7 +184,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     mutating func dropExpiredOrphans() {
         let horizon = deliveredThrough.rawValue
         guard horizon > config.lifetime else { return }
-        let storeLow = bodies.slotsFree < config.limits.bodySlotsMax / 8
+        let storeLow = bodies.largeSlotsFree < config.limits.bodySlotsMax / 8
         guard storeLow || horizon >= orphanScanAt.rawValue + max(1, config.lifetime / 8) else { return }
         orphanScanAt = deliveredThrough
         let expired = pending.entries.filter {

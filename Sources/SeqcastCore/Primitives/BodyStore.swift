@@ -39,6 +39,8 @@ public struct BodyStore {
     }
 
     public var slotsFree: Int { freeSmall.count + freeLarge.count }
+    /// Free datagram-sized slots: what runs out first (small bodies spill into these).
+    public var largeSlotsFree: Int { freeLarge.count }
 
     /// Copies `body` in; nil when the store is full.
     public mutating func store(_ body: UnsafeRawBufferPointer) -> Handle? {

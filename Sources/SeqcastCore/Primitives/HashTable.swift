@@ -21,9 +21,12 @@ extension MessageId: TableKey {
 }
 
 extension SenderId: TableKey {
+    /// The node id sits in the high half: fold it down before multiplying (a product's low bits
+    /// depend only on the factor's low bits, and the slot is taken from the low bits).
     @inlinable public var tableHash: UInt64 {
-        let h = rawValue &* 0x9E37_79B9_7F4A_7C15
-        return h ^ h >> 29
+        var h = (rawValue ^ rawValue >> 32) &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 29
+        return h &* 0xBF58_476D_1CE4_E5B9
     }
 }
 
