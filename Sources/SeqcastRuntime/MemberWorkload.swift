@@ -49,6 +49,7 @@ public struct MemberWorkload: LoopWorkload {
     }
 
     public mutating func step(_ role: inout Role, now: Instant) -> Instant? {
+        BenchMeasurement.loopNanos = now.nanoseconds
         if expectTotal == nil, now >= nextFileCheck, let path = plan.expectFile {
             nextFileCheck = now + .millis(10)
             expectTotal = Self.readNumber(path)

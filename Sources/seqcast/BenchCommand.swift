@@ -192,6 +192,8 @@ struct BenchCommand: ParsableCommand {
         let expectFile = dir + "/expect"
         for i in 0..<members {
             var extra = ["--message-size", "\(messageSize)", "--start-at-ns", "\(startAt)", "--measure-from-ns", "\(measureFrom)"]
+            // The throughput phase measures the delivery rate only (latency comes from phase 2).
+            if rate == nil { extra.append("--no-latency") }
             let publishes = i < publishers
             if publishes {
                 if let s = seconds { extra += ["--publish-seconds", "\(s)"] } else { extra += ["--publish", "\(messages ?? 0)"] }

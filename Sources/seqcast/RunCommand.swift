@@ -34,6 +34,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Member: start publishing at this CLOCK_MONOTONIC nanosecond.") var startAtNs: UInt64 = 0
     @Option(help: "Member: measure latency and rate of messages published from this CLOCK_MONOTONIC nanosecond.")
     var measureFromNs: UInt64?
+    @Flag(inversion: .prefixedNo, help: "Member: record publish-to-delivery latency (a clock read per delivery).")
+    var latency = true
     @Option(help: "Also write the closing report to this file.") var reportFile: String?
 
     func validate() throws {
@@ -62,6 +64,7 @@ struct RunCommand: ParsableCommand {
         o.plan.publishedFile = publishedFile
         o.plan.startAtNanos = startAtNs
         BenchMeasurement.fromNanos = measureFromNs ?? 1
+        BenchMeasurement.latency = latency
         installStopHandlers()
         let report = try runRoleProcess(o) { line in
             logLine("seqcast[\(role.rawValue) \(node)]: \(line)")

@@ -42,7 +42,8 @@ public struct DataServer: ProtocolRole {
         self.incarnation = incarnation
         output = RoleOutput(config: config)
         bodies = BodyStore(slotBytes: config.datagramBytesMax, slotCountMax: config.limits.bodySlotsMax)
-        store.reserveCapacity(config.limits.bodySlotsMax)
+        // Sized for a checkpoint interval or so, not the whole store: it doubles (rarely) on demand.
+        store.reserveCapacity(min(config.limits.bodySlotsMax, 16_384))
         prng = Prng(seed: seed)
         refreshAt = now + config.timing.reportRefresh
     }
