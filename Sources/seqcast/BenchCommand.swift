@@ -37,6 +37,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Send this many bad datagrams per second to every node during the throughput phase.")
     var hostileRate = 0
     @Flag(help: "Children's logs go to files in the scratch folder, not to stderr.") var quiet = false
+    @Flag(help: "Pin every process to one CPU, round robin (default: the kernel places them).") var pin = false
     @OptionGroup var group: GroupOptions
     @OptionGroup var net: NetworkOptions
 
@@ -179,6 +180,7 @@ struct BenchCommand: ParsableCommand {
             guard let p = prefix else { return (nil, []) }
             return ("\(p)\(node)", ["--interface", "\(subnet)\(node)", "--host", "\(subnet)\(node)"])
         }
+        if pin { launcher.pinCPUs = onlineCPUs() }
         var result = Phase()
         defer { launcher.stopAll() }
         try launcher.start(.sequencer, node: 1)

@@ -18,6 +18,8 @@ final class GroupLauncher {
     /// Per node: the namespace to run in (nil: this one) and extra arguments (interface, host).
     let placement: (UInt32) -> (netns: String?, arguments: [String])
     let quiet: Bool
+    /// Pin each process to one CPU, round robin over the machine's CPUs (nil: let the kernel place them).
+    var pinCPUs: Int?
     private(set) var children: [Child] = []
 
     init(scratch: String, commonArguments: [String], quiet: Bool,
@@ -38,6 +40,7 @@ final class GroupLauncher {
         if let p = published { args += ["--published-file", p] }
         let (netns, placed) = placement(node)
         args += placed
+        if let cpus = pinCPUs { args += ["--cpu", "\(children.count % cpus)"] }
         let p = Process()
         if let ns = netns {
             p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
