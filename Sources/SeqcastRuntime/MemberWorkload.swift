@@ -39,6 +39,11 @@ public struct MemberWorkload: LoopWorkload {
     public private(set) var checkpointsInstalled = 0
     var body: UnsafeMutableRawBufferPointer
     var nextFileCheck = Instant.zero
+    /// Where a stream end records the sender's next incarnation (nil: nowhere, tests only).
+    public var incarnationFile: IncarnationFile?
+    /// A stream end whose next incarnation could not be recorded: the member stops (reusing an
+    /// incarnation after a restart would lose messages).
+    public private(set) var stateFailure: String?
 
     public init(plan: MemberPlan, node: NodeId) {
         self.plan = plan
@@ -92,13 +97,21 @@ public struct MemberWorkload: LoopWorkload {
 
     public mutating func observe(_ event: RoleEvent, now: Instant) {
         switch event {
-        case .streamEnded: streamsEnded += 1
+        case .streamEnded(_, _, let next, _, _):
+            streamsEnded += 1
+            // Durable before the republished messages leave (they leave on the next tick).
+            do throws(NetworkError) {
+                try incarnationFile?.record(next.incarnation)
+            } catch {
+                stateFailure = error.description
+            }
         case .checkpointInstalled: checkpointsInstalled += 1
         default: break
         }
     }
 
     public func finished(_ role: Role) -> Bool {
+        if stateFailure != nil { return true }
         guard let total = expectTotal, role.app.deliveredCount >= total else { return false }
         let donePublishing = plan.publishCount == 0 || publishEnd != nil
         return donePublishing && role.unsequencedCount == 0

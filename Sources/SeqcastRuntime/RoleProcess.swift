@@ -26,7 +26,10 @@ public struct RoleProcessOptions: Sendable {
     public var cpu: Int?
     /// Start from the group's latest checkpoint (a late joiner).
     public var joining = false
+    /// The lowest incarnation this start may take (the state file's next one if higher).
     public var incarnation: UInt32 = 1
+    /// Where the node's incarnation file lives (data servers, members, checkpoint servers).
+    public var stateDirectory = "/var/tmp/seqcast"
     public var spinPolls = 8
     public init(role: ProcessRole, node: NodeId) {
         self.role = role
@@ -45,6 +48,10 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: (String) -> Void) throw
     let network = try NodeNetwork(config: o.network, node: o.node, listensToData: listensToData,
                                   listensToCommit: listensToCommit)
     if let reason = network.fallbackReason { log(reason) }
+    // Senders and data servers take an incarnation above every earlier start's.
+    let incarnationFile = IncarnationFile(directory: o.stateDirectory, group: config.groupId, node: o.node)
+    let incarnation = [.dataServer, .member, .checkpointServer].contains(o.role)
+        ? try incarnationFile.claim(atLeast: o.incarnation) : o.incarnation
     let now = Instant(nanoseconds: seqcast_monotonic_ns())
     let seed = now.nanoseconds ^ UInt64(o.node.rawValue) << 32
     var report = Report()
@@ -53,6 +60,7 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: (String) -> Void) throw
     report.add("transport", network.transport)
     report.add("threads", o.threads.resolved.rawValue)
     report.add("durability", "none")
+    report.add("incarnation", incarnation)
     switch o.role {
     case .sequencer:
         let role = Sequencer(config: config, node: o.node, now: now)
@@ -61,7 +69,7 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: (String) -> Void) throw
         report.add("committed_through", loop.role.committedThrough.rawValue)
         counters(loop.role.output.counters, &report)
     case .dataServer:
-        let role = DataServer(config: config, node: o.node, incarnation: o.incarnation, seed: seed, now: now)
+        let role = DataServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now)
         var loop = RoleLoop(role: role, workload: NoWorkload<DataServer>(), network: network)
         try drive(&loop, o, &report)
         counters(loop.role.output.counters, &report)
@@ -72,10 +80,12 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: (String) -> Void) throw
         counters(loop.role.output.counters, &report)
     case .member, .checkpointServer:
         let role: Member<BenchApplication> = o.role == .member
-            ? Member(config: config, node: o.node, incarnation: o.incarnation, seed: seed, now: now, joining: o.joining)
-            : .checkpointServer(config: config, node: o.node, incarnation: o.incarnation, seed: seed, now: now,
+            ? Member(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now, joining: o.joining)
+            : .checkpointServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now,
                                 restarted: o.joining)
-        var loop = RoleLoop(role: role, workload: MemberWorkload(plan: o.plan, node: o.node), network: network)
+        var workload = MemberWorkload(plan: o.plan, node: o.node)
+        workload.incarnationFile = incarnationFile
+        var loop = RoleLoop(role: role, workload: workload, network: network)
         try drive(&loop, o, &report)
         memberReport(loop, &report)
         counters(loop.role.output.counters, &report)
@@ -140,7 +150,8 @@ func memberReport(_ loop: RoleLoop<MemberWorkload>, _ report: inout Report) {
     report.add("back_pressured", loop.workload.backPressured)
     report.add("streams_ended", loop.workload.streamsEnded)
     report.add("checkpoints_installed", loop.workload.checkpointsInstalled)
-    report.add("finished", loop.workload.finished(m))
+    report.add("finished", loop.workload.finished(m) && loop.workload.stateFailure == nil)
+    if let f = loop.workload.stateFailure { report.add("state_failure", f) }
     let span = Double(app.measuredLastNs &- app.measuredFirstNs) / 1e9
     report.add("measured_messages", app.measuredCount)
     report.add("measured_seconds", span)

@@ -23,7 +23,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Pin the role's thread to this CPU.") var cpu: Int?
     @Option(help: "Non-blocking polls before a loop blocks in the kernel.") var spinPolls = 8
     @Flag(help: "Member: start from the group's latest checkpoint.") var join = false
-    @Option(help: "Sender incarnation (a restarted publisher must use a higher one).") var incarnation: UInt32 = 1
+    @Option(help: "Lowest incarnation to take (the state file's next one is used if higher).") var incarnation: UInt32 = 1
+    @Option(help: "Folder of the node's incarnation file (data servers, members, checkpoint servers).")
+    var stateDir = "/var/tmp/seqcast"
     @Option(help: "Member: messages to publish.") var publish: UInt64 = 0
     @Option(help: "Member: stop publishing after this many seconds.") var publishSeconds: Double?
     @Option(help: "Member: messages per second (default: as fast as back-pressure allows).") var rate: Double?
@@ -55,6 +57,7 @@ struct RunCommand: ParsableCommand {
         o.spinPolls = spinPolls
         o.joining = join
         o.incarnation = incarnation
+        o.stateDirectory = stateDir
         o.plan.publishCount = publishSeconds != nil && publish == 0 ? UInt64.max : publish
         o.plan.publishSeconds = publishSeconds
         o.plan.rate = rate

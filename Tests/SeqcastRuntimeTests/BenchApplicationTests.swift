@@ -1,3 +1,4 @@
+import Glibc
 import SeqcastCore
 import SeqcastWire
 import Testing
@@ -48,5 +49,20 @@ import Testing
         r.add("n", 3)
         r.add("ok", true)
         #expect(r.description == #"{"text":"a \"quoted\"\nline\u0001","n":3,"ok":true}"#)
+    }
+}
+
+@Suite struct IncarnationFileTests {
+    @Test func everyStartClaimsAHigherIncarnationAndStreamEndsAreRecorded() throws {
+        let dir = "/tmp/seqcast-incarnation-test-\(getpid())"
+        defer { _ = unlink("\(dir)/group-7-node-41.incarnation"); _ = rmdir(dir) }
+        let file = IncarnationFile(directory: dir, group: 7, node: NodeId(41))
+        #expect(file.read() == nil)
+        #expect(try file.claim(atLeast: 1) == 1)
+        #expect(try file.claim(atLeast: 1) == 2)
+        try file.record(9)  // a stream ended: the sender moved to incarnation 9
+        #expect(try file.claim(atLeast: 1) == 10)
+        #expect(try file.claim(atLeast: 50) == 50, "an explicit floor above the record wins")
+        #expect(file.read() == 50)
     }
 }
