@@ -144,3 +144,4 @@ public struct MemberWorkload: LoopWorkload {
         rename(tmp, path)
     }
 }
+

@@ -111,6 +111,11 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
         report.add("rx_poll_errors", source.pollErrors)
         report.add("rx_last_poll_error", source.lastPollError)
     }
+    // CPU this process used (all its threads): the noise-robust cost figure on a shared machine.
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    report.add("cpu_user_seconds", Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6)
+    report.add("cpu_system_seconds", Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6)
     report.add("loop_iterations", loop.stats.iterations)
     report.add("loop_blocking_polls", loop.stats.blockingPolls)
     report.add("loop_ticks", loop.stats.ticks)
@@ -143,6 +148,9 @@ func memberReport(_ loop: RoleLoop<MemberWorkload>, _ report: inout Report) {
     let m = loop.role
     let app = m.app
     report.add("delivered", app.deliveredCount)
+    report.add("pending_overflow", m.pendingLayout.overflow)
+    report.add("pending_lanes", m.pendingLayout.lanes)
+    report.add("pending_total", m.pendingLayout.total)
     report.add("delivered_through", m.deliveredThrough.rawValue)
     report.add("digest", String(app.stateDigest, radix: 16))
     report.add("fifo_violations", app.fifoViolations)

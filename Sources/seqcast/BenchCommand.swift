@@ -107,6 +107,13 @@ struct BenchCommand: ParsableCommand {
         r.add("retransmissions", throughput.total("retransmissions"))
         r.add("dropped_malformed", throughput.total("dropped_malformed", servers: true) + throughput.total("dropped_malformed"))
         r.add("throughput_phase_seconds", throughput.seconds)
+        // CPU the whole group used in the throughput phase, per message delivered at a member:
+        // what a message costs the machine, steadier than a rate on a shared host.
+        let cpu = (throughput.members + throughput.servers).reduce(0.0) {
+            $0 + throughput.number($1, "cpu_user_seconds") + throughput.number($1, "cpu_system_seconds")
+        }
+        r.add("group_cpu_seconds", cpu)
+        r.add("group_cpu_us_per_message", delivered > 0 ? cpu * 1e6 / Double(delivered) : 0)
         if hostileRate > 0 {
             let all = throughput.members + throughput.servers
             let counted = all.filter { p in

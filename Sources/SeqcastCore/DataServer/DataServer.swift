@@ -20,7 +20,7 @@ public struct DataServer: ProtocolRole {
     public private(set) var checkpointSeq = SequenceNumber.zero
     public var output: RoleOutput
     public private(set) var ledger = CommitLedger()
-    var store = HashTable<MessageId, StoredMessage>()
+    var store = CounterTable<StoredMessage>()
     var bodies: BodyStore
     var senders = HashTable<SenderId, SenderHoldings>()
     /// Senders in first-seen order: every iteration that reaches an output uses it, never a
@@ -42,8 +42,9 @@ public struct DataServer: ProtocolRole {
         self.incarnation = incarnation
         output = RoleOutput(config: config)
         bodies = BodyStore(slotBytes: config.datagramBytesMax, slotCountMax: config.limits.bodySlotsMax)
-        // Sized for a checkpoint interval or so, not the whole store: it doubles (rarely) on demand.
-        store.reserveCapacity(min(config.limits.bodySlotsMax, 16_384))
+        // A lane spans the whole store (small bodies count twice): messages stay until a
+        // checkpoint passes them, and none should spill into the slower overflow table.
+        store = CounterTable(laneCapacity: 2 * config.limits.bodySlotsMax)
         prng = Prng(seed: seed)
         refreshAt = now + config.timing.reportRefresh
     }

@@ -24,7 +24,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     public internal(set) var checkpointInterval: UInt64
     public internal(set) var ledger = CommitLedger()
     public var output: RoleOutput
-    var pending = HashTable<MessageId, StoredMessage>()
+    var pending = CounterTable<StoredMessage>()
     var bodies: BodyStore
     var deliveredCounter = HashTable<SenderId, UInt64>()
     /// Streams ended by the lifetime rule, with their last counter (kept in checkpoints).
@@ -54,9 +54,10 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         checkpointInterval = config.checkpointInterval
         output = RoleOutput(config: config)
         bodies = BodyStore(slotBytes: config.datagramBytesMax, slotCountMax: config.limits.bodySlotsMax)
-        // Sized for the working set, not the store: a table that fits in cache misses less per
-        // message; it doubles (rarely, allocating) if more bodies wait.
-        pending.reserveCapacity(min(config.limits.bodySlotsMax, 4_096))
+        // A lane spans as many counters as the store can hold bodies (small ones count twice), so
+        // a member that falls behind never spills into the overflow table (which would slow it
+        // further); lanes are kept and reused, so this is allocated once per active sender.
+        pending = CounterTable(laneCapacity: 2 * config.limits.bodySlotsMax)
         prng = Prng(seed: seed)
         publisher = Publisher(sender: SenderId(node: node, incarnation: incarnation),
                               windowMax: config.limits.senderWindowMax)
@@ -65,6 +66,8 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     }
 
     public var sender: SenderId { publisher.sender }
+    /// Pending bodies held outside their sender's lane, and lanes in use (diagnosis).
+    public var pendingLayout: (overflow: Int, lanes: Int, total: Int) { (pending.overflowCount, pending.laneCount, pending.count) }
     public var unsequencedCount: Int { publisher.count }
     public var isJoining: Bool { join != nil }
 
