@@ -42,6 +42,12 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var net: NetworkOptions
 
     mutating func validate() throws {
+        if group.checkpointInterval == nil {
+            // Data servers free bodies only behind a checkpoint: with large (fragmented) messages
+            // each takes several slots, so checkpoints must come sooner or the stores fill first.
+            let slotsPerMessage = UInt64((messageSize + 1_399) / 1_400)
+            group.checkpointInterval = max(64, min(8_192, UInt64(group.bodySlots) / (4 * slotsPerMessage)))
+        }
         guard publishers >= 1, members >= publishers, members <= 20 else {
             throw ValidationError("need 1 ≤ publishers ≤ members ≤ 20")
         }

@@ -15,7 +15,8 @@ struct GroupOptions: ParsableArguments {
     @Option(help: "K: data servers that must hold a message before it is numbered.") var reportQuorum = 2
     @Option(help: "Q: commit servers that must store an assignment before it commits (default: a majority).")
     var commitQuorum: Int?
-    @Option(help: "Checkpoint every N sequence numbers.") var checkpointInterval: UInt64 = 8_192
+    @Option(help: "Checkpoint every N sequence numbers (default 8192; keep it well below what a data server's store holds: bench lowers it for large messages).")
+    var checkpointInterval: UInt64?
     @Option(help: "L: a message's lifetime in sequence numbers.") var lifetime: UInt64 = 1_000_000
     @Option(help: "Unsequenced messages a publisher keeps before back-pressure.") var window = 4_096
     @Option(help: "Message slots of a store (data server or member).") var bodySlots = 65_536
@@ -27,7 +28,7 @@ struct GroupOptions: ParsableArguments {
         l.checkpointServers = checkpointServers
         l.reportQuorum = reportQuorum
         l.commitQuorum = commitQuorum
-        l.checkpointInterval = checkpointInterval
+        if let n = checkpointInterval { l.checkpointInterval = n }
         l.lifetime = lifetime
         l.senderWindow = window
         l.bodySlots = bodySlots
@@ -37,7 +38,7 @@ struct GroupOptions: ParsableArguments {
     var arguments: [String] {
         var a = ["--data-servers", "\(dataServers)", "--commit-servers", "\(commitServers)",
                  "--checkpoint-servers", "\(checkpointServers)", "--report-quorum", "\(reportQuorum)",
-                 "--checkpoint-interval", "\(checkpointInterval)", "--lifetime", "\(lifetime)",
+                 "--checkpoint-interval", "\(layout.checkpointInterval)", "--lifetime", "\(lifetime)",
                  "--window", "\(window)", "--body-slots", "\(bodySlots)"]
         if let q = commitQuorum { a += ["--commit-quorum", "\(q)"] }
         return a

@@ -148,6 +148,11 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     public mutating func publish(_ body: UnsafeRawBufferPointer, now: Instant) -> PublishResult {
         guard body.count <= config.limits.messageBytesMax else { return .tooLarge }
         guard publisher.count < config.limits.senderWindowMax else { return .backPressured }
+        // Our own unsequenced messages may take at most half of the large slots: the rest keeps
+        // room for what others publish, without which nothing (ours included) gets delivered.
+        if body.count > BodyStore.smallSlotBytes, bodies.largeSlotsFree < config.limits.bodySlotsMax / 2 {
+            return .backPressured
+        }
         guard let windowCopy = bodies.store(body) else { return .backPressured }
         let id = publisher.add(body: windowCopy, logicalTs: ledger.announcedThrough)
         // Our own multicast does not loop back to us: keep a copy to deliver.

@@ -3,7 +3,7 @@
 /// common case of market-data-like messages) share cache lines densely instead of each taking a
 /// datagram-sized slot, which measured as a cache miss per delivered message; larger ones take a
 /// datagram-sized slot. Bodies larger than that (reassembled fragments) take a separately
-/// allocated overflow buffer: a rare path by design.
+/// allocated buffer and hold as many large slots in reserve as they would fill.
 ///
 /// Owned by one role. Invariant: a handle is live from `store` until `free`.
 public struct BodyStore {
@@ -12,7 +12,6 @@ public struct BodyStore {
         @inlinable init(raw: Int32) { self.raw = raw }
     }
 
-    public static let overflowCountMax = 256
     public static let smallSlotBytes = 128
     public let slotBytes: Int
     public let slotCountMax: Int
@@ -23,7 +22,9 @@ public struct BodyStore {
     @usableFromInline var lengths: [Int32]
     @usableFromInline var freeSmall: [Int32]
     @usableFromInline var freeLarge: [Int32]
-    @usableFromInline var overflow: [Int32: [UInt8]] = [:]
+    /// Large bodies, each with the large slots it holds in reserve (so a store full of large
+    /// bodies is bounded like one full of datagram-sized ones).
+    @usableFromInline var overflow: [Int32: (bytes: [UInt8], reserved: [Int32])] = [:]
     @usableFromInline var nextOverflowKey: Int32 = -1
 
     public init(slotBytes: Int, slotCountMax: Int) {
@@ -45,11 +46,15 @@ public struct BodyStore {
     /// Copies `body` in; nil when the store is full.
     public mutating func store(_ body: UnsafeRawBufferPointer) -> Handle? {
         if body.count > slotBytes {
-            // Large bodies (reassembled fragments) are rare: a few at a time, never unbounded.
-            guard overflow.count < Self.overflowCountMax else { return nil }
+            // A large body (reassembled fragments) takes its own buffer and holds as many large
+            // slots in reserve as its size would fill: the store's bound stays one of bytes.
+            let slots = (body.count + slotBytes - 1) / slotBytes
+            guard freeLarge.count >= slots else { return nil }
             let key = nextOverflowKey
             nextOverflowKey = key == Int32.min ? -1 : key - 1
-            overflow[key] = Array(body)
+            let reserved = Array(freeLarge.suffix(slots))
+            freeLarge.removeLast(slots)
+            overflow[key] = (Array(body), reserved)
             return Handle(raw: key)
         }
         if body.count <= Self.smallSlotBytes, let slot = freeSmall.popLast() {
@@ -71,8 +76,8 @@ public struct BodyStore {
 
     public func withBody<R>(_ h: Handle, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         if h.raw < 0 {
-            guard let bytes = overflow[h.raw] else { preconditionFailure("dead overflow handle") }
-            return try bytes.withUnsafeBytes(body)
+            guard let entry = overflow[h.raw] else { preconditionFailure("dead overflow handle") }
+            return try entry.bytes.withUnsafeBytes(body)
         }
         let slot = Int(h.raw)
         let n = Int(lengths[slot])
@@ -85,12 +90,13 @@ public struct BodyStore {
     }
 
     public func byteCount(_ h: Handle) -> Int {
-        h.raw < 0 ? overflow[h.raw]?.count ?? 0 : Int(lengths[Int(h.raw)])
+        h.raw < 0 ? overflow[h.raw]?.bytes.count ?? 0 : Int(lengths[Int(h.raw)])
     }
 
     public mutating func free(_ h: Handle) {
         if h.raw < 0 {
-            precondition(overflow.removeValue(forKey: h.raw) != nil, "double free of overflow body")
+            guard let entry = overflow.removeValue(forKey: h.raw) else { preconditionFailure("double free of overflow body") }
+            freeLarge.append(contentsOf: entry.reserved)
         } else if Int(h.raw) < slotCountMax {
             freeSmall.append(h.raw)
         } else {
