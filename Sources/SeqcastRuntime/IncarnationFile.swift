@@ -7,7 +7,7 @@ import SeqcastWire
 /// publisher would reuse message ids that data servers and members already hold, and its new
 /// messages would be dropped as duplicates.
 ///
-/// One small file per node, replaced atomically (write, fsync, rename, fsync the folder).
+/// One small file per node (`SmallFile`, durable: fsync of the file and its folder).
 public struct IncarnationFile: Sendable {
     public let path: String
 
@@ -25,32 +25,11 @@ public struct IncarnationFile: Sendable {
     }
 
     public func read() -> UInt32? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 32)
-        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
-        return UInt32(String(decoding: buffer[..<n], as: UTF8.self).filter(\.isNumber))
+        SmallFile.readNumber(path).flatMap { UInt32(exactly: $0) }
     }
 
     /// Makes `incarnation` durable before returning.
     public func record(_ incarnation: UInt32) throws(NetworkError) {
-        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
-        if !directory.isEmpty { mkdir(directory, 0o755) }
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw NetworkError("writing \(tmp)", errno: errno) }
-        let text = Array("\(incarnation)\n".utf8)
-        let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd)
-        close(fd)
-        guard written == text.count, synced == 0 else { throw NetworkError("writing \(tmp)", errno: errno) }
-        guard rename(tmp, path) == 0 else { throw NetworkError("renaming \(tmp)", errno: errno) }
-        let dirfd = open(directory.isEmpty ? "." : directory, O_RDONLY)
-        if dirfd >= 0 {
-            _ = fsync(dirfd)
-            close(dirfd)
-        }
+        try SmallFile.write("\(incarnation)\n", to: path, durable: true)
     }
 }

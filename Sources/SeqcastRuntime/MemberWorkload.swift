@@ -57,7 +57,7 @@ public struct MemberWorkload: LoopWorkload {
         BenchMeasurement.loopNanos = now.nanoseconds
         if expectTotal == nil, now >= nextFileCheck, let path = plan.expectFile {
             nextFileCheck = now + .millis(10)
-            expectTotal = Self.readNumber(path)
+            expectTotal = SmallFile.readNumber(path)
         }
         guard plan.publishCount > 0, publishEnd == nil else { return nil }
         if now.nanoseconds < plan.startAtNanos { return Instant(nanoseconds: plan.startAtNanos) }
@@ -119,29 +119,7 @@ public struct MemberWorkload: LoopWorkload {
 
     mutating func stopPublishing(_ now: Instant) {
         publishEnd = now
-        if let path = plan.publishedFile { Self.writeNumber(published, to: path) }
-    }
-
-    /// A decimal number in a small file (the coordinator's hand-off), or nil while it is absent.
-    static func readNumber(_ path: String) -> UInt64? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var chunk = [UInt8](repeating: 0, count: 64)
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
-        return UInt64(String(decoding: chunk[..<n], as: UTF8.self).filter(\.isNumber))
-    }
-
-    /// Writes a number so a reader never sees half of it (write to a temporary, then rename).
-    static func writeNumber(_ v: UInt64, to path: String) {
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { return }
-        let text = Array("\(v)\n".utf8)
-        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        rename(tmp, path)
+        // The coordinator waits for this file; failing to write it shows as a bench timeout.
+        if let path = plan.publishedFile { try? SmallFile.write("\(published)\n", to: path) }
     }
 }
-

@@ -235,7 +235,7 @@ struct BenchCommand: ParsableCommand {
                 let counts = memberChildren.compactMap { $0.publishedPath == nil ? nil : launcher.published($0) }
                 if counts.count == publishers {
                     result.expected = counts.reduce(0, +)
-                    try writeFile(expectFile, "\(result.expected)\n")
+                    try SmallFile.write("\(result.expected)\n", to: expectFile)
                     expectWritten = true
                 }
             }

@@ -75,7 +75,7 @@ struct RunCommand: ParsableCommand {
         let text = report.description
         print(text)
         fflush(nil)
-        if let path = reportFile { try writeFile(path, text + "\n") }
+        if let path = reportFile { try SmallFile.write(text + "\n", to: path) }
     }
 }
 
@@ -83,14 +83,6 @@ func installStopHandlers() {
     _ = stopRequested.load(ordering: .relaxed)
     signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
     signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
-}
-
-func writeFile(_ path: String, _ text: String) throws {
-    let tmp = path + ".tmp"
-    guard let f = fopen(tmp, "w") else { throw ValidationError("cannot write \(path)") }
-    fputs(text, f)
-    fclose(f)
-    rename(tmp, path)
 }
 
 /// One line to standard error, unbuffered.

@@ -33,10 +33,17 @@ import Testing
             p.publish()
         }
         producer.start()
-        // Waits (up to 5 s) for the producer's wake-up, not for the timeout.
+        // One wait with a 5 s timeout: the publish 20 ms in must end it. A lost wake-up would
+        // sleep the whole timeout (and re-reading the ring afterwards would hide it, hence the clock).
+        let start = DispatchTime.now().uptimeNanoseconds
         var got = 0
-        for _ in 0..<50 where got == 0 { got = c.available(max: 1, timeoutNanos: 100_000_000) }
+        var waited: UInt64 = 0
+        while got == 0, waited < 5_000_000_000 {  // a signal may end a wait early: wait the rest
+            got = c.available(max: 1, timeoutNanos: Int64(5_000_000_000 - waited))
+            waited = DispatchTime.now().uptimeNanoseconds - start
+        }
         #expect(got == 1 && c.slot(0).load(as: UInt64.self) == 42)
+        #expect(waited < 2_000_000_000, "woken after \(waited / 1_000_000) ms")
     }
 
     @Test func crossThreadTransferLosesAndReordersNothing() {
