@@ -1,4 +1,5 @@
 import CSeqcastShim
+import Glibc
 import SeqcastCore
 import SeqcastWire
 import Synchronization
@@ -173,3 +174,11 @@ public func monotonicNanos() -> UInt64 { seqcast_monotonic_ns() }
 
 /// Online CPUs.
 public func onlineCPUs() -> Int { Int(seqcast_online_cpus()) }
+
+/// CPU time this process has used (all threads), user and system, in seconds.
+public func processCPUSeconds() -> (user: Double, system: Double) {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return (Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
+            Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6)
+}

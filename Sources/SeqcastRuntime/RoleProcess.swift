@@ -112,10 +112,9 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
         report.add("rx_last_poll_error", source.lastPollError)
     }
     // CPU this process used (all its threads): the noise-robust cost figure on a shared machine.
-    var usage = rusage()
-    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-    report.add("cpu_user_seconds", Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6)
-    report.add("cpu_system_seconds", Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6)
+    let cpu = processCPUSeconds()
+    report.add("cpu_user_seconds", cpu.user)
+    report.add("cpu_system_seconds", cpu.system)
     report.add("loop_iterations", loop.stats.iterations)
     report.add("loop_blocking_polls", loop.stats.blockingPolls)
     report.add("loop_ticks", loop.stats.ticks)

@@ -285,10 +285,8 @@ struct EngineBenchCommand: ParsableCommand {
 
 /// CPU time of this process (user + system), as the probe measures it (getrusage RUSAGE_SELF).
 private func processCPUNanos() -> UInt64 {
-    var ru = rusage()
-    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
-    return UInt64(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1_000_000_000
-        + UInt64(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1_000
+    let cpu = processCPUSeconds()
+    return UInt64((cpu.user + cpu.system) * 1e9)
 }
 
 /// One line from a pipe, byte by byte (nil at EOF before a newline).
