@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .library(name: "SeqcastWire", targets: ["SeqcastWire"]),
         .library(name: "SeqcastCore", targets: ["SeqcastCore"]),
+        .library(name: "SeqcastNode", targets: ["SeqcastNode"]),
         .library(name: "SeqcastSimulation", targets: ["SeqcastSimulation"]),
         .library(name: "SeqcastRuntime", targets: ["SeqcastRuntime"]),
         .executable(name: "seqcast-sim", targets: ["seqcast-sim"]),
@@ -27,7 +28,10 @@ let package = Package(
         // No -cross-module-optimization (measured ~5 % on seqcast bench): unsafeFlags would make
         // SwiftPM refuse this package as a versioned dependency of an embedding application.
         .target(name: "SeqcastCore", dependencies: ["SeqcastWire"]),
-        .target(name: "SeqcastSimulation", dependencies: ["SeqcastCore", "SeqcastWire"]),
+        // The node driver: a role between the two seams (datagram transport, log store), the
+        // group layout and routing, per-node policies. Still no syscalls (style.md §6.1).
+        .target(name: "SeqcastNode", dependencies: ["SeqcastCore", "SeqcastWire"]),
+        .target(name: "SeqcastSimulation", dependencies: ["SeqcastNode", "SeqcastCore", "SeqcastWire"]),
         // io_uring / sendmmsg batched UDP with GSO/GRO, sockets, pinning, futexes (seqcast_shim.h).
         .target(
             name: "CSeqcastShim",
@@ -38,14 +42,14 @@ let package = Package(
         .target(
             name: "SeqcastRuntime",
             dependencies: [
-                "SeqcastCore", "SeqcastWire", "CSeqcastShim",
+                "SeqcastNode", "SeqcastCore", "SeqcastWire", "CSeqcastShim",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .executableTarget(
             name: "seqcast",
             dependencies: [
-                "SeqcastRuntime", "SeqcastCore", "SeqcastWire", "CSeqcastShim",
+                "SeqcastRuntime", "SeqcastNode", "SeqcastCore", "SeqcastWire", "CSeqcastShim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,11 +61,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SeqcastWireTests", dependencies: ["SeqcastWire"]),
-        .testTarget(name: "SeqcastCoreTests", dependencies: ["SeqcastCore", "SeqcastWire"]),
-        .testTarget(name: "SeqcastRuntimeTests", dependencies: ["SeqcastRuntime", "SeqcastCore", "SeqcastWire"]),
+        // Scenario tests drive roles through the node with the simulator's network and disk.
+        .testTarget(name: "SeqcastCoreTests",
+                    dependencies: ["SeqcastCore", "SeqcastWire", "SeqcastNode", "SeqcastSimulation"]),
+        .testTarget(name: "SeqcastNodeTests", dependencies: ["SeqcastNode", "SeqcastCore", "SeqcastWire"]),
+        .testTarget(name: "SeqcastRuntimeTests",
+                    dependencies: ["SeqcastRuntime", "SeqcastNode", "SeqcastCore", "SeqcastWire"]),
         .testTarget(
             name: "SeqcastSimulationTests",
-            dependencies: ["SeqcastSimulation", "SeqcastCore", "SeqcastWire"]
+            dependencies: ["SeqcastSimulation", "SeqcastNode", "SeqcastCore", "SeqcastWire"]
         ),
     ]
 )

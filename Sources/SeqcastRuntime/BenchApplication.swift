@@ -26,17 +26,18 @@ public enum BenchBody {
     }
 }
 
-/// Process-wide measurement settings the benchmark application reads (the member constructs its
-/// application with `init()`, so they cannot be passed in). Set once before the role starts.
-public enum BenchMeasurement {
-    /// Deliveries of messages published at or after this instant are measured (after warm-up).
-    nonisolated(unsafe) public static var fromNanos: UInt64 = 0
+/// What a benchmark application measures, set by its owner when it constructs it.
+public struct BenchMeasurement: Sendable {
+    /// Deliveries of messages published at or after this instant are measured (after warm-up;
+    /// 0: nothing is measured).
+    public var fromNanos: UInt64 = 0
     /// Record publish-to-delivery latency (reads the clock per delivered message). Off in the
     /// throughput phase, which only needs the delivery rate.
-    nonisolated(unsafe) public static var latency = true
-    /// The role loop's clock, read once per loop iteration: the delivery rate's time base when
-    /// latency is off (a clock read per message cost ~7 % of a member at 500 K/s).
-    nonisolated(unsafe) public static var loopNanos: UInt64 = 0
+    public var latency = true
+    public init(fromNanos: UInt64 = 0, latency: Bool = true) {
+        self.fromNanos = fromNanos
+        self.latency = latency
+    }
 }
 
 /// The application of `seqcast run member` and `seqcast bench`: the reference application's
@@ -56,8 +57,13 @@ public struct BenchApplication: ReplicatedApplication {
     public private(set) var measuredCount: UInt64 = 0
     public private(set) var measuredFirstNs: UInt64 = 0
     public private(set) var measuredLastNs: UInt64 = 0
+    public let measurement: BenchMeasurement
+    /// The role loop's clock, set once per loop iteration (`withApplication`): the delivery
+    /// rate's time base when latency is off (a clock read per message cost ~7 % of a member at
+    /// 500 K/s). Local, not replicated.
+    public var loopNanos: UInt64 = 0
 
-    public init() {}
+    public init(measurement: BenchMeasurement = BenchMeasurement()) { self.measurement = measurement }
 
     public var stateDigest: UInt64 { reference.stateDigest }
     public var deliveredCount: UInt64 { reference.deliveredCount }
@@ -74,12 +80,12 @@ public struct BenchApplication: ReplicatedApplication {
         let last = lastIndex[k].index
         if index != last &+ 1 { fifoViolations &+= 1 }
         lastIndex[k].index = max(last, index)
-        if ns >= BenchMeasurement.fromNanos, BenchMeasurement.fromNanos != 0 {
-            let now = BenchMeasurement.latency ? seqcast_monotonic_ns() : BenchMeasurement.loopNanos
+        if ns >= measurement.fromNanos, measurement.fromNanos != 0 {
+            let now = measurement.latency ? seqcast_monotonic_ns() : loopNanos
             if measuredCount == 0 { measuredFirstNs = now }
             measuredLastNs = now
             measuredCount &+= 1
-            if BenchMeasurement.latency { _ = latency.record(now > ns ? (now - ns) / 1_000 : 0) }
+            if measurement.latency { _ = latency.record(now > ns ? (now - ns) / 1_000 : 0) }
         }
     }
 

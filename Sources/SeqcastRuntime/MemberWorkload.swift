@@ -54,7 +54,7 @@ public struct MemberWorkload: LoopWorkload {
     }
 
     public mutating func step(_ role: inout Role, now: Instant) -> Instant? {
-        BenchMeasurement.loopNanos = now.nanoseconds
+        role.withApplication { $0.loopNanos = now.nanoseconds }
         if expectTotal == nil, now >= nextFileCheck, let path = plan.expectFile {
             nextFileCheck = now + .millis(10)
             expectTotal = SmallFile.readNumber(path)

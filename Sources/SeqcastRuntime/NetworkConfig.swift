@@ -1,6 +1,7 @@
 import CSeqcastShim
 import Glibc
 import SeqcastCore
+import SeqcastNode
 import SeqcastWire
 
 /// Which packet path a process uses. `auto` takes io_uring when the kernel lets us set up a ring
@@ -24,27 +25,16 @@ public enum TransportChoice: String, Sendable, CaseIterable {
     }
 }
 
-/// Where a group lives on the network (protocol.md Part 1 §10): two multicast groups (data and
-/// commit) and one unicast address per configured server. Every process of a group runs with
-/// the same one. The default works on a fresh machine: 239.255.x.y groups on 127.0.0.1.
+/// How a process uses the network: the address family, the interface multicast leaves and is
+/// joined on, the packet path and socket sizes. Where the group's nodes and multicast groups
+/// are is the layout's (`GroupLayout`), the same for every process of a group; these are
+/// per-process choices. The default works on a fresh machine: 239.255.x.y groups on 127.0.0.1.
 public struct NetworkConfig: Sendable {
     /// 4 or 6.
     public var family: Int = 4
-    /// Multicast data group: data servers, members and checkpoint servers listen here.
-    public var dataGroup = "239.255.83.1"
-    public var dataPort: UInt16 = 18_301
-    /// Multicast commit group: members, data, commit and checkpoint servers listen here.
-    public var commitGroup = "239.255.83.2"
-    public var commitPort: UInt16 = 18_302
     /// Interface multicast leaves and is joined on: an address (IPv4) and/or a name (IPv6 needs one).
     public var interfaceAddress = "127.0.0.1"
     public var interfaceName: String?
-    /// Default unicast host of every node; `nodeHosts` overrides it per node (one host per
-    /// network namespace in the loss tests).
-    public var unicastHost = "127.0.0.1"
-    public var nodeHosts: [NodeId: String] = [:]
-    /// Node `n` listens for unicast on `basePort + n`.
-    public var basePort: UInt16 = 18_400
     public var ttl = 1
     public var transport = TransportChoice.auto
     /// UDP GSO on send and GRO on receive. Off: every datagram crosses the kernel on its own.
@@ -52,23 +42,25 @@ public struct NetworkConfig: Sendable {
     public var socketBufferBytes = 32 * 1024 * 1024
     /// Largest repair-reply datagram rate one server sends to one requester, per second (a lossy
     /// or hostile receiver cannot make a server flood the network).
-    public var repairDatagramsPerSecond = 200_000
+    public var repairDatagramsPerSecond = RepairLimiter.perSecondDefault
 
     public init() {}
 
     public static let ipv6Defaults: NetworkConfig = {
         var n = NetworkConfig()
         n.family = 6
-        n.dataGroup = "ff02::5351:1"
-        n.commitGroup = "ff02::5351:2"
         n.interfaceAddress = "::1"
         n.interfaceName = "lo"
-        n.unicastHost = "::1"
         return n
     }()
 
-    public func unicastPort(of node: NodeId) -> UInt16 { basePort &+ UInt16(truncatingIfNeeded: node.rawValue) }
-    public func host(of node: NodeId) -> String { nodeHosts[node] ?? unicastHost }
+    /// The layout's multicast groups and hosts for IPv6 on the interface (ff02:: groups, ::1).
+    public static func useIPv6Defaults(_ layout: inout GroupLayout) {
+        layout.dataGroup.host = "ff02::5351:1"
+        layout.commitGroup.host = "ff02::5351:2"
+        layout.setHost("::1")
+        layout.datagramBytes = min(layout.datagramBytes, GroupLayout.datagramBytesIPv6Max)
+    }
 }
 
 /// A socket or address set-up that failed, with what was being done.

@@ -1,16 +1,19 @@
 import CSeqcastShim
 import Glibc
 import SeqcastCore
+import SeqcastNode
 import SeqcastWire
 
 /// One node's sockets and packet paths: a unicast socket (every send leaves from it, so replies
-/// come back to it), and the multicast groups the node's role listens to. Translates the core's
-/// `Destination`s and `PeerAddress`es to socket addresses, stages sends per destination for GSO,
-/// and receives in batches. Owned by one thread (the receiving side may be handed to an I/O
+/// come back to it), and the multicast groups the node's role joins (`NodeRole.joinedGroups`).
+/// The runtime's `DatagramTransport`: translates routes and `PeerAddress`es to socket
+/// addresses from the group's layout, stages sends per destination for GSO, and receives in
+/// batches. Owned by one thread (the receiving side may be handed to an I/O
 /// thread in the dedicated mode: see `ReceivePath`).
 public final class NodeNetwork {
     public let node: NodeId
     public let config: NetworkConfig
+    public let layout: GroupLayout
     /// "io_uring" or "sendmmsg": what the kernel let us use.
     public let transport: String
     /// Why `auto` fell back (nil if it did not).
@@ -28,13 +31,14 @@ public final class NodeNetwork {
     public private(set) var unroutable: UInt64 = 0
 
     /// - Parameters:
-    ///   - listensToData: join the data group (data servers, members, checkpoint servers).
-    ///   - listensToCommit: join the commit group (every role but the sequencer).
-    public init(config: NetworkConfig, node: NodeId, listensToData: Bool, listensToCommit: Bool) throws(NetworkError) {
+    /// Opens `node`'s sockets: its unicast address and the groups its role joins, from `layout`.
+    public init(config: NetworkConfig, layout: GroupLayout, node: NodeId) throws(NetworkError) {
         self.node = node
         self.config = config
-        let host = config.host(of: node)
-        let bindAddress = try socketAddress(host, port: config.unicastPort(of: node))
+        self.layout = layout
+        let me = layout.endpoint(of: node)
+        let joined = layout.role(of: node).joinedGroups
+        let bindAddress = try socketAddress(me.host, port: me.port)
         let iface = try socketAddress(config.interfaceAddress, port: 0)
         var ifindex: UInt32 = 0
         if let name = config.interfaceName {
@@ -51,15 +55,16 @@ public final class NodeNetwork {
         unicastFD = u
         // Group destinations get keys like any peer (distinct from every unicast address).
         var table = PeerTable()
-        var dataAddress = try socketAddress(config.dataGroup, port: config.dataPort)
-        var commitAddress = try socketAddress(config.commitGroup, port: config.commitPort)
+        var dataAddress = try socketAddress(layout.dataGroup.host, port: layout.dataGroup.port)
+        var commitAddress = try socketAddress(layout.commitGroup.host, port: layout.commitGroup.port)
         // Link-scoped IPv6 groups (ff02::) name their interface in the address itself.
         if dataAddress.family == 6 { dataAddress.scope_id = ifindex }
         if commitAddress.family == 6 { commitAddress.scope_id = ifindex }
         dataGroup = (dataAddress, table.peer(dataAddress)?.rawValue ?? 1)
         commitGroup = (commitAddress, table.peer(commitAddress)?.rawValue ?? 2)
         var fds: [Int32] = [u]
-        for (listens, group) in [(listensToData, dataGroup.addr), (listensToCommit, commitGroup.addr)] where listens {
+        for (listens, group) in [(joined.contains(.data), dataGroup.addr), (joined.contains(.commit), commitGroup.addr)]
+        where listens {
             var g = group
             let fd = seqcast_socket_open(&g, 1, Int32(config.socketBufferBytes), gro)
             guard fd >= 0 else { throw NetworkError("multicast socket on \(group.text)", errno: fd) }
@@ -100,9 +105,9 @@ public final class NodeNetwork {
     /// The peer a received datagram came from.
     @inline(__always) func peer(_ from: seqcast_addr) -> PeerAddress? { peers.peer(from) }
 
-    /// Stages one datagram of a role's outbox (flushing first if every buffer is taken).
-    func enqueue(_ bytes: UnsafeRawBufferPointer, to destination: Destination) {
-        guard let (addr, key) = resolve(destination) else {
+    /// Stages one datagram (flushing first if every buffer is taken).
+    public func send(_ bytes: UnsafeRawBufferPointer, kind: MessageKind, to route: Route) {
+        guard let (addr, key) = resolve(route) else {
             unroutable &+= 1
             return
         }
@@ -112,14 +117,15 @@ public final class NodeNetwork {
         }
     }
 
-    func resolve(_ d: Destination) -> (seqcast_addr, UInt64)? {
-        switch d {
-        case .dataGroup: return dataGroup
-        case .commitGroup: return commitGroup
+    func resolve(_ r: Route) -> (seqcast_addr, UInt64)? {
+        switch r {
+        case .group(.data): return dataGroup
+        case .group(.commit): return commitGroup
         case .address(let p): return peers.address(p).map { ($0, p.rawValue) }
         case .node(let id):
             if let a = nodeAddresses[id] { return a }
-            guard let a = try? socketAddress(config.host(of: id), port: config.unicastPort(of: id)) else { return nil }
+            let e = layout.endpoint(of: id)
+            guard let a = try? socketAddress(e.host, port: e.port) else { return nil }
             let entry = (a, peers.peer(a)?.rawValue ?? UInt64(id.rawValue))
             nodeAddresses[id] = entry
             return entry
@@ -127,10 +133,12 @@ public final class NodeNetwork {
     }
 
     /// Sends everything staged since the last flush.
-    func flush() { sendQueue.flush(sender: sender, fd: unicastFD) }
+    public func flush() { sendQueue.flush(sender: sender, fd: unicastFD) }
 
     public var datagramsSent: UInt64 { sendQueue.datagramsSent }
     public var sendCalls: UInt64 { sendQueue.sendCalls }
     public var sendErrors: UInt64 { sendQueue.sendErrors }
     public var segmentationRefused: Bool { sendQueue.segmentationRefused }
 }
+
+extension NodeNetwork: DatagramTransport {}

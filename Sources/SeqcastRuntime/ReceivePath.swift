@@ -60,36 +60,3 @@ public final class ReceivePath {
         return s
     }
 }
-
-/// A token bucket per requesting peer for repair replies (message replies, id replies, fetch
-/// misses, checkpoint chunks): a lossy or hostile receiver cannot make a server flood the
-/// network. Replies over the rate are dropped and counted; the requester retries with backoff.
-struct RepairLimiter {
-    struct Bucket {
-        var tokens: Double
-        var refilledAt: UInt64
-    }
-    let perSecond: Double
-    let burst: Double
-    var buckets: [UInt64: Bucket] = [:]
-    private(set) var throttled: UInt64 = 0
-    static let peersMax = 1_024
-
-    init(perSecond: Int) {
-        self.perSecond = Double(max(perSecond, 1))
-        burst = max(64, self.perSecond / 100)
-        buckets.reserveCapacity(Self.peersMax)
-    }
-
-    mutating func allow(peer: UInt64, now: UInt64) -> Bool {
-        var b = buckets[peer] ?? Bucket(tokens: burst, refilledAt: now)
-        let elapsed = Double(now &- b.refilledAt) / 1e9
-        b.tokens = min(burst, b.tokens + elapsed * perSecond)
-        b.refilledAt = now
-        let ok = b.tokens >= 1
-        if ok { b.tokens -= 1 } else { throttled &+= 1 }
-        if buckets.count >= Self.peersMax, buckets[peer] == nil { buckets.removeAll(keepingCapacity: true) }
-        buckets[peer] = b
-        return ok
-    }
-}

@@ -1,16 +1,16 @@
 import CSeqcastShim
 import Glibc
 import SeqcastCore
+import SeqcastNode
 import SeqcastWire
 import Synchronization
 
-/// What a process does besides running its role: publish a workload, watch events, decide when
-/// it is done. Called once per loop iteration on the role's thread.
-public protocol LoopWorkload {
+/// What a process does besides running its role: publish a workload, watch events (it is the
+/// node's event sink), decide when it is done. Called once per loop iteration on the role's thread.
+public protocol LoopWorkload: EventSink {
     associatedtype Role: ProtocolRole
     /// May publish; returns when it next wants to run (nil: only with other work).
     mutating func step(_ role: inout Role, now: Instant) -> Instant?
-    mutating func observe(_ event: RoleEvent, now: Instant)
     func finished(_ role: Role) -> Bool
 }
 
@@ -46,53 +46,52 @@ extension ReceivePath: DatagramSource {
 public struct LoopStatistics: Sendable {
     public var iterations: UInt64 = 0
     public var datagramsIn: UInt64 = 0
-    public var ownLoopback: UInt64 = 0
     public var ticks: UInt64 = 0
     public var blockingPolls: UInt64 = 0
-    public var writesCompleted: UInt64 = 0
-    public var repairThrottled: UInt64 = 0
 }
 
 /// Set from a SIGTERM/SIGINT handler; every loop checks it at least every `blockMaxNanos`.
 public let stopRequested = Atomic<Bool>(false)
 
-/// Drives one role on one thread: received datagrams, timers, the workload and storage
-/// completions in; coalesced sends out. The same role code the simulator drives: only the
-/// source of bytes and time differs.
+/// Drives one node on one thread: received datagrams, timers, the workload and storage
+/// completions in; coalesced sends out. The node (`SeqcastNode.Node`) is the same driver the
+/// simulator and the scenario tests run: its drain order, routing, repair rate limit and
+/// own-datagram filter. Only the source of bytes and time differs here.
 ///
 /// Idle strategy: after work, poll without blocking `spinPolls` times; then block in the kernel
 /// until the role's next deadline (at most `blockMaxNanos`, so a stop request is seen). Two
 /// cores host a whole group here, so a loop never spins for long.
 ///
-/// Durability `none`: a storage write is complete as soon as it is queued (no stable storage
-/// yet); the role still never reveals a record before its ticket returns.
+/// Durability `none` (`ImmediateLogStore`): a storage write is complete as soon as it is
+/// queued (no stable storage yet); the role still never reveals a record before its ticket
+/// returns.
 public struct RoleLoop<W: LoopWorkload> {
-    public var role: W.Role
-    public var workload: W
-    public let network: NodeNetwork
+    public typealias RuntimeNode = Node<W.Role, NodeNetwork, ImmediateLogStore, W>
+    public var node: RuntimeNode
     public var stats = LoopStatistics()
-    var limiter: RepairLimiter
     public var spinPolls = 8
     public var blockMaxNanos: Int64 = 10_000_000
 
-    public init(role: W.Role, workload: W, network: NodeNetwork) {
-        self.role = role
-        self.workload = workload
-        self.network = network
-        limiter = RepairLimiter(perSecond: network.config.repairDatagramsPerSecond)
+    public init(role: W.Role, workload: W, network: NodeNetwork, id: NodeId) {
+        node = Node(id: id, role: role, transport: network, store: ImmediateLogStore(), sink: workload,
+                    repairDatagramsPerSecond: network.config.repairDatagramsPerSecond, now: Self.clock())
     }
+
+    public var role: W.Role { node.role }
+    public var workload: W { node.sink }
+    public var network: NodeNetwork { node.transport }
 
     @inline(__always) static func clock() -> Instant { Instant(nanoseconds: seqcast_monotonic_ns()) }
 
     public mutating func run<S: DatagramSource>(source: inout S) {
         var idlePolls = 0
         var workloadWake: Instant? = nil
-        drain(now: Self.clock())
+        let network = node.transport
         network.flush()
-        while !stopRequested.load(ordering: .relaxed), !workload.finished(role) {
+        while !stopRequested.load(ordering: .relaxed), !node.sink.finished(node.role) {
             stats.iterations &+= 1
             var now = Self.clock()
-            var wake = role.nextDeadline
+            var wake = node.nextDeadline
             if let w = workloadWake { wake = wake.map { min($0, w) } ?? w }
             var timeout: Int64 = 0
             if idlePolls >= spinPolls, wake.map({ $0 > now }) ?? true {
@@ -102,69 +101,22 @@ public struct RoleLoop<W: LoopWorkload> {
             let n = source.poll(timeoutNanos: timeout)
             idlePolls = n == 0 ? idlePolls + 1 : 0
             now = Self.clock()
-            let me = network.localAddress
             for i in 0..<n {
                 let peer = network.peer(source.from(i)) ?? PeerTable.unmappable
-                // Our own multicast loops back to our group sockets: the role already has it.
-                if peer == me {
-                    stats.ownLoopback &+= 1
-                    continue
-                }
-                role.receive(source.bytes(i), from: peer, now: now)
-                drain(now: now)
+                node.receive(source.bytes(i), from: peer, now: now)
             }
             stats.datagramsIn &+= UInt64(n)
             source.release(n)
-            workloadWake = workload.step(&role, now: now)
-            drain(now: now)
-            if let d = role.nextDeadline, d <= now {
+            workloadWake = node.sink.step(&node.role, now: now)
+            node.drain(now: now)
+            if let d = node.nextDeadline, d <= now {
                 stats.ticks &+= 1
-                role.tick(now: now)
-                drain(now: now)
+                node.tick(now: now)
                 idlePolls = 0
             }
             network.flush()
         }
         network.flush()
-    }
-
-    /// Takes everything the role produced: storage writes (complete at once under durability
-    /// `none`, which may release more output), datagrams, events.
-    mutating func drain(now: Instant) {
-        while true {
-            let outCount = role.output.outbox.entries.count
-            if outCount > 0 {
-                for k in 0..<outCount {
-                    let e = role.output.outbox.entries[k]
-                    if case .address(let p) = e.destination, Self.isRepairReply(e.kind),
-                       !limiter.allow(peer: p.rawValue, now: now.nanoseconds) {
-                        stats.repairThrottled &+= 1
-                        continue
-                    }
-                    role.output.outbox.withBytes(of: k) { network.enqueue($0, to: e.destination) }
-                }
-                role.output.outbox.removeAll()
-            }
-            if !role.output.events.isEmpty {
-                for e in role.output.events { workload.observe(e, now: now) }
-                role.output.events.removeAll(keepingCapacity: true)
-            }
-            let writes = role.output.storage.writes.count
-            guard writes > 0 else { return }
-            let first = role.output.storage.writes[0].ticket.rawValue
-            role.output.storage.removeAll()
-            for t in first..<(first + UInt64(writes)) {
-                role.persisted(WriteTicket(t), now: now)
-                stats.writesCompleted &+= 1
-            }
-        }
-    }
-
-    @inline(__always) static func isRepairReply(_ k: MessageKind) -> Bool {
-        switch k {
-        case .messageReply, .idReply, .fetchMiss, .checkpointChunk: true
-        default: false
-        }
     }
 }
 

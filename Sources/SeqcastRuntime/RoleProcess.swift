@@ -1,6 +1,7 @@
 import CSeqcastShim
 import Glibc
 import SeqcastCore
+import SeqcastNode
 import SeqcastWire
 
 /// How a process places its threads (the two modes). `shared`: one thread runs the
@@ -16,11 +17,14 @@ public enum ThreadMode: String, Sendable, CaseIterable {
 
 /// Everything `seqcast run <role>` needs.
 public struct RoleProcessOptions: Sendable {
-    public var role: ProcessRole
+    public var role: NodeRole
     public var node: NodeId
-    public var layout = GroupLayout()
+    /// Who is who and where (the same for every process of the group).
+    public var layout = GroupLayout.standard()
     public var network = NetworkConfig()
     public var plan = MemberPlan()
+    /// What a member's benchmark application measures.
+    public var measurement = BenchMeasurement(fromNanos: 1)
     public var threads = ThreadMode.auto
     /// CPU to pin the role's thread to (nil: not pinned); the I/O thread takes the next one.
     public var cpu: Int?
@@ -31,7 +35,7 @@ public struct RoleProcessOptions: Sendable {
     /// Where the node's incarnation file lives (data servers, members, checkpoint servers).
     public var stateDirectory = "/var/tmp/seqcast"
     public var spinPolls = 8
-    public init(role: ProcessRole, node: NodeId) {
+    public init(role: NodeRole, node: NodeId) {
         self.role = role
         self.node = node
     }
@@ -41,17 +45,13 @@ public struct RoleProcessOptions: Sendable {
 public func runRoleProcess(_ o: RoleProcessOptions, log: (String) -> Void) throws -> Report {
     var layout = o.layout
     // IPv6 headers are 20 bytes longer: keep datagrams within a 1500-byte MTU.
-    if o.network.family == 6 { layout.datagramBytes = min(layout.datagramBytes, 1_452) }
+    if o.network.family == 6 { layout.datagramBytes = min(layout.datagramBytes, GroupLayout.datagramBytesIPv6Max) }
     let config = try layout.config()
-    let listensToData = [.dataServer, .member, .checkpointServer].contains(o.role)
-    let listensToCommit = o.role != .sequencer
-    let network = try NodeNetwork(config: o.network, node: o.node, listensToData: listensToData,
-                                  listensToCommit: listensToCommit)
+    let network = try NodeNetwork(config: o.network, layout: layout, node: o.node)
     if let reason = network.fallbackReason { log(reason) }
     // Senders and data servers take an incarnation above every earlier start's.
     let incarnationFile = IncarnationFile(directory: o.stateDirectory, group: config.groupId, node: o.node)
-    let incarnation = [.dataServer, .member, .checkpointServer].contains(o.role)
-        ? try incarnationFile.claim(atLeast: o.incarnation) : o.incarnation
+    let incarnation = o.role.claimsIncarnation ? try incarnationFile.claim(atLeast: o.incarnation) : o.incarnation
     let now = Instant(nanoseconds: seqcast_monotonic_ns())
     let seed = now.nanoseconds ^ UInt64(o.node.rawValue) << 32
     var report = Report()
@@ -59,34 +59,36 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: (String) -> Void) throw
     report.add("node", o.node.rawValue)
     report.add("transport", network.transport)
     report.add("threads", o.threads.resolved.rawValue)
-    report.add("durability", "none")
+    report.add("durability", ImmediateLogStore().durability)
     report.add("incarnation", incarnation)
     switch o.role {
     case .sequencer:
         let role = Sequencer(config: config, node: o.node, now: now)
-        var loop = RoleLoop(role: role, workload: NoWorkload<Sequencer>(), network: network)
+        var loop = RoleLoop(role: role, workload: NoWorkload<Sequencer>(), network: network, id: o.node)
         try drive(&loop, o, &report)
         report.add("committed_through", loop.role.committedThrough.rawValue)
         counters(loop.role.output.counters, &report)
     case .dataServer:
         let role = DataServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now)
-        var loop = RoleLoop(role: role, workload: NoWorkload<DataServer>(), network: network)
+        var loop = RoleLoop(role: role, workload: NoWorkload<DataServer>(), network: network, id: o.node)
         try drive(&loop, o, &report)
         counters(loop.role.output.counters, &report)
     case .commitServer:
         let role = CommitServer(config: config, node: o.node, now: now)
-        var loop = RoleLoop(role: role, workload: NoWorkload<CommitServer>(), network: network)
+        var loop = RoleLoop(role: role, workload: NoWorkload<CommitServer>(), network: network, id: o.node)
         try drive(&loop, o, &report)
         counters(loop.role.output.counters, &report)
     case .member, .checkpointServer:
+        let app = BenchApplication(measurement: o.measurement)
         var role: Member<BenchApplication> = o.role == .member
-            ? Member(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now, joining: o.joining)
-            : .checkpointServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now,
+            ? Member(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now, app: app,
+                     joining: o.joining)
+            : .checkpointServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now, app: app,
                                 restarted: o.joining)
         role.digestsDeliveredBodies = false  // nothing here reads the events' body digests
         var workload = MemberWorkload(plan: o.plan, node: o.node)
         workload.incarnationFile = incarnationFile
-        var loop = RoleLoop(role: role, workload: workload, network: network)
+        var loop = RoleLoop(role: role, workload: workload, network: network, id: o.node)
         try drive(&loop, o, &report)
         memberReport(loop, &report)
         counters(loop.role.output.counters, &report)
@@ -118,13 +120,14 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
     report.add("loop_iterations", loop.stats.iterations)
     report.add("loop_blocking_polls", loop.stats.blockingPolls)
     report.add("loop_ticks", loop.stats.ticks)
-    report.add("own_loopback", loop.stats.ownLoopback)
+    report.add("own_loopback", loop.node.counters.ownLoopback)
     report.add("tx_datagrams", loop.network.datagramsSent)
     report.add("tx_send_calls", loop.network.sendCalls)
     report.add("tx_errors", loop.network.sendErrors)
     report.add("tx_segmentation_refused", loop.network.segmentationRefused)
     report.add("tx_unroutable", loop.network.unroutable)
-    report.add("repair_throttled", loop.stats.repairThrottled)
+    report.add("repair_throttled", loop.node.counters.repairThrottled)
+    report.add("writes_completed", loop.node.counters.writesCompleted)
 }
 
 func counters(_ c: RoleCounters, _ report: inout Report) {

@@ -61,33 +61,3 @@ struct EventQueue {
         (heap[a].at, heap[a].order) < (heap[b].at, heap[b].order)
     }
 }
-
-/// A node's disk: records in write order, each durable once synced. A crash loses every
-/// unsynced record (the only storage fault the durability mode claims to survive).
-struct SimDisk {
-    struct Record {
-        var ticket: WriteTicket
-        var key: UInt64
-        var bytes: [UInt8]
-        var synced: Bool
-    }
-    var records: [Record] = []
-    /// Highest key covered by a synced record (for the S5 checks).
-    var syncedKeyMax: UInt64 = 0
-
-    mutating func sync(through ticket: WriteTicket) {
-        for i in records.indices where records[i].ticket <= ticket && !records[i].synced {
-            records[i].synced = true
-            syncedKeyMax = max(syncedKeyMax, records[i].key)
-        }
-    }
-
-    mutating func crash() { records.removeAll { !$0.synced } }
-
-    mutating func truncate(through key: UInt64) {
-        guard key > 0 else { return }
-        records.removeAll { $0.synced && $0.key <= key }
-    }
-
-    var syncedBytes: [[UInt8]] { records.filter(\.synced).map(\.bytes) }
-}

@@ -1,4 +1,5 @@
 import SeqcastCore
+import SeqcastNode
 import SeqcastWire
 
 /// What one simulated run does: its seed, its length, and the group and faults it draws.
@@ -38,8 +39,12 @@ public struct SimulationReport: Sendable {
     public var simulatedMicros: UInt64 = 0
     /// Fault-free steps run after the budget until the group converged (at most 200 ms simulated).
     public var graceSteps = 0
+    /// Repair replies the nodes' rate limiters held back (at the runtime's default limit).
+    public var repairThrottled: UInt64 = 0
+    /// Datagrams nodes received from themselves (multicast loopback), dropped by the node.
+    public var ownLoopback: UInt64 = 0
     public var faultSummary: String {
-        "simulated=\(simulatedMicros / 1000)ms crashes=\(crashes) partitions=\(partitions) dropped=\(datagramsDropped) duplicated=\(datagramsDuplicated) grace-steps=\(graceSteps)"
+        "simulated=\(simulatedMicros / 1000)ms throttled=\(repairThrottled) crashes=\(crashes) partitions=\(partitions) dropped=\(datagramsDropped) duplicated=\(datagramsDuplicated) grace-steps=\(graceSteps)"
     }
 }
 
@@ -50,18 +55,15 @@ public struct SimulationReport: Sendable {
 /// `InvariantChecker` runs; after the fault phase the network heals and the group must
 /// converge. TigerBeetle's VOPR and FoundationDB's simulator are the models.
 public struct Simulator {
-    enum Role {
-        case sequencer(Sequencer)
-        case commitServer(CommitServer)
-        case dataServer(DataServer)
-        case member(Member<ReferenceApplication>)
-    }
     enum Kind: Equatable { case sequencer, commitServer, dataServer, member, checkpointServer }
 
-    struct Node {
+    /// One simulated host: the node running on it (nil while crashed or not yet started), and
+    /// what survives a crash (the disk, the incarnation file).
+    struct Host {
         var id: NodeId
         var kind: Kind
-        var role: Role?
+        var node: (any SimulatedNode)?
+        /// The disk while the node is down (while it runs, the node's store is the disk).
         var disk = SimDisk()
         var life: UInt64 = 0
         var generation: UInt64 = 0
@@ -76,7 +78,10 @@ public struct Simulator {
     public let options: SimulationOptions
     public let config: GroupConfig
     var prng: Prng
-    var nodes: [Node] = []
+    var nodes: [Host] = []
+    public let layout: GroupLayout
+    /// Host index by node id.
+    var hostIndex: [NodeId: Int] = [:]
     var queue = EventQueue()
     var now = Instant.zero
     public private(set) var checker: InvariantChecker
@@ -94,16 +99,20 @@ public struct Simulator {
     public init(options: SimulationOptions) {
         self.options = options
         var prng = Prng(seed: options.seed)
-        var config = GroupConfig(sequencer: NodeId(1), dataServers: [NodeId(11), NodeId(12), NodeId(13)],
-                                 commitServers: [NodeId(21), NodeId(22), NodeId(23)],
-                                 checkpointServers: [NodeId(31), NodeId(32)],
-                                 reportQuorum: 1 + Int(prng.below(2)),
-                                 // A short lifetime in some runs, so streams end at gaps and
-                                 // publishers move to new incarnations (Part 1 §2).
-                                 lifetime: [5_000, 400, 100][Int(prng.below(3))], checkpointInterval: 64)
-        config.limits.bodySlotsMax = 4096
-        config.limits.senderWindowMax = 128
-        self.config = config
+        var layout = GroupLayout.standard(dataServers: 3, commitServers: 3, checkpointServers: 2, members: 4)
+        layout.reportQuorum = 1 + Int(prng.below(2))
+        // A short lifetime in some runs, so streams end at gaps and publishers move to new
+        // incarnations (Part 1 §2).
+        layout.lifetime = [5_000, 400, 100][Int(prng.below(3))]
+        layout.checkpointInterval = 64
+        layout.bodySlots = 4_096
+        layout.senderWindow = 128
+        self.layout = layout
+        do {
+            config = try layout.config()
+        } catch {
+            preconditionFailure("the simulated group's layout is invalid: \(error)")
+        }
         checker = InvariantChecker(config: config)
         report = SimulationReport(seed: options.seed, steps: 0, violations: [])
         lossPercent = options.faults ? prng.below(12) : 0
@@ -114,20 +123,26 @@ public struct Simulator {
     }
 
     mutating func buildGroup() {
-        func add(_ id: UInt32, _ kind: Kind) { nodes.append(Node(id: NodeId(id), kind: kind)) }
-        add(1, .sequencer)
-        for id in [11, 12, 13] as [UInt32] { add(id, .dataServer) }
-        for id in [21, 22, 23] as [UInt32] { add(id, .commitServer) }
-        for id in [31, 32] as [UInt32] { add(id, .checkpointServer) }
-        for id in [41, 42, 43, 44] as [UInt32] { add(id, .member) }
+        for n in layout.nodes {
+            let kind: Kind = switch n.role {
+            case .sequencer: .sequencer
+            case .dataServer: .dataServer
+            case .commitServer: .commitServer
+            case .checkpointServer: .checkpointServer
+            case .member: .member
+            }
+            hostIndex[n.id] = nodes.count
+            nodes.append(Host(id: n.id, kind: kind))
+        }
+        let lateJoiner = layout.members.last
         for i in nodes.indices {
-            if nodes[i].id.rawValue == 44 {
+            if nodes[i].id == lateJoiner {
                 // The late joiner: starts a third of the way into the fault phase.
                 queue.push(.start(node: i), at: Instant(nanoseconds: 30_000_000 + prng.below(40_000_000)))
                 continue
             }
             startRole(i, joining: false)
-            if nodes[i].kind == .member, nodes[i].id.rawValue <= 43 {
+            if nodes[i].kind == .member {
                 nodes[i].publishes = true
                 queue.push(.publish(node: i), at: Instant(nanoseconds: prng.below(1_000_000)))
             }
@@ -149,7 +164,7 @@ public struct Simulator {
         for _ in 0..<crashCount {
             let at = Int(prng.below(UInt64(faultSteps)))
             let down = 50 + Int(prng.below(UInt64(max(faultSteps / 4, 51))))
-            var candidates = nodes.indices.filter { nodes[$0].id.rawValue != 44 }
+            var candidates = nodes.indices.filter { nodes[$0].id != layout.members.last }
             if config.reportQuorum < 2 || dataServerCrashes >= 1 { candidates.removeAll { nodes[$0].kind == .dataServer } }
             if at < commitBusyUntil { candidates.removeAll { nodes[$0].kind == .commitServer } }
             guard !candidates.isEmpty else { continue }
@@ -205,6 +220,8 @@ public struct Simulator {
             if checker.violations.isEmpty { checkLiveness() }
         }
         report.simulatedMicros = now.nanoseconds / 1_000
+        report.repairThrottled += nodeCounters.repairThrottled
+        report.ownLoopback += nodeCounters.ownLoopback
         report.violations = checker.violations.map(\.description)
         report.committed = checker.frontier
         return report
@@ -217,7 +234,7 @@ public struct Simulator {
         lossPercent = 0
         duplicatePercent = 0
         partitioned = []
-        for i in nodes.indices where nodes[i].role == nil && !(nodes[i].id.rawValue == 44 && nodes[i].life == 0) {
+        for i in nodes.indices where nodes[i].node == nil && !(nodes[i].id == layout.members.last && nodes[i].life == 0) {
             restart(i)
         }
     }
@@ -225,29 +242,29 @@ public struct Simulator {
     mutating func handle(_ event: SimEvent) {
         switch event {
         case .datagram(let to, let from, let bytes):
-            guard nodes[to].role != nil else { return }
             let t = now
-            bytes.withUnsafeBytes { b in drive(to) { $0.receive(b, from: PeerAddress(UInt64(from.rawValue)), now: t) } }
+            bytes.withUnsafeBytes { b in drive(to) { $0.receive(b, from: SimTransport.address(of: from), now: t) } }
         case .wake(let i, let generation):
-            guard nodes[i].role != nil, nodes[i].generation == generation else { return }
-
+            guard nodes[i].node != nil, nodes[i].generation == generation else { return }
             nodes[i].wakeAt = nil
             let t = now
             drive(i) { $0.tick(now: t) }
             checkTimerRearmed(i)
         case .synced(let i, let life, let ticket):
-            guard nodes[i].role != nil, nodes[i].life == life else { return }
-            nodes[i].disk.sync(through: ticket)
+            guard nodes[i].node != nil, nodes[i].life == life else { return }
             let t = now
-            drive(i) { $0.persisted(ticket, now: t) }
+            drive(i) { n in
+                n.store.sync(through: ticket)
+                n.storeAdvanced(now: t)
+            }
         case .publish(let i):
             publish(i)
         case .crash(let i):
             crash(i)
         case .restart(let i):
-            if nodes[i].role == nil { restart(i) }
+            if nodes[i].node == nil { restart(i) }
         case .start(let i):
-            if nodes[i].role == nil {
+            if nodes[i].node == nil {
                 startRole(i, joining: true)
                 report.joins += 1
             }
@@ -263,38 +280,52 @@ public struct Simulator {
 
     // MARK: node lifecycle
 
+    typealias SimNode<R: ProtocolRole> = Node<R, SimTransport, SimDisk, EventLog>
+
     mutating func startRole(_ i: Int, joining: Bool) {
-        let n = nodes[i]
+        let h = nodes[i]
         let seed = prng.next()
         nodes[i].life += 1
-        switch n.kind {
-        case .sequencer:
-            nodes[i].role = .sequencer(Sequencer(config: config, node: n.id, recovering: n.disk.syncedBytes, now: now))
-        case .commitServer:
-            nodes[i].role = .commitServer(CommitServer(config: config, node: n.id, recovering: n.disk.syncedBytes, now: now))
-        case .dataServer:
-            nodes[i].role = .dataServer(DataServer(config: config, node: n.id, incarnation: UInt32(nodes[i].life),
-                                                   seed: seed, now: now))
-        case .checkpointServer:
-            nodes[i].role = .member(.checkpointServer(config: config, node: n.id, incarnation: n.incarnation, seed: seed,
-                                                      now: now, recovering: n.disk.syncedBytes, restarted: joining))
-        case .member:
-            nodes[i].role = .member(Member(config: config, node: n.id, incarnation: n.incarnation, seed: seed, now: now,
-                                           joining: joining))
+        var disk = h.disk
+        disk.restarted()
+        let recovering = disk.syncedBytes
+        let t = now
+        func node<R: ProtocolRole>(_ role: R) -> any SimulatedNode {
+            SimNode(id: h.id, role: role, transport: SimTransport(node: h.id), store: disk, sink: EventLog(), now: t)
         }
-        // Whatever a role produced while starting (a recovered checkpoint's install) is drained
-        // like any other output.
+        let started: any SimulatedNode
+        switch h.kind {
+        case .sequencer:
+            started = node(Sequencer(config: config, node: h.id, recovering: recovering, now: now))
+        case .commitServer:
+            started = node(CommitServer(config: config, node: h.id, recovering: recovering, now: now))
+        case .dataServer:
+            started = node(DataServer(config: config, node: h.id, incarnation: UInt32(nodes[i].life), seed: seed, now: now))
+        case .checkpointServer:
+            started = node(Member<ReferenceApplication>.checkpointServer(
+                config: config, node: h.id, incarnation: h.incarnation, seed: seed, now: now, recovering: recovering,
+                restarted: joining))
+        case .member:
+            started = node(Member<ReferenceApplication>(config: config, node: h.id, incarnation: h.incarnation, seed: seed,
+                                                        now: now, joining: joining))
+        }
+        nodes[i].node = started
+        // Whatever the role produced while starting (a recovered checkpoint's install) was
+        // drained by the node into its transport, store and sink: move it into the world.
         drive(i) { _ in }
     }
 
     mutating func crash(_ i: Int) {
-        guard nodes[i].role != nil else { return }
+        guard let n = nodes[i].node else { return }
         report.crashes += 1
-        nodes[i].role = nil
+        report.repairThrottled += n.counters.repairThrottled
+        report.ownLoopback += n.counters.ownLoopback
+        nodes[i].disk = n.store
+        nodes[i].disk.crash()
+        nodes[i].node = nil
         nodes[i].everCrashed = true
         nodes[i].generation += 1
         nodes[i].wakeAt = nil
-        nodes[i].disk.crash()
         checker.nodeCrashed(nodes[i].id)
     }
 
@@ -306,104 +337,66 @@ public struct Simulator {
     }
 
     mutating func publish(_ i: Int) {
-        guard faultPhase, nodes[i].role != nil, case .member(var m) = nodes[i].role! else { return }
-        nodes[i].role = nil
+        guard faultPhase, nodes[i].node != nil else { return }
         let size = prng.chance(1, in: 50) ? 1_500 + Int(prng.below(3_000)) : 8 + Int(prng.below(200))
         var body = [UInt8](repeating: 0, count: size)
         for k in body.indices { body[k] = UInt8(truncatingIfNeeded: prng.next()) }
-        let ts = m.ledger.announcedThrough
-        let result = body.withUnsafeBytes { m.publish($0, now: now) }
-        if case .accepted(let id) = result {
+        let t = now
+        var result: PublishResult?
+        var ts = SequenceNumber.zero
+        drive(i) { n in
+            guard var m = n as? SimNode<Member<ReferenceApplication>> else { return }
+            ts = m.role.ledger.announcedThrough
+            result = m.perform(now: t) { role in body.withUnsafeBytes { role.publish($0, now: t) } }
+            n = m
+        }
+        if case .accepted(let id)? = result {
             checker.published(id, bodyDigest: body.withUnsafeBytes { Digest.of($0) }, logicalTs: ts)
             report.published += 1
             nodes[i].publishedCount += 1
         }
-        nodes[i].role = .member(m)
-        drain(i, m.output)
-        clearOutput(i)
-        schedule(i)
         let gap = prng.chance(1, in: 4) ? 0 : 100_000 + prng.below(1_500_000)
         queue.push(.publish(node: i), at: now + Nanoseconds(gap))
     }
 
-    // MARK: driving a role
+    // MARK: driving a node
 
-    /// Runs `body` on node `i`'s role, then drains its outputs in order: storage writes,
-    /// datagrams, events; then reschedules its timer.
-    mutating func drive(_ i: Int, _ body: (inout any ProtocolRole) -> Void) {
-        guard let role = nodes[i].role else { return }
-        nodes[i].role = nil
-        var r: any ProtocolRole
-        switch role {
-        case .sequencer(let s): r = s
-        case .commitServer(let c): r = c
-        case .dataServer(let d): r = d
-        case .member(let m): r = m
+    /// Runs `body` on host `i`'s node (which drains its role in the node's order: writes to
+    /// its disk, datagrams to its transport, events to its log), then moves what came out into
+    /// the simulated world: syncs scheduled, datagrams checked and put on the network, events
+    /// checked; then reschedules its timer.
+    mutating func drive(_ i: Int, _ body: (inout any SimulatedNode) -> Void) {
+        guard var n = nodes[i].node else { return }
+        nodes[i].node = nil  // keep the node's storage uniquely referenced while it runs
+        body(&n)
+        let life = nodes[i].life
+        for ticket in n.store.takeAppended() {
+            queue.push(.synced(node: i, life: life, ticket: ticket), at: now + Nanoseconds(50_000 + prng.below(400_000)))
         }
-        body(&r)
-        drain(i, r.output)
-        r.output.storage.removeAll()
-        r.output.outbox.removeAll()
-        r.output.events.removeAll(keepingCapacity: true)
-        switch r {
-        case let s as Sequencer: nodes[i].role = .sequencer(s)
-        case let c as CommitServer: nodes[i].role = .commitServer(c)
-        case let d as DataServer: nodes[i].role = .dataServer(d)
-        case let m as Member<ReferenceApplication>: nodes[i].role = .member(m)
-        default: preconditionFailure("unknown role")
+        let syncedKeyMax = n.store.syncedKeyMax
+        for d in n.transport.take() {
+            d.bytes.withUnsafeBytes { checker.sent($0, by: nodes[i].id, syncedKeyMax: syncedKeyMax) }
+            for to in SimTransport.recipients(of: d.route, in: layout) {
+                guard let j = hostIndex[to] else { continue }
+                transmit(d.bytes, from: i, to: j)
+            }
         }
+        for e in n.sink.take() { observe(e, at: i) }
+        nodes[i].node = n
         schedule(i)
     }
 
-    mutating func clearOutput(_ i: Int) {
-        guard case .member(var m) = nodes[i].role! else { return }
-        nodes[i].role = nil
-        m.output.storage.removeAll()
-        m.output.outbox.removeAll()
-        m.output.events.removeAll(keepingCapacity: true)
-        nodes[i].role = .member(m)
-    }
-
-    mutating func drain(_ i: Int, _ out: RoleOutput) {
-        let life = nodes[i].life
-        for (k, w) in out.storage.writes.enumerated() {
-            let bytes = out.storage.withBytes(of: k) { Array($0) }
-            nodes[i].disk.records.append(SimDisk.Record(ticket: w.ticket, key: w.key, bytes: bytes, synced: false))
-            queue.push(.synced(node: i, life: life, ticket: w.ticket), at: now + Nanoseconds(50_000 + prng.below(400_000)))
-        }
-        nodes[i].disk.truncate(through: out.storage.truncateThrough)
-        for k in 0..<out.outbox.entries.count {
-            let e = out.outbox.entries[k]
-            let bytes = out.outbox.withBytes(of: k) { Array($0) }
-            bytes.withUnsafeBytes { checker.sent($0, by: nodes[i].id, syncedKeyMax: nodes[i].disk.syncedKeyMax) }
-            for to in targets(of: e.destination, from: i) { transmit(bytes, from: i, to: to) }
-        }
-        for e in out.events {
-            checker.event(e, at: nodes[i].id)
-            switch e {
-            case .delivered: report.delivered += 1
-            case .checkpointTaken: report.checkpoints += 1
-            case .streamEnded(_, _, let next, _, _):
-                // The sender's state file: a restart must pick an incarnation above this one.
-                nodes[i].incarnation = max(nodes[i].incarnation, next.incarnation)
-                report.streamsEnded += 1
-            case .collected: report.collected += 1
-            default: break
-            }
-        }
-    }
-
-    func targets(of d: Destination, from i: Int) -> [Int] {
-        switch d {
-        case .node(let id):
-            return nodes.indices.filter { nodes[$0].id == id }
-        case .address(let a):
-            // The simulator's addresses are node ids.
-            return nodes.indices.filter { UInt64(nodes[$0].id.rawValue) == a.rawValue }
-        case .dataGroup:
-            return nodes.indices.filter { $0 != i && [.dataServer, .member, .checkpointServer].contains(nodes[$0].kind) }
-        case .commitGroup:
-            return nodes.indices.filter { $0 != i && nodes[$0].kind != .sequencer }
+    mutating func observe(_ e: RoleEvent, at i: Int) {
+        checker.event(e, at: nodes[i].id)
+        switch e {
+        case .delivered: report.delivered += 1
+        case .checkpointTaken: report.checkpoints += 1
+        case .streamEnded(_, _, let next, _, _):
+            // The sender's state file: a restart must pick an incarnation above this one.
+            nodes[i].incarnation = max(nodes[i].incarnation, next.incarnation)
+            report.streamsEnded += 1
+        case .collected: report.collected += 1
+        default: break
         }
     }
 
@@ -421,15 +414,7 @@ public struct Simulator {
 
     /// Keeps one pending wake per node, at its role's next deadline (never in the past).
     mutating func schedule(_ i: Int) {
-        guard let role = nodes[i].role else { return }
-        let deadline: Instant?
-        switch role {
-        case .sequencer(let s): deadline = s.nextDeadline
-        case .commitServer(let c): deadline = c.nextDeadline
-        case .dataServer(let d): deadline = d.nextDeadline
-        case .member(let m): deadline = m.nextDeadline
-        }
-        guard let d = deadline else { return }
+        guard let d = nodes[i].node?.nextDeadline else { return }
         let at = max(d, now + Nanoseconds(1_000))
         if let w = nodes[i].wakeAt, w <= at { return }
         nodes[i].generation += 1
@@ -451,6 +436,24 @@ public struct Simulator {
         }
     }
 
+    // MARK: typed views of the running roles
+
+    func sequencer(_ h: Host) -> Sequencer? { (h.node as? SimNode<Sequencer>)?.role }
+    func commitServer(_ h: Host) -> CommitServer? { (h.node as? SimNode<CommitServer>)?.role }
+    func dataServer(_ h: Host) -> DataServer? { (h.node as? SimNode<DataServer>)?.role }
+    func member(_ h: Host) -> Member<ReferenceApplication>? { (h.node as? SimNode<Member<ReferenceApplication>>)?.role }
+
+    /// Node-level counters summed over the running nodes (repair throttling, own loopback).
+    var nodeCounters: NodeCounters {
+        var c = NodeCounters()
+        for h in nodes {
+            guard let n = h.node else { continue }
+            c.repairThrottled += n.counters.repairThrottled
+            c.ownLoopback += n.counters.ownLoopback
+        }
+        return c
+    }
+
     // MARK: liveness
 
     /// How long after the step budget a healed group may take to converge.
@@ -458,10 +461,10 @@ public struct Simulator {
 
     /// Whether L1 and L2 hold now (what `checkLiveness` reports on, without the details).
     var converged: Bool {
-        guard case .sequencer(let s)? = nodes[0].role else { return true }
+        guard let s = sequencer(nodes[0]) else { return true }
         if s.nextSeq.rawValue - 1 > s.committedThrough.rawValue { return false }
         for n in nodes {
-            guard case .member(let m)? = n.role else { continue }
+            guard let m = member(n) else { continue }
             if m.isJoining || m.deliveredThrough < s.committedThrough { return false }
             if n.publishes, !n.everCrashed, m.unsequencedCount > 0 { return false }
         }
@@ -471,15 +474,15 @@ public struct Simulator {
     /// After healing: every live publisher's messages are committed, and every member that
     /// is up has delivered everything committed.
     mutating func checkLiveness() {
-        guard case .sequencer(let s)? = nodes[0].role else { return }
+        guard let s = sequencer(nodes[0]) else { return }
         for n in nodes {
-            guard case .member(let m)? = n.role else { continue }
+            guard let m = member(n) else { continue }
             report.idQueries += m.output.counters.idQueriesSent
             report.fetches += m.output.counters.fetchesSent
             if m.isJoining {
                 var detail = m.diagnosis
                 for d in nodes {
-                    if case .member(let c)? = d.role, let latest = c.latestCheckpoint {
+                    if let c = member(d), let latest = c.latestCheckpoint {
                         detail += "; \(d.id) holds checkpoint \(latest.terminalSeq)"
                     }
                 }
@@ -487,10 +490,10 @@ public struct Simulator {
             } else if m.deliveredThrough < s.committedThrough {
                 var detail = m.diagnosis
                 for d in nodes {
-                    if case .commitServer(let c)? = d.role { detail += "; " + c.diagnosis(m.deliveredThrough.next) }
+                    if let c = commitServer(d) { detail += "; " + c.diagnosis(m.deliveredThrough.next) }
                 }
                 if let id = m.ledger.runs.run(containing: m.deliveredThrough.next)?.messageId(at: m.deliveredThrough.next) {
-                    for d in nodes { if case .dataServer(let ds)? = d.role { detail += "; " + ds.diagnosis(id) } }
+                    for d in nodes { if let ds = dataServer(d) { detail += "; " + ds.diagnosis(id) } }
                 }
                 detail += "; next deadline \(String(describing: m.nextDeadline)), wake at \(String(describing: n.wakeAt)), now \(now)"
                 checker.fail("L2", "\(n.id) delivered through \(m.deliveredThrough), committed through \(s.committedThrough); "
@@ -499,7 +502,7 @@ public struct Simulator {
             if n.publishes, !n.everCrashed, m.unsequencedCount > 0 {
                 var detail = s.diagnosis(m.sender)
                 for d in nodes {
-                    if case .dataServer(let ds)? = d.role { detail += "; " + ds.diagnosis(MessageId(sender: m.sender, counter: 1)) }
+                    if let ds = dataServer(d) { detail += "; " + ds.diagnosis(MessageId(sender: m.sender, counter: 1)) }
                 }
                 checker.fail("L1", "\(n.id) still has \(m.unsequencedCount) messages not committed; \(detail)")
             }

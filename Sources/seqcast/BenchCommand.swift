@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import CSeqcastShim
 import SeqcastCore
+import SeqcastNode
 import SeqcastRuntime
 import SeqcastWire
 
@@ -162,17 +163,15 @@ struct BenchCommand: ParsableCommand {
 
     /// Bad input at every node's unicast port and both groups (loopback only).
     func startHostile(common n: NetworkConfig) throws -> HostileSender {
-        var nodes: [UInt32] = [1] + (0..<group.dataServers).map { 11 + UInt32($0) }
-        nodes += (0..<group.commitServers).map { 21 + UInt32($0) } + (0..<group.checkpointServers).map { 31 + UInt32($0) }
-        nodes += (0..<members).map { 41 + UInt32($0) }
+        var layout = group.layout(members: members)
+        try net.place(&layout)
         var targets: [seqcast_addr] = []
-        for (host, port) in nodes.map({ (n.host(of: NodeId($0)), n.unicastPort(of: NodeId($0))) })
-            + [(n.dataGroup, n.dataPort), (n.commitGroup, n.commitPort)] {
+        for e in layout.nodes.map(\.endpoint) + [layout.dataGroup, layout.commitGroup] {
             var a = seqcast_addr()
-            guard seqcast_addr_parse(host, port, &a) == 0 else { throw ValidationError("bad address \(host)") }
+            guard seqcast_addr_parse(e.host, e.port, &a) == 0 else { throw ValidationError("bad address \(e.host)") }
             targets.append(a)
         }
-        let h = HostileSender(targets: targets, groupId: group.layout.groupId, perSecond: hostileRate)
+        let h = HostileSender(targets: targets, groupId: layout.groupId, perSecond: hostileRate)
         h.start(interface: n.interfaceAddress)
         return h
     }
@@ -182,12 +181,10 @@ struct BenchCommand: ParsableCommand {
         let prefix = netnsPrefix
         let subnet = netnsSubnet
         var common = group.arguments + net.arguments + ["--threads", threads.rawValue]
+        let layout = group.layout(members: members)
         if prefix != nil {
             // Every node's unicast address, so each can reach the others across the bridge.
-            let all: [UInt32] = [1] + (0..<group.dataServers).map { 11 + UInt32($0) }
-                + (0..<group.commitServers).map { 21 + UInt32($0) } + (0..<group.checkpointServers).map { 31 + UInt32($0) }
-                + (0..<members).map { 41 + UInt32($0) }
-            for n in all { common += ["--node-host", "\(n)=\(subnet)\(n)"] }
+            for n in layout.nodes { common += ["--node-host", "\(n.id.rawValue)=\(subnet)\(n.id.rawValue)"] }
         }
         let launcher = GroupLauncher(scratch: dir, commonArguments: common, quiet: quiet) { node in
             guard let p = prefix else { return (nil, []) }
@@ -196,16 +193,13 @@ struct BenchCommand: ParsableCommand {
         if pin { launcher.pinCPUs = onlineCPUs() }
         var result = Phase()
         defer { launcher.stopAll() }
-        try launcher.start(.sequencer, node: 1)
-        for i in 0..<group.dataServers { try launcher.start(.dataServer, node: 11 + UInt32(i)) }
-        for i in 0..<group.commitServers { try launcher.start(.commitServer, node: 21 + UInt32(i)) }
-        for i in 0..<group.checkpointServers { try launcher.start(.checkpointServer, node: 31 + UInt32(i)) }
+        for n in layout.nodes where n.role != .member { try launcher.start(n.role, node: n.id.rawValue) }
         usleep(300_000)
         let startAt = monotonicNanos() + 700_000_000
         let publishNanos = seconds.map { $0 * 1e9 } ?? 1e9
         let measureFrom = startAt + UInt64(publishNanos * warmup)
         let expectFile = dir + "/expect"
-        for i in 0..<members {
+        for (i, id) in layout.members.enumerated() {
             var extra = ["--message-size", "\(messageSize)", "--start-at-ns", "\(startAt)", "--measure-from-ns", "\(measureFrom)"]
             // The throughput phase measures the delivery rate only (latency comes from phase 2).
             if rate == nil { extra.append("--no-latency") }
@@ -220,7 +214,7 @@ struct BenchCommand: ParsableCommand {
             } else {
                 extra += ["--expect-file", expectFile]
             }
-            try launcher.start(.member, node: 41 + UInt32(i), extra: extra, publishes: publishes)
+            try launcher.start(.member, node: id.rawValue, extra: extra, publishes: publishes)
         }
         var hostile: HostileSender?
         if hostileRate > 0, name == "throughput" {

@@ -1,4 +1,5 @@
 import Foundation
+import SeqcastNode
 import SeqcastRuntime
 
 /// Starts a whole group as separate processes of this executable (`seqcast run …`), optionally
@@ -6,7 +7,7 @@ import SeqcastRuntime
 final class GroupLauncher {
     struct Child {
         var node: UInt32
-        var role: ProcessRole
+        var role: NodeRole
         var process: Process
         var reportPath: String
         var publishedPath: String?
@@ -32,7 +33,7 @@ final class GroupLauncher {
         try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
     }
 
-    func start(_ role: ProcessRole, node: UInt32, extra: [String] = [], publishes: Bool = false) throws {
+    func start(_ role: NodeRole, node: UInt32, extra: [String] = [], publishes: Bool = false) throws {
         let report = "\(scratch)/\(node).json"
         let published = publishes ? "\(scratch)/\(node).published" : nil
         for path in [report, published].compactMap({ $0 }) { try? FileManager.default.removeItem(atPath: path) }

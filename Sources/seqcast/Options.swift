@@ -1,11 +1,12 @@
 import ArgumentParser
 import SeqcastCore
+import SeqcastNode
 import SeqcastRuntime
 import SeqcastWire
 
 extension TransportChoice: ExpressibleByArgument {}
 extension ThreadMode: ExpressibleByArgument {}
-extension ProcessRole: ExpressibleByArgument {}
+extension NodeRole: ExpressibleByArgument {}
 
 /// The group's shape and limits; every process of a group must be given the same values.
 struct GroupOptions: ParsableArguments {
@@ -21,11 +22,11 @@ struct GroupOptions: ParsableArguments {
     @Option(help: "Unsequenced messages a publisher keeps before back-pressure.") var window = 4_096
     @Option(help: "Message slots of a store (data server or member).") var bodySlots = 65_536
 
-    var layout: GroupLayout {
-        var l = GroupLayout()
-        l.dataServers = dataServers
-        l.commitServers = commitServers
-        l.checkpointServers = checkpointServers
+    /// The standard layout of this shape with `members` members listed (more may join: an
+    /// unlisted member listens on base-port + id). Addresses come from `NetworkOptions.place`.
+    func layout(members: Int = 2) -> GroupLayout {
+        var l = GroupLayout.standard(dataServers: dataServers, commitServers: commitServers,
+                                     checkpointServers: checkpointServers, members: members)
         l.reportQuorum = reportQuorum
         l.commitQuorum = commitQuorum
         if let n = checkpointInterval { l.checkpointInterval = n }
@@ -38,7 +39,7 @@ struct GroupOptions: ParsableArguments {
     var arguments: [String] {
         var a = ["--data-servers", "\(dataServers)", "--commit-servers", "\(commitServers)",
                  "--checkpoint-servers", "\(checkpointServers)", "--report-quorum", "\(reportQuorum)",
-                 "--checkpoint-interval", "\(layout.checkpointInterval)", "--lifetime", "\(lifetime)",
+                 "--checkpoint-interval", "\(layout().checkpointInterval)", "--lifetime", "\(lifetime)",
                  "--window", "\(window)", "--body-slots", "\(bodySlots)"]
         if let q = commitQuorum { a += ["--commit-quorum", "\(q)"] }
         return a
@@ -62,23 +63,29 @@ struct NetworkOptions: ParsableArguments {
     @Flag(help: "Turn UDP GSO/GRO off: every datagram crosses the kernel (and can be lost) on its own.") var noGso = false
     @Option(help: "Repair reply datagrams per second a server sends one requester.") var repairRate = 200_000
 
-    func config() throws -> NetworkConfig {
-        var n = ipv6 ? NetworkConfig.ipv6Defaults : NetworkConfig()
-        if let g = dataGroup { n.dataGroup = g }
-        if let g = commitGroup { n.commitGroup = g }
-        n.dataPort = dataPort
-        n.commitPort = commitPort
-        if let i = interface { n.interfaceAddress = i }
-        if let name = interfaceName { n.interfaceName = name }
-        n.unicastHost = host ?? n.interfaceAddress
+    /// Puts the layout's nodes and groups where these options say (hosts, ports, groups, IPv6).
+    func place(_ layout: inout GroupLayout) throws {
+        if ipv6 { NetworkConfig.useIPv6Defaults(&layout) }
+        if let g = dataGroup { layout.dataGroup.host = g }
+        if let g = commitGroup { layout.commitGroup.host = g }
+        layout.dataGroup.port = dataPort
+        layout.commitGroup.port = commitPort
+        layout.setBasePort(basePort)
+        if let h = host ?? interface { layout.setHost(h) }
         for entry in nodeHost {
             let parts = entry.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, let id = UInt32(parts[0]) else {
                 throw ValidationError("--node-host wants id=address, got \(entry)")
             }
-            n.nodeHosts[NodeId(id)] = String(parts[1])
+            if layout.node(NodeId(id)) == nil { layout.add(.member, NodeId(id)) }
+            layout.setHost(String(parts[1]), of: NodeId(id))
         }
-        n.basePort = basePort
+    }
+
+    func config() throws -> NetworkConfig {
+        var n = ipv6 ? NetworkConfig.ipv6Defaults : NetworkConfig()
+        if let i = interface { n.interfaceAddress = i }
+        if let name = interfaceName { n.interfaceName = name }
         n.ttl = ttl
         n.transport = transport
         n.segmentOffload = !noGso

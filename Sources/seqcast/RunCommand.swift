@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import SeqcastCore
+import SeqcastNode
 import SeqcastRuntime
 import SeqcastWire
 import Synchronization
@@ -14,7 +15,7 @@ struct RunCommand: ParsableCommand {
             + "sequencer 1, data servers 11…, commit servers 21…, checkpoint servers 31…, members 41…. "
             + "Prints a one-line JSON report when it stops.")
 
-    @Argument(help: "sequencer | data-server | commit-server | checkpoint-server | member") var role: ProcessRole
+    @Argument(help: "sequencer | data-server | commit-server | checkpoint-server | member") var role: NodeRole
     @Option(help: "This node's id.") var node: UInt32
     @OptionGroup var group: GroupOptions
     @OptionGroup var net: NetworkOptions
@@ -50,7 +51,9 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         var o = RoleProcessOptions(role: role, node: NodeId(node))
-        o.layout = group.layout
+        var layout = group.layout()
+        try net.place(&layout)
+        o.layout = layout
         o.network = try net.config()
         o.threads = threads
         o.cpu = cpu
@@ -66,8 +69,7 @@ struct RunCommand: ParsableCommand {
         o.plan.expectFile = expectFile
         o.plan.publishedFile = publishedFile
         o.plan.startAtNanos = startAtNs
-        BenchMeasurement.fromNanos = measureFromNs ?? 1
-        BenchMeasurement.latency = latency
+        o.measurement = BenchMeasurement(fromNanos: measureFromNs ?? 1, latency: latency)
         installStopHandlers()
         let report = try runRoleProcess(o) { line in
             logLine("seqcast[\(role.rawValue) \(node)]: \(line)")

@@ -1,12 +1,15 @@
 import Testing
 @testable import SeqcastCore
+import SeqcastNode
+import SeqcastSimulation
 import SeqcastWire
 
 // A small, deterministic, hand-driven group for scenario tests: no randomness, no clocks. The
 // test owns time (`now`), the network (a FIFO queue it delivers, drops or holds), and stable
 // storage (records that become durable only when the test syncs them). Every role is driven
 // through its sans-IO calling convention (receive / tick / persisted, outputs drained after
-// every call), the way a real driver or the simulator drives it.
+// every call) by the same `Node` the simulator and the runtime use, over the simulator's
+// transport (`SimTransport`, routed by `GroupLayout`) and disk (`SimDisk`).
 
 typealias TestMember = Member<ReferenceApplication>
 
@@ -24,14 +27,6 @@ struct Packet: CustomStringConvertible {
 
     var description: String { "\(kind) \(from)->\(to) at \(sentAt)" }
     var decoded: Decoded { Decoded(bytes) }
-}
-
-/// A stable-storage record as the driver keeps it.
-struct StoredRecord {
-    var ticket: WriteTicket
-    var key: UInt64
-    var bytes: [UInt8]
-    var synced: Bool
 }
 
 /// One `.delivered` event, flattened for comparisons.
@@ -65,27 +60,33 @@ struct TestGroup {
     enum Input {
         case receive([UInt8], from: NodeId)
         case tick
-        case persisted(WriteTicket)
         case none
     }
 
-    struct Outputs {
-        var writes: [StoredRecord] = []
-        var truncateThrough: UInt64 = 0
-        var datagrams: [(destination: Destination, kind: MessageKind, bytes: [UInt8])] = []
-        var events: [RoleEvent] = []
-    }
+    typealias TestNode<R: ProtocolRole> = SeqcastNode.Node<R, SimTransport, SimDisk, EventLog>
 
     var config: GroupConfig
+    /// Who is who: the servers of `config` and every member added (the routing of the network).
+    private(set) var layout: GroupLayout
     var now = Instant.zero
-    var sequencer: Sequencer
-    var dataServers: [DataServer] = []
-    var commitServers: [CommitServer] = []
-    var checkpointServers: [TestMember] = []
-    var members: [TestMember] = []
+    var sequencerNode: TestNode<Sequencer>
+    var dataServerNodes: [TestNode<DataServer>] = []
+    var commitServerNodes: [TestNode<CommitServer>] = []
+    var checkpointServerNodes: [TestNode<TestMember>] = []
+    var memberNodes: [TestNode<TestMember>] = []
     private(set) var nodes: [Node] = []
     /// Nodes that are crashed: they receive nothing and are not ticked.
     private(set) var down: Set<Int> = []
+
+    /// The roles, as the tests read them (driving one by hand goes through `sequencer`).
+    var sequencer: Sequencer {
+        get { sequencerNode.role }
+        _modify { yield &sequencerNode.role }
+    }
+    var dataServers: [DataServer] { dataServerNodes.map(\.role) }
+    var commitServers: [CommitServer] { commitServerNodes.map(\.role) }
+    var checkpointServers: [TestMember] { checkpointServerNodes.map(\.role) }
+    var members: [TestMember] { memberNodes.map(\.role) }
 
     /// Datagrams in flight, in send order.
     var queue: [Packet] = []
@@ -97,8 +98,6 @@ struct TestGroup {
     private(set) var sent: [Packet] = []
     private(set) var delivered: [Packet] = []
     private(set) var dropped: [Packet] = []
-    /// Stable storage per node.
-    var disks: [[StoredRecord]] = []
     /// Events per node, in order.
     var events: [[RoleEvent]] = []
     /// Consecutive ticks per node that left its deadline in the past.
@@ -110,10 +109,14 @@ struct TestGroup {
     /// checkpoint servers from 31, members from 41, and small stores so a test allocates little.
     static func makeConfig(dataServers: Int = 3, commitServers: Int = 3, checkpointServers: Int = 0,
                            _ configure: (inout GroupConfig) -> Void = { _ in }) -> GroupConfig {
-        var c = GroupConfig(sequencer: NodeId(1),
-                            dataServers: (0..<dataServers).map { NodeId(11 + UInt32($0)) },
-                            commitServers: (0..<commitServers).map { NodeId(21 + UInt32($0)) },
-                            checkpointServers: (0..<checkpointServers).map { NodeId(31 + UInt32($0)) })
+        var layout = GroupLayout.standard(dataServers: dataServers, commitServers: commitServers,
+                                          checkpointServers: checkpointServers, members: 0)
+        layout.groupId = 1
+        layout.reportQuorum = 1
+        layout.lifetime = 100_000
+        layout.checkpointInterval = 1_000
+        guard var c = try? layout.config() else { preconditionFailure("invalid test layout") }
+        c.limits = GroupConfig.Limits()
         c.limits.bodySlotsMax = 256
         c.limits.outboxSlotsMax = 128
         configure(&c)
@@ -126,24 +129,38 @@ struct TestGroup {
 
     init(config: GroupConfig, members memberCount: Int) {
         self.config = config
-        sequencer = Sequencer(config: config, node: config.sequencer, now: .zero)
+        var layout = GroupLayout()
+        layout.groupId = config.groupId
+        layout.add(.sequencer, config.sequencer)
+        for id in config.dataServers { layout.add(.dataServer, id) }
+        for id in config.commitServers { layout.add(.commitServer, id) }
+        for id in config.checkpointServers { layout.add(.checkpointServer, id) }
+        self.layout = layout
+        sequencerNode = Self.node(config.sequencer, Sequencer(config: config, node: config.sequencer, now: .zero), now: .zero)
         nodes.append(Node(id: config.sequencer, slot: .sequencer))
         for (i, id) in config.dataServers.enumerated() {
-            dataServers.append(DataServer(config: config, node: id, incarnation: 1, seed: UInt64(id.rawValue), now: .zero))
+            dataServerNodes.append(Self.node(id, DataServer(config: config, node: id, incarnation: 1,
+                                                            seed: UInt64(id.rawValue), now: .zero), now: .zero))
             nodes.append(Node(id: id, slot: .data(i)))
         }
         for (i, id) in config.commitServers.enumerated() {
-            commitServers.append(CommitServer(config: config, node: id, now: .zero))
+            commitServerNodes.append(Self.node(id, CommitServer(config: config, node: id, now: .zero), now: .zero))
             nodes.append(Node(id: id, slot: .commit(i)))
         }
         for (i, id) in config.checkpointServers.enumerated() {
-            checkpointServers.append(.checkpointServer(config: config, node: id, incarnation: 1,
-                                                       seed: UInt64(id.rawValue), now: .zero))
+            checkpointServerNodes.append(Self.node(id, TestMember.checkpointServer(config: config, node: id, incarnation: 1,
+                                                                                   seed: UInt64(id.rawValue), now: .zero),
+                                                   now: .zero))
             nodes.append(Node(id: id, slot: .checkpoint(i)))
         }
-        disks = Array(repeating: [], count: nodes.count)
         events = Array(repeating: [], count: nodes.count)
         for _ in 0..<memberCount { _ = addMember() }
+        // Whatever the roles produced while starting goes out like any other output.
+        for n in nodes.indices { apply(n, .none) }
+    }
+
+    static func node<R: ProtocolRole>(_ id: NodeId, _ role: R, disk: SimDisk = SimDisk(), now: Instant) -> TestNode<R> {
+        TestNode(id: id, role: role, transport: SimTransport(node: id), store: disk, sink: EventLog(), now: now)
     }
 
     // MARK: addressing
@@ -165,122 +182,123 @@ struct TestGroup {
 
     /// Adds a member (id 41, 42, …); a joining member starts from the latest checkpoint.
     mutating func addMember(joining: Bool = false) -> Int {
-        let i = members.count
+        let i = memberNodes.count
         let id = NodeId(41 + UInt32(i))
-        members.append(TestMember(config: config, node: id, incarnation: 1, seed: UInt64(id.rawValue), now: now,
-                                  joining: joining))
+        layout.add(.member, id)
+        memberNodes.append(Self.node(id, TestMember(config: config, node: id, incarnation: 1, seed: UInt64(id.rawValue),
+                                                    now: now, joining: joining), now: now))
         nodes.append(Node(id: id, slot: .member(i)))
-        disks.append([])
         events.append([])
+        apply(nodes.count - 1, .none)
         return i
     }
 
-    /// Recipients of a datagram sent by node `from` to `destination`, in node order.
-    func recipients(of destination: Destination, from: Int) -> [(NodeId, Int?)] {
-        switch destination {
-        case .node(let id):
-            return [(id, index(of: id))]
-        case .address(let a):
-            let id = NodeId(UInt32(truncatingIfNeeded: a.rawValue))
-            return [(id, index(of: id))]
-        case .dataGroup:
-            return nodes.indices.filter { i in
-                guard i != from else { return false }
-                switch nodes[i].slot {
-                case .data, .member, .checkpoint: return true
-                case .sequencer, .commit: return false
-                }
-            }.map { (nodes[$0].id, $0) }
-        case .commitGroup:
-            return nodes.indices.filter { $0 != from && nodes[$0].slot != .sequencer }.map { (nodes[$0].id, $0) }
-        }
+    /// Recipients of a datagram sent by node `from` along `route`, in node order: the shared
+    /// routing of the simulated network, less the sender's own multicast copy (the node drops
+    /// it; the packet log here lists only what other nodes receive).
+    func recipients(of route: Route, from: Int) -> [(NodeId, Int?)] {
+        SimTransport.recipients(of: route, in: layout).filter { $0 != nodes[from].id }.map { ($0, index(of: $0)) }
     }
 
     // MARK: driving roles
 
-    static func step<R: ProtocolRole>(_ r: inout R, _ input: Input, now: Instant) -> Outputs {
+    static func step<R: ProtocolRole>(_ n: inout TestNode<R>, _ input: Input, now: Instant) {
         switch input {
         case .receive(let bytes, let from):
-            bytes.withUnsafeBytes { r.receive($0, from: PeerAddress(UInt64(from.rawValue)), now: now) }
+            bytes.withUnsafeBytes { n.receive($0, from: SimTransport.address(of: from), now: now) }
         case .tick:
-            r.tick(now: now)
-        case .persisted(let ticket):
-            r.persisted(ticket, now: now)
+            n.tick(now: now)
         case .none:
-            break
+            n.drain(now: now)
         }
-        return take(&r)
     }
 
-    /// Moves a role's outputs out (storage writes first, then datagrams, then events) and
-    /// clears them, as every driver must after every call.
-    static func take<R: ProtocolRole>(_ r: inout R) -> Outputs {
-        var o = Outputs()
-        for (k, w) in r.output.storage.writes.enumerated() {
-            let bytes = r.output.storage.withBytes(of: k) { Array($0) }
-            o.writes.append(StoredRecord(ticket: w.ticket, key: w.key, bytes: bytes, synced: false))
-        }
-        o.truncateThrough = r.output.storage.truncateThrough
-        for k in r.output.outbox.entries.indices {
-            let e = r.output.outbox.entries[k]
-            o.datagrams.append((e.destination, e.kind, r.output.outbox.withBytes(of: k) { Array($0) }))
-        }
-        o.events = r.output.events
-        r.output.outbox.removeAll()
-        r.output.storage.removeAll()
-        r.output.events.removeAll()
-        return o
-    }
-
-    /// Calls node `n` with `input` and drains what it produced.
+    /// Calls node `n` with `input`; the node drains the role, then its datagrams go on the
+    /// network and its events into `events`.
     mutating func apply(_ n: Int, _ input: Input) {
         let t = now
-        let out: Outputs
+        let out: (sent: [SimTransport.Sent], events: [RoleEvent])
         switch nodes[n].slot {
-        case .sequencer: out = Self.step(&sequencer, input, now: t)
-        case .data(let i): out = Self.step(&dataServers[i], input, now: t)
-        case .commit(let i): out = Self.step(&commitServers[i], input, now: t)
-        case .checkpoint(let i): out = Self.step(&checkpointServers[i], input, now: t)
-        case .member(let i): out = Self.step(&members[i], input, now: t)
+        case .sequencer: out = Self.run(&sequencerNode, input, now: t)
+        case .data(let i): out = Self.run(&dataServerNodes[i], input, now: t)
+        case .commit(let i): out = Self.run(&commitServerNodes[i], input, now: t)
+        case .checkpoint(let i): out = Self.run(&checkpointServerNodes[i], input, now: t)
+        case .member(let i): out = Self.run(&memberNodes[i], input, now: t)
         }
-        absorb(n, out)
+        absorb(n, out.sent)
+        events[n].append(contentsOf: out.events)
     }
 
-    /// Drains node `n` after a role-specific command (publish, control request).
+    static func run<R: ProtocolRole>(_ n: inout TestNode<R>, _ input: Input, now: Instant)
+        -> (sent: [SimTransport.Sent], events: [RoleEvent]) {
+        step(&n, input, now: now)
+        _ = n.store.takeAppended()  // the test decides when disks sync
+        return (n.transport.take(), n.sink.take())
+    }
+
+    /// Drains node `n` after a role-specific command (publish, control request) or a role
+    /// driven by hand.
     mutating func drain(_ n: Int) { apply(n, .none) }
 
-    mutating func absorb(_ n: Int, _ out: Outputs) {
-        disks[n].append(contentsOf: out.writes)
-        if out.truncateThrough > 0 { disks[n].removeAll { $0.synced && $0.key <= out.truncateThrough } }
-        for d in out.datagrams {
-            for (id, index) in recipients(of: d.destination, from: n) {
-                let p = Packet(from: nodes[n].id, to: id, toIndex: index, destination: d.destination, kind: d.kind,
+    mutating func absorb(_ n: Int, _ datagrams: [SimTransport.Sent]) {
+        for d in datagrams {
+            let destination: Destination = switch d.route {
+            case .group(.data): .dataGroup
+            case .group(.commit): .commitGroup
+            case .node(let id): .node(id)
+            case .address(let a): .address(a)
+            }
+            for (id, index) in recipients(of: d.route, from: n) {
+                let p = Packet(from: nodes[n].id, to: id, toIndex: index, destination: destination, kind: d.kind,
                                bytes: d.bytes, sentAt: now)
                 sent.append(p)
                 queue.append(p)
             }
         }
-        events[n].append(contentsOf: out.events)
     }
 
     func deadline(_ n: Int) -> Instant? {
         guard !down.contains(n) else { return nil }
         switch nodes[n].slot {
-        case .sequencer: return sequencer.nextDeadline
-        case .data(let i): return dataServers[i].nextDeadline
-        case .commit(let i): return commitServers[i].nextDeadline
-        case .checkpoint(let i): return checkpointServers[i].nextDeadline
-        case .member(let i): return members[i].nextDeadline
+        case .sequencer: return sequencerNode.nextDeadline
+        case .data(let i): return dataServerNodes[i].nextDeadline
+        case .commit(let i): return commitServerNodes[i].nextDeadline
+        case .checkpoint(let i): return checkpointServerNodes[i].nextDeadline
+        case .member(let i): return memberNodes[i].nextDeadline
         }
     }
 
     var nextDeadline: Instant? { nodes.indices.compactMap { deadline($0) }.min() }
 
+    /// Node `n`'s disk.
+    func disk(_ n: Int) -> SimDisk {
+        switch nodes[n].slot {
+        case .sequencer: sequencerNode.store
+        case .data(let i): dataServerNodes[i].store
+        case .commit(let i): commitServerNodes[i].store
+        case .checkpoint(let i): checkpointServerNodes[i].store
+        case .member(let i): memberNodes[i].store
+        }
+    }
+
+    mutating func withDisk(_ n: Int, _ body: (inout SimDisk) -> Void) {
+        switch nodes[n].slot {
+        case .sequencer: body(&sequencerNode.store)
+        case .data(let i): body(&dataServerNodes[i].store)
+        case .commit(let i): body(&commitServerNodes[i].store)
+        case .checkpoint(let i): body(&checkpointServerNodes[i].store)
+        case .member(let i): body(&memberNodes[i].store)
+        }
+    }
+
+    /// Stable storage per node, record by record.
+    var disks: [[SimDisk.Record]] { nodes.indices.map { disk($0).records } }
+
     // MARK: commands
 
     mutating func publish(_ m: Int, _ body: [UInt8]) -> PublishResult {
         let t = now
-        let r = body.withUnsafeBytes { members[m].publish($0, now: t) }
+        let r = body.withUnsafeBytes { memberNodes[m].role.publish($0, now: t) }
         drain(memberIndex(m))
         return r
     }
@@ -298,7 +316,7 @@ struct TestGroup {
     }
 
     mutating func requestCheckpointInterval(_ n: UInt64) {
-        sequencer.requestCheckpointInterval(n, now: now)
+        sequencerNode.role.requestCheckpointInterval(n, now: now)
         drain(sequencerIndex)
     }
 
@@ -362,27 +380,22 @@ struct TestGroup {
 
     // MARK: storage
 
-    var hasUnsyncedWrites: Bool {
-        disks.indices.contains { n in !down.contains(n) && disks[n].contains { !$0.synced } }
-    }
+    var hasUnsyncedWrites: Bool { nodes.indices.contains { n in !down.contains(n) && disk(n).hasUnsynced } }
 
-    /// Makes node `n`'s writes durable; with `notify`, reports the latest ticket through `persisted`
-    /// (one fsync covering every write, reported once: tickets complete in order).
+    /// Makes node `n`'s writes durable; with `notify`, the node reports the latest ticket to the
+    /// role (one fsync covering every write, reported once: tickets complete in order).
     mutating func sync(_ n: Int, notify: Bool = true) {
         guard !down.contains(n) else { return }
-        var latest: WriteTicket?
-        for k in disks[n].indices where !disks[n][k].synced {
-            disks[n][k].synced = true
-            latest = disks[n][k].ticket
-        }
-        if notify, let t = latest { apply(n, .persisted(t)) }
+        var synced = false
+        withDisk(n) { synced = $0.syncAll(report: notify) }
+        if synced, notify { apply(n, .none) }
     }
 
     mutating func syncAll() {
         for n in nodes.indices { sync(n) }
     }
 
-    func syncedRecords(_ n: Int) -> [[UInt8]] { disks[n].filter(\.synced).map(\.bytes) }
+    func syncedRecords(_ n: Int) -> [[UInt8]] { disk(n).syncedBytes }
 
     // MARK: time
 
@@ -471,12 +484,15 @@ struct TestGroup {
     /// Crashes node `n`: it stops, and its unsynced writes are lost.
     mutating func crash(_ n: Int) {
         down.insert(n)
-        disks[n].removeAll { !$0.synced }
+        withDisk(n) { $0.crash() }
     }
 
     /// Starts a new sequencer from the records its stable storage kept.
     mutating func restartSequencer() {
-        sequencer = Sequencer(config: config, node: config.sequencer, recovering: syncedRecords(sequencerIndex), now: now)
+        var disk = sequencerNode.store
+        disk.restarted()
+        let role = Sequencer(config: config, node: config.sequencer, recovering: disk.syncedBytes, now: now)
+        sequencerNode = Self.node(config.sequencer, role, disk: disk, now: now)
         down.remove(sequencerIndex)
         drain(sequencerIndex)
     }
@@ -484,7 +500,10 @@ struct TestGroup {
     /// Starts a new commit server from the records its stable storage kept.
     mutating func restartCommitServer(_ i: Int) {
         let n = commitIndex(i)
-        commitServers[i] = CommitServer(config: config, node: config.commitServers[i], recovering: syncedRecords(n), now: now)
+        var disk = commitServerNodes[i].store
+        disk.restarted()
+        let role = CommitServer(config: config, node: config.commitServers[i], recovering: disk.syncedBytes, now: now)
+        commitServerNodes[i] = Self.node(config.commitServers[i], role, disk: disk, now: now)
         down.remove(n)
         drain(n)
     }
@@ -514,8 +533,8 @@ struct TestGroup {
 
     func receiver(_ n: Int) -> TestMember {
         switch nodes[n].slot {
-        case .checkpoint(let i): checkpointServers[i]
-        case .member(let i): members[i]
+        case .checkpoint(let i): checkpointServerNodes[i].role
+        case .member(let i): memberNodes[i].role
         default: preconditionFailure("node \(n) is not a receiver")
         }
     }

@@ -3,8 +3,9 @@ import SeqcastWire
 /// The application a member delivers to, injected as a generic parameter (TigerBeetle's
 /// `ReplicaType(StateMachine, …)`), so a checkpoint is taken exactly between two deliveries.
 /// It must be deterministic: the same stream gives the same `stateDigest` everywhere (S12, S13).
+/// The owner constructs it (with whatever it needs: measurement settings, handles of its own)
+/// and hands it to the member, which owns it from then on.
 public protocol ReplicatedApplication {
-    init()
     mutating func apply(seq: SequenceNumber, id: MessageId, body: UnsafeRawBufferPointer)
     /// The whole state, for a checkpoint.
     func snapshot() -> [UInt8]

@@ -17,7 +17,7 @@ import SeqcastWire
 public struct Member<App: ReplicatedApplication>: ProtocolRole {
     public let config: GroupConfig
     public let node: NodeId
-    public internal(set) var app = App()
+    public internal(set) var app: App
     public internal(set) var deliveredThrough = SequenceNumber.zero
     /// Where this member's delivered stream starts (0, or an installed checkpoint).
     public internal(set) var startSeq = SequenceNumber.zero
@@ -44,11 +44,13 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
 
     /// - Parameters:
     ///   - incarnation: this start's incarnation (Part 1 §1): higher than any earlier one.
+    ///   - app: the application, constructed by the owner, in its initial state.
     ///   - joining: start from the latest checkpoint instead of sequence number 1 (claim 16).
     ///   - checkpointing: take, store, report and serve checkpoints (a checkpoint server).
-    public init(config: GroupConfig, node: NodeId, incarnation: UInt32, seed: UInt64, now: Instant,
+    public init(config: GroupConfig, node: NodeId, incarnation: UInt32, seed: UInt64, now: Instant, app: App,
                 joining: Bool = false, checkpointing: Bool = false) {
         precondition((try? config.validate()) != nil, "invalid group configuration")
+        self.app = app
         self.config = config
         self.node = node
         checkpointInterval = config.checkpointInterval
@@ -66,6 +68,10 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     }
 
     public var sender: SenderId { publisher.sender }
+
+    /// Lets the owner change the application's local, non-replicated state (a measurement
+    /// clock, a handle): what `apply` computes from deliveries must not depend on it.
+    public mutating func withApplication<R>(_ body: (inout App) -> R) -> R { body(&app) }
     /// Pending bodies held outside their sender's lane, and lanes in use (diagnosis).
     public var pendingLayout: (overflow: Int, lanes: Int, total: Int) { (pending.overflowCount, pending.laneCount, pending.count) }
     public var unsequencedCount: Int { publisher.count }

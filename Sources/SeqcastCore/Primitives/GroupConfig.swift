@@ -101,6 +101,7 @@ public struct GroupConfig: Sendable {
 /// Why a configuration was refused.
 public enum ConfigError: Error, Equatable, CustomStringConvertible {
     case serverCount(role: String, count: Int)
+    case sequencerCount(Int)
     case reportQuorum(k: Int, dataServers: Int)
     case commitQuorum(q: Int, commitServers: Int, majority: Int)
     case duplicateNode
@@ -111,6 +112,7 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .serverCount(let role, let n): "\(role) servers: \(n) configured, 1 to 8 supported"
+        case .sequencerCount(let n): "sequencer: \(n) configured, exactly one is needed"
         case .reportQuorum(let k, let d): "report quorum K=\(k) must be between 1 and the \(d) data servers"
         case .commitQuorum(let q, let c, let m):
             "commit quorum Q=\(q) refused: with \(c) commit servers Q must be at least a majority (\(m)) "

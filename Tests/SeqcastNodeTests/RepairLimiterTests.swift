@@ -1,5 +1,5 @@
 import Testing
-@testable import SeqcastRuntime
+import SeqcastNode
 
 /// Repair replies to one requester are capped at the configured rate (with a burst of 10 ms'
 /// worth, at least 64); other requesters have their own allowance.

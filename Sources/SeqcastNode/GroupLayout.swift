@@ -1,0 +1,197 @@
+import SeqcastCore
+import SeqcastWire
+
+/// The roles a node can run.
+public enum NodeRole: String, Sendable, CaseIterable {
+    case sequencer
+    case dataServer = "data-server"
+    case commitServer = "commit-server"
+    case checkpointServer = "checkpoint-server"
+    case member
+
+    /// The multicast groups a node of this role joins: the one table the runtime's sockets and
+    /// the simulated network's fan-out both read (protocol.md Part 1 §10). The sequencer listens
+    /// to unicast only.
+    public var joinedGroups: [MulticastGroup] {
+        switch self {
+        case .sequencer: []
+        case .commitServer: [.commit]
+        case .dataServer, .checkpointServer, .member: [.data, .commit]
+        }
+    }
+
+    /// Roles that send under an incarnation of their own (a data server reports under one too).
+    public var claimsIncarnation: Bool { self != .sequencer && self != .commitServer }
+}
+
+/// A host and port.
+public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt16
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// One node of the layout: its id, role and unicast address.
+public struct LayoutNode: Hashable, Sendable {
+    public var id: NodeId
+    public var role: NodeRole
+    public var endpoint: Endpoint
+    public init(id: NodeId, role: NodeRole, endpoint: Endpoint) {
+        self.id = id
+        self.role = role
+        self.endpoint = endpoint
+    }
+}
+
+/// Who is who in a group, and where: every server listed with its node id, role and unicast
+/// address, the members known in advance, the two multicast groups, and the protocol's
+/// group-wide values. The in-memory form of the group configuration file (issue 8): the
+/// simulator, the scenario tests, `seqcast run` and `seqcast bench` all take their node ids,
+/// addresses and group memberships from here and nowhere else.
+///
+/// Invariants (checked by `validate`): node ids are distinct; exactly one sequencer.
+public struct GroupLayout: Sendable, Equatable {
+    public var groupId: UInt32 = 0x5351
+    public var dataGroup = Endpoint(host: "239.255.83.1", port: 18_301)
+    public var commitGroup = Endpoint(host: "239.255.83.2", port: 18_302)
+    /// Every node with an address, servers first; members may be listed or derived.
+    public private(set) var nodes: [LayoutNode] = []
+    /// A node that is not listed (a member started by hand) listens on `host:basePort + id`.
+    public var host = "127.0.0.1"
+    public var basePort: UInt16 = 18_400
+    /// K, Q (nil: a majority), L, N, and the store and window bounds (see `GroupConfig`).
+    public var reportQuorum = 2
+    public var commitQuorum: Int?
+    public var lifetime: UInt64 = 1_000_000
+    public var checkpointInterval: UInt64 = 8_192
+    public var senderWindow = 4_096
+    public var bodySlots = 65_536
+    /// Largest datagram (IPv4 over a 1500-byte MTU: 1472; the runtime lowers it for IPv6).
+    public var datagramBytes = 1_472
+
+    /// Datagram size over IPv6 within a 1500-byte MTU (40-byte IP header, 8-byte UDP header).
+    public static let datagramBytesIPv6Max = 1_452
+
+    public init() {}
+
+    // MARK: the standard numbering (the only place it is written)
+
+    /// The node id of the `index`-th node of `role` in a standard group: sequencer 1, data
+    /// servers 11…, commit servers 21…, checkpoint servers 31…, members 41….
+    public static func standardId(_ role: NodeRole, _ index: Int) -> NodeId {
+        precondition(index >= 0 && index < standardRoleSpan, "index out of the role's id range")
+        let base: UInt32 = switch role {
+        case .sequencer: 1
+        case .dataServer: 11
+        case .commitServer: 21
+        case .checkpointServer: 31
+        case .member: 41
+        }
+        precondition(role != .sequencer || index == 0, "one sequencer")
+        let id = base + UInt32(index)
+        return NodeId(id)
+    }
+
+    /// Ids per server role in the standard numbering (11…20 are data servers, and so on).
+    public static let standardRoleSpan = 10
+    /// Members per standard group at most (41…, below the unicast port range's end).
+    public static let standardMembersMax = 1_000
+
+    /// A standard group on one host: every node's unicast port is `basePort + id`.
+    public static func standard(dataServers: Int = 3, commitServers: Int = 3, checkpointServers: Int = 1,
+                                members: Int = 2, host: String = "127.0.0.1",
+                                basePort: UInt16 = 18_400) -> GroupLayout {
+        precondition([dataServers, commitServers, checkpointServers].allSatisfy { $0 >= 0 && $0 < standardRoleSpan },
+                     "at most \(standardRoleSpan - 1) servers of a role in the standard numbering")
+        precondition(members >= 0 && members <= standardMembersMax, "member count out of range")
+        var l = GroupLayout()
+        l.host = host
+        l.basePort = basePort
+        l.add(.sequencer, standardId(.sequencer, 0))
+        for i in 0..<dataServers { l.add(.dataServer, standardId(.dataServer, i)) }
+        for i in 0..<commitServers { l.add(.commitServer, standardId(.commitServer, i)) }
+        for i in 0..<checkpointServers { l.add(.checkpointServer, standardId(.checkpointServer, i)) }
+        for i in 0..<members { l.add(.member, NodeId(41 + UInt32(i))) }
+        return l
+    }
+
+    /// Lists a node at `host:basePort + id` unless an endpoint is given.
+    public mutating func add(_ role: NodeRole, _ id: NodeId, endpoint: Endpoint? = nil) {
+        precondition(node(id) == nil, "node \(id) listed twice")
+        nodes.append(LayoutNode(id: id, role: role, endpoint: endpoint ?? defaultEndpoint(id)))
+    }
+
+    /// Moves every node (or one) to another host, keeping its port (one host per namespace).
+    public mutating func setHost(_ host: String, of id: NodeId? = nil) {
+        if id == nil { self.host = host }
+        for i in nodes.indices where id == nil || nodes[i].id == id { nodes[i].endpoint.host = host }
+    }
+
+    /// Renumbers every node's port as `basePort + id`.
+    public mutating func setBasePort(_ port: UInt16) {
+        basePort = port
+        for i in nodes.indices { nodes[i].endpoint.port = port &+ UInt16(truncatingIfNeeded: nodes[i].id.rawValue) }
+    }
+
+    // MARK: look-ups
+
+    public func node(_ id: NodeId) -> LayoutNode? { nodes.first { $0.id == id } }
+    public func ids(_ role: NodeRole) -> [NodeId] { nodes.filter { $0.role == role }.map(\.id) }
+    public var sequencer: NodeId? { ids(.sequencer).first }
+    public var members: [NodeId] { ids(.member) }
+
+    /// The role of `id`: a listed node's, else a member (members need not be listed).
+    public func role(of id: NodeId) -> NodeRole { node(id)?.role ?? .member }
+
+    /// Where `id` listens for unicast.
+    public func endpoint(of id: NodeId) -> Endpoint { node(id)?.endpoint ?? defaultEndpoint(id) }
+
+    func defaultEndpoint(_ id: NodeId) -> Endpoint {
+        Endpoint(host: host, port: basePort &+ UInt16(truncatingIfNeeded: id.rawValue))
+    }
+
+    public func endpoint(of group: MulticastGroup) -> Endpoint {
+        switch group {
+        case .data: dataGroup
+        case .commit: commitGroup
+        }
+    }
+
+    /// The listed nodes that receive what is sent to `group` (the sender included: multicast
+    /// loops back, and the node filters its own datagrams).
+    public func receivers(of group: MulticastGroup) -> [NodeId] {
+        nodes.filter { $0.role.joinedGroups.contains(group) }.map(\.id)
+    }
+
+    // MARK: routing
+
+    /// The one routing function every driver calls: where a role's `Destination` goes.
+    @inlinable public static func route(_ d: Destination) -> Route {
+        switch d {
+        case .dataGroup: .group(.data)
+        case .commitGroup: .group(.commit)
+        case .node(let id): .node(id)
+        case .address(let a): .address(a)
+        }
+    }
+
+    // MARK: the protocol's configuration
+
+    /// The group configuration every role of this group runs with (validated).
+    public func config() throws(ConfigError) -> GroupConfig {
+        guard let s = sequencer, ids(.sequencer).count == 1 else { throw .sequencerCount(ids(.sequencer).count) }
+        guard Set(nodes.map(\.id)).count == nodes.count else { throw .duplicateNode }
+        var c = GroupConfig(groupId: groupId, sequencer: s, dataServers: ids(.dataServer),
+                            commitServers: ids(.commitServer), checkpointServers: ids(.checkpointServer),
+                            reportQuorum: reportQuorum, commitQuorum: commitQuorum, lifetime: lifetime,
+                            checkpointInterval: checkpointInterval, datagramBytesMax: datagramBytes)
+        c.limits.senderWindowMax = senderWindow
+        c.limits.bodySlotsMax = bodySlots
+        try c.validate()
+        return c
+    }
+}

@@ -1,0 +1,154 @@
+import SeqcastCore
+import SeqcastWire
+
+/// Counts of what a node did between its role and the world (single writer).
+public struct NodeCounters: Sendable, Equatable {
+    /// Datagrams this node sent that came back to it (multicast loopback), dropped unread.
+    public var ownLoopback: UInt64 = 0
+    /// Repair replies the rate limiter held back.
+    public var repairThrottled: UInt64 = 0
+    public var datagramsSent: UInt64 = 0
+    public var recordsPersisted: UInt64 = 0
+    public var writesCompleted: UInt64 = 0
+    public init() {}
+}
+
+/// One node: a role between a datagram transport and a log store (style.md §6.1-6.3). The one
+/// driver of the role contract, used by the simulator, the scenario tests and the runtime alike.
+///
+/// After every input the node drains the role in the one documented order:
+/// 1. storage writes go to the log store (and truncations);
+/// 2. datagrams go to the transport, routed by `GroupLayout.route`, repair replies through the
+///    rate limiter;
+/// 3. events go to the sink;
+/// 4. whatever the store reports durable is handed to the role (`persisted`), which may
+///    release more output: drained again from 1.
+/// Roles never reveal a record before its ticket is durable, so the order of 1 and 2 is not what
+/// keeps them safe; it keeps every driver the same, and a store that is slower than the network
+/// (the simulator's disk, real files) cannot change what is seen first.
+///
+/// Owned by one thread. Invariants: the role's output is empty after every public call;
+/// `reportedDurable` only rises.
+public struct Node<Role: ProtocolRole, Transport: DatagramTransport, Store: LogStore, Sink: EventSink> {
+    public var role: Role
+    public var transport: Transport
+    public var store: Store
+    public var sink: Sink
+    public let id: NodeId
+    public var counters = NodeCounters()
+    @usableFromInline var limiter: RepairLimiter
+    @usableFromInline var truncatedThrough: UInt64 = 0
+    public var reportedDurable = WriteTicket(0)
+
+    /// Takes the role as started (whatever it produced while starting is drained at once).
+    public init(id: NodeId, role: Role, transport: Transport, store: Store, sink: Sink,
+                repairDatagramsPerSecond: Int = RepairLimiter.perSecondDefault, now: Instant) {
+        self.id = id
+        self.role = role
+        self.transport = transport
+        self.store = store
+        self.sink = sink
+        limiter = RepairLimiter(perSecond: repairDatagramsPerSecond)
+        drain(now: now)
+    }
+
+    public var nextDeadline: Instant? { role.nextDeadline }
+
+    // MARK: inputs
+
+    /// A datagram from `from`. Our own multicast, looped back, is dropped here: the role has it.
+    @inlinable public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
+        guard from != transport.localAddress else {
+            counters.ownLoopback &+= 1
+            return
+        }
+        role.receive(bytes, from: from, now: now)
+        drain(now: now)
+    }
+
+    /// The role's deadline passed.
+    @inlinable public mutating func tick(now: Instant) {
+        role.tick(now: now)
+        drain(now: now)
+    }
+
+    /// A command of the role's own (publish, a control request), then a drain.
+    @inlinable public mutating func perform<R>(now: Instant, _ command: (inout Role) -> R) -> R {
+        let r = command(&role)
+        drain(now: now)
+        return r
+    }
+
+    /// The store made more writes durable (a sync completed): tell the role, drain.
+    @inlinable public mutating func storeAdvanced(now: Instant) { drain(now: now) }
+
+    // MARK: the drain
+
+    /// Empties the role's output in the documented order until nothing is left.
+    @inlinable public mutating func drain(now: Instant) {
+        while true {
+            persistWrites()
+            sendDatagrams(now: now)
+            deliverEvents(now: now)
+            guard let t = store.takeDurable() else { break }
+            precondition(t > reportedDurable, "a store reported a durable ticket twice")
+            reportedDurable = t
+            counters.writesCompleted &+= 1
+            role.persisted(t, now: now)
+        }
+        assert(role.output.outbox.isEmpty && role.output.storage.isEmpty && role.output.events.isEmpty,
+               "output left after a drain")
+    }
+
+    @inlinable mutating func persistWrites() {
+        let count = role.output.storage.writes.count
+        if count > 0 {
+            Self.append(role.output.storage, into: &store)
+            counters.recordsPersisted &+= UInt64(count)
+            role.output.storage.removeAll()
+        }
+        let through = role.output.storage.truncateThrough
+        if through > truncatedThrough {
+            truncatedThrough = through
+            store.truncate(through: through)
+        }
+    }
+
+    @inlinable mutating func sendDatagrams(now: Instant) {
+        let count = role.output.outbox.entries.count
+        guard count > 0 else { return }
+        for k in 0..<count {
+            let e = role.output.outbox.entries[k]
+            let route = GroupLayout.route(e.destination)
+            if case .address(let peer) = route, RepairLimiter.governs(e.kind),
+               !limiter.allow(peer: peer.rawValue, now: now.nanoseconds) {
+                counters.repairThrottled &+= 1
+                continue
+            }
+            Self.send(role.output.outbox, entry: k, to: route, through: &transport)
+            counters.datagramsSent &+= 1
+        }
+        role.output.outbox.removeAll()
+    }
+
+    // Static, so the role's output is read while the store or transport is written: two
+    // stored properties, no overlapping access to `self`.
+    @inlinable static func append(_ queue: borrowing StorageQueue, into store: inout Store) {
+        for k in 0..<queue.writes.count {
+            let w = queue.writes[k]
+            queue.withBytes(of: k) { store.append($0, ticket: w.ticket, key: w.key) }
+        }
+    }
+
+    @inlinable static func send(_ outbox: borrowing Outbox, entry k: Int, to route: Route,
+                                through transport: inout Transport) {
+        let kind = outbox.entries[k].kind
+        outbox.withBytes(of: k) { transport.send($0, kind: kind, to: route) }
+    }
+
+    @inlinable mutating func deliverEvents(now: Instant) {
+        guard !role.output.events.isEmpty else { return }
+        for e in role.output.events { sink.observe(e, now: now) }
+        role.output.events.removeAll(keepingCapacity: true)
+    }
+}
