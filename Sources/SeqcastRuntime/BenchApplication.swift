@@ -57,6 +57,11 @@ public struct BenchApplication: ReplicatedApplication {
     public private(set) var measuredCount: UInt64 = 0
     public private(set) var measuredFirstNs: UInt64 = 0
     public private(set) var measuredLastNs: UInt64 = 0
+    /// The delivered count just before the first measured message and at `measuredLastNs`:
+    /// the rate counts every message the member's state advanced by in the window, including
+    /// those a checkpoint install moved it past (which `apply` never sees one by one).
+    public private(set) var measuredFirstDelivered: UInt64 = 0
+    public private(set) var measuredLastDelivered: UInt64 = 0
     public let measurement: BenchMeasurement
     /// The role loop's clock, set once per loop iteration (`withApplication`): the delivery
     /// rate's time base when latency is off (a clock read per message cost ~7 % of a member at
@@ -82,11 +87,23 @@ public struct BenchApplication: ReplicatedApplication {
         lastIndex[k].index = max(last, index)
         if ns >= measurement.fromNanos, measurement.fromNanos != 0 {
             let now = measurement.latency ? seqcast_monotonic_ns() : loopNanos
-            if measuredCount == 0 { measuredFirstNs = now }
+            if measuredCount == 0 {
+                measuredFirstNs = now
+                measuredFirstDelivered = reference.deliveredCount &- 1
+            }
             measuredLastNs = now
+            measuredLastDelivered = reference.deliveredCount
             measuredCount &+= 1
             if measurement.latency { _ = latency.record(now > ns ? (now - ns) / 1_000 : 0) }
         }
+    }
+
+    /// Messages per second the member's delivered state advanced by over the measured window
+    /// (0 when the window holds fewer than two instants).
+    public var measuredRate: Double {
+        let seconds = Double(measuredLastNs &- measuredFirstNs) / 1e9
+        guard seconds > 0, measuredLastDelivered > measuredFirstDelivered else { return 0 }
+        return Double(measuredLastDelivered - measuredFirstDelivered - 1) / seconds
     }
 
     public func snapshot() -> [UInt8] {
@@ -115,6 +132,11 @@ public struct BenchApplication: ReplicatedApplication {
         guard let violations = r.next(), r.atEnd else { return false }
         lastIndex = table
         fifoViolations = violations
+        if measuredCount > 0 {
+            // A checkpoint moved us forward inside the measured window: count what it covers.
+            measuredLastNs = measurement.latency ? seqcast_monotonic_ns() : loopNanos
+            measuredLastDelivered = reference.deliveredCount
+        }
         return true
     }
 }

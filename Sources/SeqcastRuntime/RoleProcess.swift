@@ -166,7 +166,8 @@ func memberReport(_ loop: RoleLoop<MemberWorkload>, _ report: inout Report) {
     let span = Double(app.measuredLastNs &- app.measuredFirstNs) / 1e9
     report.add("measured_messages", app.measuredCount)
     report.add("measured_seconds", span)
-    report.add("commits_per_second", span > 0 ? Double(app.measuredCount - 1) / span : 0)
+    report.add("measured_delivered", app.measuredLastDelivered &- app.measuredFirstDelivered)
+    report.add("commits_per_second", app.measuredRate)
     if let s = loop.workload.publishStart, let e = loop.workload.publishEnd {
         report.add("publish_seconds", Double(e.nanoseconds &- s.nanoseconds) / 1e9)
     }

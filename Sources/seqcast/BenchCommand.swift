@@ -112,6 +112,10 @@ struct BenchCommand: ParsableCommand {
         r.add("fetches", throughput.total("fetches_sent"))
         r.add("repairs_served", throughput.total("repairs_served", servers: true))
         r.add("retransmissions", throughput.total("retransmissions"))
+        // Members that fell behind the collection horizon and rejoined from a checkpoint: their
+        // rate counts what the checkpoint moved them past.
+        r.add("checkpoints_installed", throughput.total("checkpoints_installed"))
+        r.add("repair_throttled", throughput.total("repair_throttled", servers: true) + throughput.total("repair_throttled"))
         r.add("dropped_malformed", throughput.total("dropped_malformed", servers: true) + throughput.total("dropped_malformed"))
         r.add("throughput_phase_seconds", throughput.seconds)
         // CPU the whole group used in the throughput phase, per message delivered at a member:

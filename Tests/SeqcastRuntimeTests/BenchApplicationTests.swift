@@ -43,6 +43,38 @@ import Testing
         #expect(!truncated)
     }
 
+    func apply(_ app: inout BenchApplication, seq: UInt64, node: UInt32, index: UInt64, publishedNs: UInt64, at now: UInt64) {
+        var b = [UInt8](repeating: 0, count: 64)
+        b.withUnsafeMutableBytes { BenchBody.write(into: $0, node: node, index: index, ns: publishedNs) }
+        app.loopNanos = now
+        b.withUnsafeBytes {
+            app.apply(seq: SequenceNumber(seq), id: MessageId(sender: SenderId(node: NodeId(node), incarnation: 1), counter: index), body: $0)
+        }
+    }
+
+    @Test("the measured rate counts messages a checkpoint install moved a member past (it once read 0 commits/s)")
+    func rateCountsCheckpointJumps() {
+        let measure = BenchMeasurement(fromNanos: 1_000, latency: false)
+        // A member that keeps up: 11 messages over 1 s.
+        var steady = BenchApplication(measurement: measure)
+        for i in 1...11 { apply(&steady, seq: UInt64(i), node: 41, index: UInt64(i), publishedNs: 1_000, at: UInt64(i) * 100_000_000) }
+        #expect(abs(steady.measuredRate - 10) < 1e-9)
+        // A member that delivered 2 messages, then fell behind and installed a checkpoint at 1 s
+        // that covers 1,000 more: the old figure was (2 - 1) / 0.1 s; the state moved 1,001.
+        var behind = BenchApplication(measurement: measure)
+        apply(&behind, seq: 1, node: 41, index: 1, publishedNs: 1_000, at: 100_000_000)
+        apply(&behind, seq: 2, node: 41, index: 2, publishedNs: 1_000, at: 200_000_000)
+        var source = BenchApplication(measurement: measure)
+        for i in 1...1_002 { apply(&source, seq: UInt64(i), node: 41, index: UInt64(i), publishedNs: 1_000, at: 1) }
+        behind.loopNanos = 1_100_000_000
+        let restored = behind.restore(source.snapshot())
+        #expect(restored)
+        #expect(behind.measuredLastDelivered - behind.measuredFirstDelivered == 1_002)
+        #expect(abs(behind.measuredRate - 1_001) < 1e-6)
+        // Nothing measured yet: no rate, not a trap.
+        #expect(BenchApplication(measurement: measure).measuredRate == 0)
+    }
+
     @Test func reportsAreValidJSONStrings() {
         var r = Report()
         r.add("text", "a \"quoted\"\nline\u{1}")
