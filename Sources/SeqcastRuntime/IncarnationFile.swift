@@ -16,9 +16,9 @@ public struct IncarnationFile: Sendable {
     }
 
     /// Claims this start's incarnation: above every recorded one and at least `atLeast`.
-    public func claim(atLeast: UInt32) throws(NetworkError) -> UInt32 {
+    public func claim(atLeast: UInt32) throws(FileError) -> UInt32 {
         let recorded = read() ?? 0
-        guard recorded < UInt32.max else { throw NetworkError("\(path): incarnations exhausted") }
+        guard recorded < UInt32.max else { throw FileError("claim an incarnation (all used)", path: path, errno: ERANGE) }
         let next = max(recorded + 1, atLeast)
         try record(next)
         return next
@@ -29,7 +29,7 @@ public struct IncarnationFile: Sendable {
     }
 
     /// Makes `incarnation` durable before returning.
-    public func record(_ incarnation: UInt32) throws(NetworkError) {
+    public func record(_ incarnation: UInt32) throws(FileError) {
         try SmallFile.write("\(incarnation)\n", to: path, durable: true)
     }
 }

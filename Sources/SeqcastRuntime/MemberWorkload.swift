@@ -100,7 +100,7 @@ public struct MemberWorkload: LoopWorkload {
         case .streamEnded(_, _, let next, _, _):
             streamsEnded += 1
             // Durable before the republished messages leave (they leave on the next tick).
-            do throws(NetworkError) {
+            do throws(FileError) {
                 try incarnationFile?.record(next.incarnation)
             } catch {
                 stateFailure = error.description

@@ -67,17 +67,17 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: (String) -> Void) throw
         var loop = RoleLoop(role: role, workload: NoWorkload<Sequencer>(), network: network, id: o.node)
         try drive(&loop, o, &report)
         report.add("committed_through", loop.role.committedThrough.rawValue)
-        counters(loop.role.output.counters, &report)
+        counters(loop.role.output, &report)
     case .dataServer:
         let role = DataServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now)
         var loop = RoleLoop(role: role, workload: NoWorkload<DataServer>(), network: network, id: o.node)
         try drive(&loop, o, &report)
-        counters(loop.role.output.counters, &report)
+        counters(loop.role.output, &report)
     case .commitServer:
         let role = CommitServer(config: config, node: o.node, now: now)
         var loop = RoleLoop(role: role, workload: NoWorkload<CommitServer>(), network: network, id: o.node)
         try drive(&loop, o, &report)
-        counters(loop.role.output.counters, &report)
+        counters(loop.role.output, &report)
     case .member, .checkpointServer:
         let app = BenchApplication(measurement: o.measurement)
         var role: Member<BenchApplication> = o.role == .member
@@ -91,7 +91,7 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: (String) -> Void) throw
         var loop = RoleLoop(role: role, workload: workload, network: network, id: o.node)
         try drive(&loop, o, &report)
         memberReport(loop, &report)
-        counters(loop.role.output.counters, &report)
+        counters(loop.role.output, &report)
     }
     return report
 }
@@ -130,7 +130,12 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
     report.add("writes_completed", loop.node.counters.writesCompleted)
 }
 
-func counters(_ c: RoleCounters, _ report: inout Report) {
+func counters(_ output: RoleOutput, _ report: inout Report) {
+    let c = output.counters
+    // Sends the outbox refused at its ceiling (0 in a healthy run) and times it grew.
+    report.add("outbox_dropped_full", output.outbox.droppedFull)
+    report.add("outbox_dropped_encode", output.outbox.droppedEncode)
+    report.add("outbox_grown", output.outbox.grown)
     report.add("datagrams_received", c.datagramsReceived)
     report.add("dropped_malformed", c.droppedMalformed)
     report.add("dropped_wrong_group", c.droppedWrongGroup)

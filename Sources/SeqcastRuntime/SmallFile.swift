@@ -10,8 +10,11 @@ public enum SmallFile {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 4_096)
-        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        return n > 0 ? String(decoding: buffer[..<n], as: UTF8.self) : nil
+        let n: Int?? = buffer.withUnsafeMutableBytes { b in
+            try? Syscall.retrying("read", path: path) { Glibc.read(fd, b.baseAddress, b.count) }
+        }
+        guard let count = n ?? nil, count > 0 else { return nil }
+        return String(decoding: buffer[..<count], as: UTF8.self)
     }
 
     /// The decimal number the file holds, or nil.
@@ -19,23 +22,22 @@ public enum SmallFile {
         read(path).flatMap { UInt64($0.filter(\.isNumber)) }
     }
 
-    public static func write(_ text: String, to path: String, durable: Bool = false) throws(NetworkError) {
+    public static func write(_ text: String, to path: String, durable: Bool = false) throws(FileError) {
         let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         if durable, !directory.isEmpty { mkdir(directory, 0o755) }
         let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw NetworkError("writing \(tmp)", errno: errno) }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let synced = durable ? fsync(fd) : 0
-        close(fd)
-        guard written == bytes.count, synced == 0 else { throw NetworkError("writing \(tmp)", errno: errno) }
-        guard rename(tmp, path) == 0 else { throw NetworkError("renaming \(tmp)", errno: errno) }
+        guard let fd = try Syscall.retrying("open", path: tmp, { Int(open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)) })
+        else { throw FileError("open", path: tmp, errno: EAGAIN) }
+        defer { close(Int32(fd)) }
+        try Syscall.writeAll(Int32(fd), Array(text.utf8), path: tmp)
+        if durable { Syscall.syncOrStop(Int32(fd), path: tmp) }
+        _ = try Syscall.retrying("rename", path: tmp) { Int(rename(tmp, path)) }
         guard durable else { return }
-        let dirfd = open(directory.isEmpty ? "." : directory, O_RDONLY)
-        if dirfd >= 0 {
-            _ = fsync(dirfd)
-            close(dirfd)
-        }
+        // The rename is durable only once the folder is.
+        let folder = directory.isEmpty ? "." : directory
+        guard let dirfd = try Syscall.retrying("open", path: folder, { Int(open(folder, O_RDONLY)) })
+        else { throw FileError("open", path: folder, errno: EAGAIN) }
+        defer { close(Int32(dirfd)) }
+        Syscall.syncOrStop(Int32(dirfd), path: folder)
     }
 }

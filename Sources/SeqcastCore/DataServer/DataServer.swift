@@ -15,11 +15,18 @@ import SeqcastWire
 public struct DataServer: ProtocolRole {
     public let config: GroupConfig
     public let node: NodeId
+    /// Counters one message fetch (a NAK for bodies) is served for, at most: a request may name
+    /// up to 2^32 (the wire allows it); replies are bounded by `repairDatagramsMax` as well.
+    public static let fetchCountersMax: UInt32 = 4_096
+    /// Counters a data report's scan for the lowest one held beyond a gap looks at, at most.
+    public static let aheadScanCountersMax: UInt64 = 4_096
+    /// Counters one fetch from a peer data server asks for, at most.
+    public static let peerFetchCountersMax: UInt64 = 512
     /// Rises on every start: reports name it so the sequencer forgets an earlier life's holdings.
     public let incarnation: UInt32
     public private(set) var checkpointSeq = SequenceNumber.zero
     public var output: RoleOutput
-    public private(set) var ledger = CommitLedger()
+    public private(set) var ledger: CommitLedger
     var store = CounterTable<StoredMessage>()
     var bodies: BodyStore
     var senders = HashTable<SenderId, SenderHoldings>()
@@ -38,6 +45,7 @@ public struct DataServer: ProtocolRole {
     public init(config: GroupConfig, node: NodeId, incarnation: UInt32, seed: UInt64, now: Instant) {
         precondition((try? config.validate()) != nil, "invalid group configuration")
         self.config = config
+        ledger = CommitLedger(timing: config.timing)
         self.node = node
         self.incarnation = incarnation
         output = RoleOutput(config: config)
@@ -335,7 +343,7 @@ public struct DataServer: ProtocolRole {
         if h.highestStored > h.heldThrough + 1 {
             // The lowest counter held beyond the gap; bounded scan.
             var c = h.heldThrough + 2
-            while c <= h.highestStored, c < h.heldThrough + 4096 {
+            while c <= h.highestStored, c < h.heldThrough + Self.aheadScanCountersMax {
                 if let m = store[MessageId(sender: s, counter: c)] {
                     aheadTs = m.logicalTs
                     break
@@ -358,7 +366,7 @@ public struct DataServer: ProtocolRole {
         output.counters.repairsServed &+= 1
         let writer = DataRunWriter(header: header(.messageReply, flags: Header.flagRepair),
                                    destination: .address(from), datagramBytes: config.datagramBytesMax)
-        let last = f.firstCounter + UInt64(min(f.count, 4096)) - 1
+        let last = f.firstCounter + UInt64(min(f.count, Self.fetchCountersMax)) - 1
         var c = f.firstCounter
         var budget = config.limits.repairDatagramsMax
         while c <= last, budget > 0 {
@@ -371,7 +379,7 @@ public struct DataServer: ProtocolRole {
                 continue
             }
             var n = 1
-            while c + UInt64(n) <= last, n < 4096,
+            while c + UInt64(n) <= last, n < Int(Self.fetchCountersMax),
                   let next = store[MessageId(sender: f.sender, counter: c + UInt64(n))], next.logicalTs == m.logicalTs {
                 n += 1
             }
@@ -384,7 +392,8 @@ public struct DataServer: ProtocolRole {
                     try bodies.write(store[MessageId(sender: f.sender, counter: first + UInt64(i))]!.body,
                                      range: range, into: &w)
                 })
-            budget -= max(sent, 1)
+            budget -= max(sent.datagrams, 1)
+            guard sent.bodies == n else { return }  // the outbox refused: the requester asks again
             c += UInt64(n)
         }
     }
@@ -411,7 +420,7 @@ public struct DataServer: ProtocolRole {
             }
             guard now.since(since) >= config.timing.nakGrace else { continue }
             var end = h.repairedThrough + 1
-            while end < h.knownThrough, end - h.repairedThrough < 512,
+            while end < h.knownThrough, end - h.repairedThrough < Self.peerFetchCountersMax,
                   store[MessageId(sender: s, counter: end + 1)] == nil { end += 1 }
             peerCursor += 1
             var peer = config.dataServers[peerCursor % config.dataServers.count]

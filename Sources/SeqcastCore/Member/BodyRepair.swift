@@ -12,15 +12,17 @@ struct BodyRepair {
     var blockedSeq: SequenceNumber?
     var since: Instant?
     var deadline: Instant?
-    var attempt: UInt64 = 0
+    var backoff: RetryBackoff
     var server = 0
+
+    init(timing: GroupConfig.Timing) { backoff = RetryBackoff(base: timing.nakRetry, max: timing.nakBackoffMax) }
 
     /// Delivery waits on `seq`; the first NAK may leave after `grace` (reordering allowance).
     mutating func blocked(at seq: SequenceNumber, now: Instant, grace: Nanoseconds) {
         if blockedSeq != seq {
             blockedSeq = seq
             since = now + grace
-            attempt = 0
+            backoff.reset()
             deadline = nil
         }
     }
@@ -29,7 +31,7 @@ struct BodyRepair {
         blockedSeq = nil
         since = nil
         deadline = nil
-        attempt = 0
+        backoff.reset()
     }
 
     mutating func rotateSoon(now: Instant) {
@@ -53,9 +55,7 @@ extension Member {
             return
         }
         repair.server = (repair.server + 1) % config.dataServers.count
-        let backoff = min(config.timing.nakRetry * (1 << min(repair.attempt, 8)), config.timing.nakBackoffMax)
-        repair.attempt += 1
-        repair.deadline = now + prng.jittered(backoff)
+        repair.deadline = now + repair.backoff.next(&prng)
         let server = config.dataServers[repair.server]
         var requests = 0
         var counters = 0
@@ -90,24 +90,32 @@ extension Member {
         let writer = DataRunWriter(header: header(.data), destination: .dataGroup,
                                    datagramBytes: config.datagramBytesMax)
         var i = publisher.head
+        var retransmitting = false
+        defer { if retransmitting { publisher.retransmitted(&prng) } }
         while i < publisher.window.count {
             let p = publisher.window[i]
-            let due = p.sentAt.map { now.since($0) >= config.timing.senderRetransmit } ?? true
+            let delay = publisher.retransmitDelay
+            let due = p.sentAt.map { now.since($0) >= delay } ?? true
             guard due else {
                 i += 1
                 continue
             }
-            if p.sentAt != nil { output.counters.retransmissions &+= 1 }
+            if p.sentAt != nil {
+                output.counters.retransmissions &+= 1
+                retransmitting = true
+            }
             // Consecutive due entries with one timestamp go out together.
             var n = 1
             while i + n < publisher.window.count, publisher.window[i + n].logicalTs == p.logicalTs,
-                  publisher.window[i + n].sentAt.map({ now.since($0) >= config.timing.senderRetransmit }) ?? true {
+                  publisher.window[i + n].sentAt.map({ now.since($0) >= delay }) ?? true {
                 n += 1
             }
             let first = i
-            Self.send(writer, &output.outbox, bodies, publisher.window, first: first, count: n,
-                      sender: publisher.sender, logicalTs: p.logicalTs)
-            for k in first..<(first + n) { publisher.window[k].sentAt = now }
+            let sent = Self.send(writer, &output.outbox, bodies, publisher.window, first: first, count: n,
+                                 sender: publisher.sender, logicalTs: p.logicalTs)
+            // Only what left is sent; the rest stays due and goes with the next flush.
+            for k in first..<(first + sent.bodies) { publisher.window[k].sentAt = now }
+            guard sent.bodies == n else { return }
             i += n
         }
         publisher.flushDue = false
@@ -117,7 +125,7 @@ extension Member {
     /// store and window as separate arguments, so the closures borrow them instead of making
     /// Swift copy the store (and window) for each call.
     static func send(_ writer: DataRunWriter, _ outbox: inout Outbox, _ bodies: BodyStore, _ window: [Publisher.Pending],
-                     first: Int, count: Int, sender: SenderId, logicalTs: SequenceNumber) {
+                     first: Int, count: Int, sender: SenderId, logicalTs: SequenceNumber) -> DataRunWriter.Sent {
         writer.send(outbox: &outbox, sender: sender, firstCounter: window[first].counter,
                     logicalTs: logicalTs, count: count,
                     length: { bodies.byteCount(window[first + $0].body) },

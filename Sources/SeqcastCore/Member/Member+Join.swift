@@ -11,13 +11,16 @@ struct JoinState {
     var server = 0
     var attempt: UInt64 = 0
     var deadline: Instant
+    /// The wait between fetches: backs off while no chunk comes (a checkpoint server down).
+    var backoff: RetryBackoff
     /// The lowest terminal number worth installing: 0 for a fresh joiner (any checkpoint, or
     /// none yet), `deliveredThrough + 1` for a member that fell behind garbage collection.
     var minimumTerminal: SequenceNumber
 
-    init(deadline: Instant, minimumTerminal: SequenceNumber) {
+    init(deadline: Instant, minimumTerminal: SequenceNumber, timing: GroupConfig.Timing) {
         self.deadline = deadline
         self.minimumTerminal = minimumTerminal
+        backoff = RetryBackoff(base: timing.nakRetry * 2, max: timing.nakBackoffMax * 2)
     }
 
     var adopted: Bool { !chunks.isEmpty }
@@ -30,7 +33,7 @@ extension Member {
     mutating func startJoin(now: Instant) {
         guard join == nil else { return }
         output.counters.checkpointFetches &+= 1
-        join = JoinState(deadline: now, minimumTerminal: deliveredThrough.next)
+        join = JoinState(deadline: now, minimumTerminal: deliveredThrough.next, timing: config.timing)
         repair.progressed()
     }
 
@@ -46,14 +49,14 @@ extension Member {
         j.attempt += 1
         if j.attempt % 4 == 0 {
             // Not getting through: start over with another server's latest checkpoint.
-            j = JoinState(deadline: now, minimumTerminal: j.minimumTerminal)
+            j = JoinState(deadline: now, minimumTerminal: j.minimumTerminal, timing: config.timing)
             j.attempt = 1
             j.server = Int(prng.below(UInt64(servers.count)))
         } else if j.attempt > 1 {
             j.server = (j.server + 1) % servers.count
         }
         let fetch = CheckpointFetch(terminalSeq: j.terminalSeq, firstChunk: UInt32(j.firstMissing ?? 0))
-        j.deadline = now + prng.jittered(config.timing.nakRetry * 2)
+        j.deadline = now + j.backoff.next(&prng)
         join = j
         output.outbox.send(to: .node(servers[j.server % servers.count]), header: header(.checkpointFetch)) {
             w throws(EncodeError) in try fetch.encode(into: &w)
@@ -83,7 +86,10 @@ extension Member {
             j.chunks = Array(repeating: nil, count: Int(c.chunkCount))
         }
         guard c.terminalSeq == j.terminalSeq, c.digest == j.digest, Int(c.chunkCount) == j.chunks.count else { return }
-        if j.chunks[Int(c.chunkIndex)] == nil { j.chunks[Int(c.chunkIndex)] = Array(c.bytes) }
+        if j.chunks[Int(c.chunkIndex)] == nil {
+            j.chunks[Int(c.chunkIndex)] = Array(c.bytes)
+            j.backoff.reset()  // the transfer moves: ask again on the base schedule
+        }
         guard j.firstMissing == nil else {
             join = j
             return

@@ -22,7 +22,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     /// Where this member's delivered stream starts (0, or an installed checkpoint).
     public internal(set) var startSeq = SequenceNumber.zero
     public internal(set) var checkpointInterval: UInt64
-    public internal(set) var ledger = CommitLedger()
+    public internal(set) var ledger: CommitLedger
     public var output: RoleOutput
     var pending = CounterTable<StoredMessage>()
     var bodies: BodyStore
@@ -32,7 +32,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     var reassembly = Reassembly()
     var prng: Prng
     var publisher: Publisher
-    var repair = BodyRepair()
+    var repair: BodyRepair
     var join: JoinState?
     var checkpoints: CheckpointStore?
     var latestCheckpointSeq = SequenceNumber.zero
@@ -61,10 +61,12 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         // further); lanes are kept and reused, so this is allocated once per active sender.
         pending = CounterTable(laneCapacity: 2 * config.limits.bodySlotsMax)
         prng = Prng(seed: seed)
+        repair = BodyRepair(timing: config.timing)
+        ledger = CommitLedger(timing: config.timing)
         publisher = Publisher(sender: SenderId(node: node, incarnation: incarnation),
-                              windowMax: config.limits.senderWindowMax)
+                              windowMax: config.limits.senderWindowMax, timing: config.timing)
         if checkpointing { checkpoints = CheckpointStore(reportAt: now) }
-        if joining { join = JoinState(deadline: now, minimumTerminal: .zero) }
+        if joining { join = JoinState(deadline: now, minimumTerminal: .zero, timing: config.timing) }
     }
 
     public var sender: SenderId { publisher.sender }
@@ -79,7 +81,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
 
     public var nextDeadline: Instant? {
         var d = earliest(ledger.deadline, repair.due)
-        d = earliest(d, publisher.deadline(retransmit: config.timing.senderRetransmit))
+        d = earliest(d, publisher.deadline)
         d = earliest(d, join?.deadline)
         return earliest(d, checkpoints?.reportAt)
     }

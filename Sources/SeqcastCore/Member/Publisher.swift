@@ -28,11 +28,22 @@ struct Publisher {
     var window: [Pending] = []
     var head = 0
     var flushDue = false
+    /// How long a sent message waits for its commit before it is sent again: starts at
+    /// `senderRetransmit` and backs off (doubling, jittered, up to `senderRetransmitMax`) while
+    /// nothing commits, so a publisher cut off from the sequencer does not resend its whole
+    /// window every 15 ms; back to the base as soon as something commits.
+    var retransmitBackoff: RetryBackoff
+    private(set) var retransmitDelay: Nanoseconds
 
-    init(sender: SenderId, windowMax: Int) {
+    init(sender: SenderId, windowMax: Int, timing: GroupConfig.Timing) {
         self.sender = sender
         window.reserveCapacity(windowMax)
+        retransmitBackoff = RetryBackoff(base: timing.senderRetransmit, max: timing.senderRetransmitMax)
+        retransmitDelay = timing.senderRetransmit
     }
+
+    /// A retransmission round went out: the next one waits longer.
+    mutating func retransmitted(_ prng: inout Prng) { retransmitDelay = retransmitBackoff.next(&prng) }
 
     var count: Int { window.count - head }
 
@@ -48,9 +59,15 @@ struct Publisher {
     /// Every message up to `counter` is committed (delivered, or covered by an installed
     /// checkpoint); calls `free` with each one's body handle, oldest first.
     mutating func sequenced(through counter: UInt64, free: (UInt64, BodyStore.Handle) -> Void) {
+        let before = head
         while head < window.count, window[head].counter <= counter {
             free(window[head].counter, window[head].body)
             head += 1
+        }
+        if head > before {
+            // Commits arrive again: retransmit on the base schedule.
+            retransmitBackoff.reset()
+            retransmitDelay = retransmitBackoff.base
         }
     }
 
@@ -80,8 +97,8 @@ struct Publisher {
     }
 
     /// The earliest retransmission deadline.
-    func deadline(retransmit: Nanoseconds) -> Instant? {
+    var deadline: Instant? {
         guard head < window.count, let sent = window[head].sentAt else { return flushDue ? .zero : nil }
-        return flushDue ? .zero : sent + retransmit
+        return flushDue ? .zero : sent + retransmitDelay
     }
 }

@@ -19,10 +19,12 @@ public struct CommitLedger: Sendable {
 
     @usableFromInline var holeSince: Instant?
     @usableFromInline var queryDeadline: Instant?
-    @usableFromInline var queryAttempt: UInt64 = 0
+    @usableFromInline var queryBackoff: RetryBackoff
     @usableFromInline var queryServer = 0
 
-    public init() {}
+    public init(timing: GroupConfig.Timing) {
+        queryBackoff = RetryBackoff(base: timing.nakRetry, max: timing.nakBackoffMax)
+    }
 
     /// Records a committed run.
     public mutating func record(_ run: SequenceRun) {
@@ -36,12 +38,12 @@ public struct CommitLedger: Sendable {
             // Progress: the next hole, if any, may be asked for at once (it is as old as the
             // one just filled), without the backoff of earlier retries.
             queryDeadline = nil
-            queryAttempt = 0
+            queryBackoff.reset()
         }
         if hole == nil {
             holeSince = nil
             queryDeadline = nil
-            queryAttempt = 0
+            queryBackoff.reset()
         }
     }
 
@@ -72,7 +74,7 @@ public struct CommitLedger: Sendable {
         announce(seq)
         holeSince = nil
         queryDeadline = nil
-        queryAttempt = 0
+        queryBackoff.reset()
     }
 
     /// The first hole: numbers announced committed whose binding is unknown.
@@ -101,7 +103,7 @@ public struct CommitLedger: Sendable {
         guard let h = hole else {
             holeSince = nil
             queryDeadline = nil
-            queryAttempt = 0
+            queryBackoff.reset()
             return nil
         }
         guard let since = holeSince else {
@@ -110,9 +112,7 @@ public struct CommitLedger: Sendable {
         }
         guard now >= since, now >= (queryDeadline ?? now) else { return nil }
         queryServer = (queryServer + 1) % config.commitServers.count
-        let backoff = min(config.timing.nakRetry * (1 << min(queryAttempt, 8)), config.timing.nakBackoffMax)
-        queryAttempt += 1
-        queryDeadline = now + prng.jittered(backoff)
+        queryDeadline = now + queryBackoff.next(&prng)
         // Ask for everything from the first hole to the announced frontier in one query: the
         // server answers what fits one datagram, holes and known runs alike, so several small
         // holes cost one round trip, not one each.

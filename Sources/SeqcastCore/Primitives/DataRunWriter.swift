@@ -11,20 +11,30 @@ struct DataRunWriter {
     /// Body bytes one datagram can carry after the header and the fixed data fields.
     var bodyRoom: Int { datagramBytes - Header.byteCount - DataMessage.fixedByteCount }
 
+    /// What one `send` put in the outbox: datagrams, and the bodies sent whole (the first
+    /// `bodies` of the run: a caller marks only those as sent).
+    struct Sent {
+        var datagrams = 0
+        var bodies = 0
+    }
+
     /// Sends counters `firstCounter ..< firstCounter+count`. `length(i)` gives body i's size
-    /// and `write(i, range, &w)` copies that part of it. Returns the datagrams sent, stopping
-    /// at `datagramsMax` or when the outbox is full.
+    /// and `write(i, range, &w)` copies that part of it. Stops at `datagramsMax` or when the
+    /// outbox refuses a datagram.
     @discardableResult
     func send(outbox: inout Outbox, sender: SenderId, firstCounter: UInt64, logicalTs: SequenceNumber, count: Int,
               datagramsMax: Int = .max, length: (Int) -> Int,
-              write: (Int, Range<Int>, inout WireWriter) throws(EncodeError) -> Void) -> Int {
+              write: (Int, Range<Int>, inout WireWriter) throws(EncodeError) -> Void) -> Sent {
         var i = 0
         var sent = 0
         while i < count, sent < datagramsMax {
             let size = length(i)
             if size + DataMessage.bodyOverhead > bodyRoom {
-                sent += sendFragments(outbox: &outbox, sender: sender, counter: firstCounter + UInt64(i),
-                                      logicalTs: logicalTs, size: size, index: i, write: write)
+                let (fragmentsSent, whole) = sendFragments(outbox: &outbox, sender: sender,
+                                                           counter: firstCounter + UInt64(i), logicalTs: logicalTs,
+                                                           size: size, index: i, write: write)
+                sent += fragmentsSent
+                guard whole else { return Sent(datagrams: sent, bodies: i) }
                 i += 1
                 continue
             }
@@ -47,16 +57,18 @@ struct DataRunWriter {
                     try write(k, 0..<len, &w)
                 }
             }
-            guard ok else { return sent }
+            guard ok else { return Sent(datagrams: sent, bodies: i) }
             sent += 1
             i += n
         }
-        return sent
+        precondition(i <= count, "sent past the run")
+        return Sent(datagrams: sent, bodies: i)
     }
 
     private func sendFragments(outbox: inout Outbox, sender: SenderId, counter: UInt64, logicalTs: SequenceNumber,
                                size: Int, index: Int,
-                               write: (Int, Range<Int>, inout WireWriter) throws(EncodeError) -> Void) -> Int {
+                               write: (Int, Range<Int>, inout WireWriter) throws(EncodeError) -> Void)
+        -> (datagrams: Int, whole: Bool) {
         let piece = bodyRoom - DataMessage.bodyOverhead
         let fragments = (size + piece - 1) / piece
         precondition(fragments <= Int(UInt16.max), "message too large to fragment")
@@ -69,10 +81,10 @@ struct DataRunWriter {
                 try w.writeU32(UInt32(range.count))
                 try write(index, range, &w)
             }
-            guard ok else { return sent }
+            guard ok else { return (sent, false) }
             sent += 1
         }
-        return sent
+        return (sent, true)
     }
 }
 

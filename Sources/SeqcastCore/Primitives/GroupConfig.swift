@@ -36,7 +36,10 @@ public struct GroupConfig: Sendable {
         /// Base NAK retry timeout; doubled per retry up to `nakBackoffMax`, jittered.
         public var nakRetry = Nanoseconds.millis(4)
         public var nakBackoffMax = Nanoseconds.millis(10)
+        /// How long a publisher waits for a commit before it sends a message again; doubled
+        /// (jittered) per round without a commit, up to `senderRetransmitMax`.
         public var senderRetransmit = Nanoseconds.millis(15)
+        public var senderRetransmitMax = Nanoseconds.millis(60)
         public var checkpointReportInterval = Nanoseconds.millis(25)
         public init() {}
     }

@@ -3,9 +3,13 @@ import SeqcastWire
 /// Datagrams a role wants sent, encoded into slots allocated once at start (quinn's
 /// caller-owned transmit buffers, inverted: the role owns them, the driver drains them).
 ///
-/// Owned by the thread that owns the role. The driver reads every entry after each input and
-/// then calls `removeAll()`. When every slot is taken, further sends are dropped and counted in
-/// `droppedFull`; the protocol's retransmission covers them.
+/// Owned by the thread that owns the role. The driver (the node) reads every entry after each
+/// input and then calls `removeAll()`, so nothing a role produced for one input is left behind.
+/// When every slot is taken the outbox doubles (a one-time allocation, kept: an input that
+/// commits many runs at once, or a burst of repairs, is sent whole instead of leaving members to
+/// NAK for it), up to `slotCountCeiling`; past that a send is refused and counted in
+/// `droppedFull` (the protocol's retransmission covers it, and the role keeps what it did not
+/// send: callers check the result).
 public struct Outbox {
     public struct Entry: Sendable {
         public var destination: Destination
@@ -15,7 +19,13 @@ public struct Outbox {
     }
 
     public let slotBytes: Int
-    public let slotCountMax: Int
+    /// Slots allocated now (grows by doubling, never shrinks).
+    public private(set) var slotCount: Int
+    /// The most slots the outbox grows to: `growthMax` times the configured count.
+    public let slotCountCeiling: Int
+    public static let growthMax = 16
+    /// Times the outbox doubled (each an allocation outside the steady state).
+    public private(set) var grown: UInt64 = 0
     @usableFromInline var arena: [UInt8]
     public private(set) var entries: [Entry]
     /// Sends refused because every slot was taken.
@@ -26,7 +36,8 @@ public struct Outbox {
     public init(slotBytes: Int, slotCountMax: Int) {
         precondition(slotBytes >= Header.byteCount + 64 && slotCountMax >= 1, "outbox too small")
         self.slotBytes = slotBytes
-        self.slotCountMax = slotCountMax
+        slotCount = slotCountMax
+        slotCountCeiling = slotCountMax * Self.growthMax
         arena = [UInt8](repeating: 0, count: slotBytes * slotCountMax)
         entries = []
         entries.reserveCapacity(slotCountMax)
@@ -38,10 +49,17 @@ public struct Outbox {
     @discardableResult
     public mutating func send(to destination: Destination, header: Header,
                               body: (inout WireWriter) throws(EncodeError) -> Void) -> Bool {
-        guard entries.count < slotCountMax else {
-            droppedFull &+= 1
-            return false
+        if entries.count == slotCount {
+            guard slotCount < slotCountCeiling else {
+                droppedFull &+= 1
+                return false
+            }
+            let added = min(slotCount, slotCountCeiling - slotCount)
+            arena.append(contentsOf: repeatElement(0, count: added * slotBytes))
+            slotCount += added
+            grown &+= 1
         }
+        precondition(entries.count < slotCount && arena.count == slotCount * slotBytes, "outbox slots out of step")
         let slot = entries.count
         let base = slot * slotBytes
         let size = slotBytes

@@ -1,0 +1,47 @@
+import Testing
+@testable import SeqcastCore
+import SeqcastWire
+
+@Suite("Retry backoff")
+struct RetryBackoffTests {
+    @Test("a retry delay doubles from its base up to its maximum, jittered within [d, 2d), and resets")
+    func doublesJittersAndResets() {
+        var b = RetryBackoff(base: .millis(4), max: .millis(10))
+        var prng = Prng(seed: 7)
+        let nominal: [UInt64] = [4, 8, 10, 10, 10]
+        for d in nominal {
+            #expect(b.nominal == .millis(d))
+            let delay = b.next(&prng)
+            #expect(delay >= .millis(d) && delay < .millis(2 * d))
+        }
+        #expect(b.attempt == 5)
+        b.reset()
+        #expect(b.nominal == .millis(4) && b.attempt == 0)
+    }
+
+    @Test("publisher: while nothing commits, retransmission rounds back off; a commit brings the base schedule back")
+    func publisherBacksOffWhileTheSequencerIsUnreachable() throws {
+        var g = TestGroup(members: 2)
+        _ = try g.publishAccepted(0, TestGroup.body(1))
+        try g.run(until: { $0.allDelivered(through: 1) })
+        // The sequencer is gone: nothing commits, the publisher keeps resending message 2.
+        g.crash(g.sequencerIndex)
+        let x = try g.publishAccepted(0, TestGroup.body(2))
+        g.run(for: .millis(400))
+        let ds = g.config.dataServers[0]
+        let sends = g.sentPackets(kind: .data, from: g.memberId(0), to: ds).filter { $0.carries(x.sender, counter: 2) }
+        let gaps = zip(sends.dropFirst(), sends).map { $0.sentAt.since($1.sentAt) }
+        #expect(gaps.count >= 4)
+        let timing = g.config.timing
+        #expect(gaps.first == timing.senderRetransmit, "the first retransmission keeps the base delay")
+        let bound = Nanoseconds(timing.senderRetransmitMax.value * 2 + 1_000_000)
+        #expect(gaps.allSatisfy { $0 < bound }, "bounded by twice the maximum")
+        #expect(gaps.suffix(3).allSatisfy { $0 >= timing.senderRetransmitMax }, "backed off to the maximum")
+        // A fixed 15 ms schedule would have sent ~26 times in 400 ms.
+        #expect(sends.count < 12)
+
+        g.restartSequencer()
+        try g.run(until: { $0.allDelivered(through: 2) })
+        #expect(g.members[0].unsequencedCount == 0)
+    }
+}
