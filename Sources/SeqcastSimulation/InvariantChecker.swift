@@ -28,10 +28,16 @@ public struct InvariantChecker {
     var submittedMax: UInt64 = 0
     /// S6: per sender, per data server, the highest prefix reported.
     var reported: [SenderId: [NodeId: UInt64]] = [:]
-    /// S5: per commit server, the highest number acknowledged (this epoch).
+    /// S5: per commit server, the highest number acknowledged (this epoch), and the bindings
+    /// its durable records hold (what its ack vouches for).
     var acked: [NodeId: UInt64] = [:]
+    var stored: [NodeId: [UInt64: SequenceRun.Content]] = [:]
     var heartbeatMax: UInt64 = 0
     var checkpointMax: UInt64 = 0
+    /// S14: terminal numbers of the checkpoints checkpoint servers actually took (and S12
+    /// verified): a collection, a report or a "collected" answer must name one of these.
+    var taken: Set<UInt64> = []
+    var takenMax: UInt64 = 0
     /// Per member incarnation: last delivered number, delivered ids, per-sender FIFO position.
     struct MemberStream {
         var last: UInt64
@@ -51,6 +57,17 @@ public struct InvariantChecker {
     public mutating func published(_ id: MessageId, bodyDigest: UInt64, logicalTs: SequenceNumber) {
         if let prior = published[id], prior.digest != bodyDigest { fail("S4", "message id \(id) reused for another body") }
         published[id] = (bodyDigest, logicalTs)
+    }
+
+    /// A commit server's record became durable: the bindings it holds from now on.
+    public mutating func persisted(_ record: [UInt8], by node: NodeId) {
+        guard let runs = AssignmentRecord.runs(in: record) else { return }  // a low-water record
+        for run in runs {
+            for k in 0..<UInt64(run.count) {
+                let s = run.firstSeq.rawValue + k
+                stored[node, default: [:]][s] = run.slice(from: SequenceNumber(s), through: SequenceNumber(s)).content
+            }
+        }
     }
 
     // MARK: datagrams sent by servers
@@ -85,7 +102,19 @@ public struct InvariantChecker {
                 }
             }
         case .checkpointReport(let r):
-            checkpointMax = max(checkpointMax, r.terminalSeq.rawValue)
+            let t = r.terminalSeq.rawValue
+            if t > 0, !taken.contains(t) { fail("S14", "\(node) reported a checkpoint at \(t) that no checkpoint server took") }
+            checkpointMax = max(checkpointMax, t)
+        case .fetchMiss(let miss) where miss.reason == .collected:
+            // A member told "collected" must find a checkpoint covering what it asked for.
+            for k in 0..<UInt64(min(miss.count, 4_096)) {
+                let id = MessageId(sender: miss.sender, counter: miss.firstCounter &+ k)
+                if let s = committedAt[id], s > takenMax {
+                    fail("S14", "\(node) answered \(id) (committed at \(s)) as collected, but no checkpoint covers it "
+                         + "(latest taken \(takenMax))")
+                    break
+                }
+            }
         default:
             break
         }
@@ -120,9 +149,9 @@ public struct InvariantChecker {
     }
 
     mutating func checkCommitted(_ run: SequenceRun) {
-        let ackers = acked.values.filter { $0 >= run.lastSeq.rawValue }.count
-        if ackers < config.commitQuorum {
-            fail("S5", "commit of \(run) with \(ackers) commit servers' acks (Q=\(config.commitQuorum))")
+        let ackers = acked.filter { $0.value >= run.lastSeq.rawValue }.map(\.key)
+        if ackers.count < config.commitQuorum {
+            fail("S5", "commit of \(run) with \(ackers.count) commit servers' acks (Q=\(config.commitQuorum))")
         }
         for k in 0..<UInt64(run.count) {
             let s = run.firstSeq.rawValue + k
@@ -130,6 +159,12 @@ public struct InvariantChecker {
             if let prior = committed[s] {
                 if prior != c { fail("S1", "number \(s) committed to two bindings") }
                 continue
+            }
+            // An ack vouches for what the server durably holds: Q of them must hold this binding.
+            let holding = ackers.filter { stored[$0]?[s] == c }.count
+            if ackers.count >= config.commitQuorum, holding < config.commitQuorum {
+                fail("S5", "number \(s) committed as \(c) but only \(holding) acking commit servers durably hold it "
+                     + "(Q=\(config.commitQuorum))")
             }
             committed[s] = c
             if case .messages(let sender, let first) = run.content {
@@ -175,6 +210,9 @@ public struct InvariantChecker {
         case .checkpointTaken(let t, _, _, let stateDigest):
             if t.rawValue > frontier || referenceDigest[Int(t.rawValue)] != stateDigest {
                 fail("S12", "\(node)'s checkpoint at \(t) does not match delivering 1…\(t) from scratch")
+            } else {
+                taken.insert(t.rawValue)
+                takenMax = max(takenMax, t.rawValue)
             }
         case .checkpointInstalled(let t, let stateDigest):
             if t.rawValue > frontier || referenceDigest[Int(t.rawValue)] != stateDigest {
@@ -187,6 +225,8 @@ public struct InvariantChecker {
         case .collected(let id, let seq, let checkpointSeq):
             if let s = seq, s > checkpointSeq || s.rawValue > checkpointMax {
                 fail("S14", "\(node) deleted \(id) committed at \(s) above checkpoint \(checkpointSeq)")
+            } else if seq != nil, !taken.contains(checkpointSeq.rawValue) {
+                fail("S14", "\(node) deleted \(id) behind checkpoint \(checkpointSeq), which no checkpoint server took")
             }
             if let s = seq, committedAt[id] != s.rawValue {
                 fail("S14", "\(node) deleted \(id) as committed at \(s), but it is committed at \(String(describing: committedAt[id]))")

@@ -59,12 +59,18 @@ public struct SimDisk: LogStore {
 
     /// Makes every record up to `ticket` durable; with `report`, the node tells the role on its
     /// next drain (a test may sync without telling, to model an acknowledgement that is lost).
-    public mutating func sync(through ticket: WriteTicket, report: Bool = true) {
+    /// Returns the records this sync made durable, in order (the checker reads a commit
+    /// server's, S5).
+    @discardableResult
+    public mutating func sync(through ticket: WriteTicket, report: Bool = true) -> [Record] {
+        var newly: [Record] = []
         for i in records.indices where records[i].ticket <= ticket && !records[i].synced {
             records[i].synced = true
             syncedKeyMax = max(syncedKeyMax, records[i].key)
+            newly.append(records[i])
         }
         if report, ticket > reported { durable = max(durable ?? ticket, ticket) }
+        return newly
     }
 
     /// Syncs everything written so far; returns whether anything was unsynced.

@@ -253,9 +253,14 @@ public struct Simulator {
         case .synced(let i, let life, let ticket):
             guard nodes[i].node != nil, nodes[i].life == life else { return }
             let t = now
+            var newly: [SimDisk.Record] = []
             drive(i) { n in
-                n.store.sync(through: ticket)
+                newly = n.store.sync(through: ticket)
                 n.storeAdvanced(now: t)
+            }
+            // S5 compares what commit servers durably hold with what gets committed.
+            if nodes[i].kind == .commitServer {
+                for r in newly { checker.persisted(r.bytes, by: nodes[i].id) }
             }
         case .publish(let i):
             publish(i)

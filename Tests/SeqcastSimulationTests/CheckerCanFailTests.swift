@@ -120,11 +120,20 @@ struct Forge {
         }, by: Self.sequencer, synced: runs.map(\.lastSeq.rawValue).max()!)
     }
 
-    /// A correct commit: `ackers` commit servers (default Q of them) ack through the runs first.
+    /// A correct commit: `ackers` commit servers (default Q of them) durably store the runs and
+    /// ack through them first.
     mutating func commit(_ runs: [SequenceRun], ackers: ArraySlice<NodeId> = Forge.commitServers.prefix(2)) {
         let through = runs.map(\.lastSeq.rawValue).max()!
-        for server in ackers { ack(through, from: server) }
+        for server in ackers {
+            persist(runs, at: server)
+            ack(through, from: server)
+        }
         commitOnly(runs)
+    }
+
+    /// A commit server's record of `runs` became durable.
+    mutating func persist(_ runs: [SequenceRun], at server: NodeId) {
+        checker.persisted(AssignmentRecord.record(of: runs), by: server)
     }
 
     /// Publishes counters 1...n and commits them at numbers 1...n, correctly.
@@ -144,6 +153,20 @@ struct Forge {
         send(Self.datagram(.idReply, from: server) { w throws(EncodeError) in
             try IdReply.encode(lowWater: .zero, committedThrough: .zero, runs: runs, into: &w)
         }, by: server, synced: runs.map(\.lastSeq.rawValue).max()!)
+    }
+
+    /// A checkpoint server takes a correct checkpoint at `terminal`.
+    mutating func takeCheckpoint(_ terminal: UInt64, at server: NodeId = Forge.checkpointServers[0]) {
+        checker.event(.checkpointTaken(terminalSeq: SequenceNumber(terminal), byteCount: 64, digest: 0,
+                                       stateDigest: referenceDigest(through: terminal)), at: server)
+    }
+
+    mutating func fetchMiss(_ counter: UInt64, count: UInt32 = 1, checkpoint: UInt64,
+                            from server: NodeId = Forge.dataServers[0]) {
+        send(Self.datagram(.fetchMiss, from: server) { w throws(EncodeError) in
+            try FetchMiss(sender: Self.alice, firstCounter: counter, count: count, reason: .collected,
+                          checkpointSeq: SequenceNumber(checkpoint)).encode(into: &w)
+        }, by: server, synced: 0)
     }
 
     mutating func checkpointReport(_ terminal: UInt64, from server: NodeId = Forge.checkpointServers[0]) {
@@ -230,6 +253,35 @@ struct CheckerCanFailTests {
         var good = Forge()
         good.publish(1)
         good.commit([F.messages(1, counter: 1)], ackers: F.commitServers.prefix(2))
+        #expect(good.checker.violations.isEmpty, "\(good.details)")
+    }
+
+    @Test("S5: a commit whose acking commit servers durably hold another binding, or none")
+    func s5StoredBindingDiffers() {
+        // Both ackers stored number 1 as counter 2, but the sequencer commits counter 1 there.
+        var other = Forge()
+        other.publish(1)
+        other.publish(2)
+        for server in F.commitServers.prefix(2) {
+            other.persist([F.messages(1, counter: 2)], at: server)
+            other.ack(1, from: server)
+        }
+        other.commitOnly([F.messages(1, counter: 1)])
+        #expect(other.invariants == ["S5"], "\(other.details)")
+        #expect(other.checker.violations.first?.detail.contains("durably hold") == true)
+
+        // One acker holds it, the other acked without any durable record of number 1.
+        var none = Forge()
+        none.publish(1)
+        none.persist([F.messages(1, counter: 1)], at: F.commitServers[0])
+        none.ack(1, from: F.commitServers[0])
+        none.ack(1, from: F.commitServers[1])
+        none.commitOnly([F.messages(1, counter: 1)])
+        #expect(none.invariants == ["S5"], "\(none.details)")
+
+        var good = Forge()
+        good.publish(1)
+        good.commit([F.messages(1, counter: 1)])
         #expect(good.checker.violations.isEmpty, "\(good.details)")
     }
 
@@ -505,6 +557,7 @@ struct CheckerCanFailTests {
         let server = F.dataServers[0]
         var bad = Forge()
         bad.publishAndCommit(2)
+        bad.takeCheckpoint(1)
         bad.checkpointReport(1)
         bad.event(.collected(id: F.id(2), seq: SequenceNumber(2), checkpointSeq: SequenceNumber(1)), at: server)
         #expect(bad.invariants == ["S14"], "\(bad.details)")
@@ -518,13 +571,35 @@ struct CheckerCanFailTests {
         // Deleted as an orphan although it is committed above the checkpoint.
         var orphan = Forge()
         orphan.publishAndCommit(2)
+        orphan.takeCheckpoint(1)
         orphan.checkpointReport(1)
         orphan.event(.collected(id: F.id(2), seq: nil, checkpointSeq: SequenceNumber(1)), at: server)
         #expect(orphan.invariants == ["S14"], "\(orphan.details)")
 
+        // Reported, and collected behind, a checkpoint nobody took.
+        var untaken = Forge()
+        untaken.publishAndCommit(2)
+        untaken.checkpointReport(2)
+        #expect(untaken.invariants == ["S14"], "\(untaken.details)")
+        var untakenCollect = Forge()
+        untakenCollect.publishAndCommit(2)
+        untakenCollect.takeCheckpoint(2)
+        untakenCollect.checkpointReport(2)
+        untakenCollect.event(.collected(id: F.id(1), seq: SequenceNumber(1), checkpointSeq: SequenceNumber(1)), at: server)
+        #expect(untakenCollect.invariants == ["S14"], "\(untakenCollect.details)")
+
+        // A member told "collected" for a message no checkpoint covers.
+        var uncovered = Forge()
+        uncovered.publishAndCommit(2)
+        uncovered.takeCheckpoint(1)
+        uncovered.fetchMiss(2, checkpoint: 1)
+        #expect(uncovered.invariants == ["S14"], "\(uncovered.details)")
+
         var good = Forge()
         good.publishAndCommit(2)
         good.publish(9)
+        good.takeCheckpoint(2)
+        good.fetchMiss(1, count: 2, checkpoint: 2)
         good.checkpointReport(2)
         good.event(.collected(id: F.id(1), seq: SequenceNumber(1), checkpointSeq: SequenceNumber(2)), at: server)
         good.event(.collected(id: F.id(2), seq: SequenceNumber(2), checkpointSeq: SequenceNumber(2)), at: server)

@@ -3,7 +3,7 @@ import SeqcastWire
 /// The stable-storage records of the sequencer and commit servers: batches of runs, and the
 /// sequencer's sender table written before a log truncation. Little-endian u64 words through
 /// `StorageQueue.put`; a torn tail stops recovery at the last whole record.
-enum AssignmentRecord {
+public enum AssignmentRecord {
     static let tagRuns: UInt64 = 1
     static let tagSenders: UInt64 = 2
     /// A commit server's low water: records at or below it were truncated behind a checkpoint.
@@ -54,8 +54,20 @@ enum AssignmentRecord {
         return storage.close()
     }
 
+    /// Encodes `runs` as one runs record, as a commit server or the sequencer writes it (for
+    /// tests that forge durable records).
+    public static func record(of runs: [SequenceRun]) -> [UInt8] {
+        var q = RunQueue(capacity: runs.count)
+        for r in runs { _ = q.insert(r) }
+        var storage = StorageQueue(arenaBytes: 64 + 32 * runs.count)
+        _ = write(q, from: runs.map(\.firstSeq).min()!, through: runs.map(\.lastSeq).max()!, into: &storage)
+        let bytes = storage.withBytes(of: 0) { Array($0) }
+        storage.removeAll()
+        return bytes
+    }
+
     /// Decodes a runs record; nil if it is not one or is torn.
-    static func runs(in bytes: [UInt8]) -> [SequenceRun]? {
+    public static func runs(in bytes: [UInt8]) -> [SequenceRun]? {
         var r = RecordReader(bytes)
         guard r.next() == tagRuns, let n = r.next(), n <= UInt64(bytes.count / 32) else { return nil }
         var out: [SequenceRun] = []
