@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "seqcast-sim",
             dependencies: [
-                "SeqcastSimulation",
+                "SeqcastSimulation", "SeqcastNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

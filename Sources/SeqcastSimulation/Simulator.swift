@@ -11,6 +11,8 @@ public struct SimulationOptions: Sendable {
     public var steps: Int
     public var faultFraction = 0.7
     public var faults = true
+    /// Each node's repair rate limit (the runtime's default: the node policy the runtime runs).
+    public var repairDatagramsPerSecond = RepairLimiter.perSecondDefault
     public init(seed: UInt64, steps: Int) {
         self.seed = seed
         self.steps = steps
@@ -296,7 +298,8 @@ public struct Simulator {
         let recovering = disk.syncedBytes
         let t = now
         func node<R: ProtocolRole>(_ role: R) -> any SimulatedNode {
-            SimNode(id: h.id, role: role, transport: SimTransport(node: h.id), store: disk, sink: EventLog(), now: t)
+            SimNode(id: h.id, role: role, transport: SimTransport(node: h.id), store: disk, sink: EventLog(),
+                    repairDatagramsPerSecond: options.repairDatagramsPerSecond, now: t)
         }
         let started: any SimulatedNode
         switch h.kind {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SeqcastNode
 import SeqcastSimulation
 
 /// `seqcast-sim`: replay one seed or sweep many. Every run ends with
@@ -25,6 +26,9 @@ struct SeqcastSim: ParsableCommand {
     @Flag(name: .customLong("no-faults"), help: "No loss, duplication, partitions or crashes.")
     var noFaults = false
 
+    @Option(help: "Repair replies per second a node sends one requester (the runtime's default unless given).")
+    var repairRate = RepairLimiter.perSecondDefault
+
     @Flag(help: "Print a readable summary of each run.")
     var summary = false
 
@@ -41,6 +45,7 @@ struct SeqcastSim: ParsableCommand {
         for s in list {
             var options = SimulationOptions(seed: s, steps: steps)
             options.faults = !noFaults
+            options.repairDatagramsPerSecond = repairRate
             var sim = Simulator(options: options)
             let r = sim.run()
             totalSteps += r.steps
