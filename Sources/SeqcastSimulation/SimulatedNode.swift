@@ -9,10 +9,14 @@ protocol SimulatedNode {
     var transport: SimTransport { get set }
     var sink: EventLog { get set }
     var counters: NodeCounters { get }
+    /// The role's own counters (drops by reason, repairs).
+    var roleCounters: RoleCounters { get }
     var nextDeadline: Instant? { get }
     mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant)
     mutating func tick(now: Instant)
     mutating func storeAdvanced(now: Instant)
 }
 
-extension Node: SimulatedNode where Transport == SimTransport, Store == SimDisk, Sink == EventLog {}
+extension Node: SimulatedNode where Transport == SimTransport, Store == SimDisk, Sink == EventLog {
+    var roleCounters: RoleCounters { role.output.counters }
+}

@@ -41,12 +41,18 @@ public struct SimulationReport: Sendable {
     public var simulatedMicros: UInt64 = 0
     /// Fault-free steps run after the budget until the group converged (at most 200 ms simulated).
     public var graceSteps = 0
+    /// Commit servers planned down at once (2: commits stop until one is back).
+    public var commitServersDownTogether = 1
+    /// Data servers' and members' stores (body slots) in this run: small ones fill.
+    public var bodySlots = 0
+    /// Messages a full store refused (data servers and members), summed over every life.
+    public var storeFullDrops: UInt64 = 0
     /// Repair replies the nodes' rate limiters held back (at the runtime's default limit).
     public var repairThrottled: UInt64 = 0
     /// Datagrams nodes received from themselves (multicast loopback), dropped by the node.
     public var ownLoopback: UInt64 = 0
     public var faultSummary: String {
-        "simulated=\(simulatedMicros / 1000)ms throttled=\(repairThrottled) crashes=\(crashes) partitions=\(partitions) dropped=\(datagramsDropped) duplicated=\(datagramsDuplicated) grace-steps=\(graceSteps)"
+        "simulated=\(simulatedMicros / 1000)ms throttled=\(repairThrottled) slots=\(bodySlots) store-full=\(storeFullDrops) commit-down-together=\(commitServersDownTogether) crashes=\(crashes) partitions=\(partitions) dropped=\(datagramsDropped) duplicated=\(datagramsDuplicated) grace-steps=\(graceSteps)"
     }
 }
 
@@ -107,7 +113,9 @@ public struct Simulator {
         // incarnations (Part 1 §2).
         layout.lifetime = [5_000, 400, 100][Int(prng.below(3))]
         layout.checkpointInterval = 64
-        layout.bodySlots = 4_096
+        // A small store in a quarter of the seeds: stores fill, publishers see back-pressure,
+        // and collection behind checkpoints must drain them again (L5).
+        layout.bodySlots = prng.chance(1, in: 4) ? 192 : 4_096
         layout.senderWindow = 128
         self.layout = layout
         do {
@@ -117,6 +125,7 @@ public struct Simulator {
         }
         checker = InvariantChecker(config: config)
         report = SimulationReport(seed: options.seed, steps: 0, violations: [])
+        report.bodySlots = layout.bodySlots
         lossPercent = options.faults ? prng.below(12) : 0
         duplicatePercent = options.faults ? prng.below(5) : 0
         delayMaxMicros = 50 + prng.below(options.faults ? 2_000 : 200)
@@ -155,27 +164,47 @@ public struct Simulator {
     /// Crashes, restarts and partitions during the fault phase, drawn from the seed and placed
     /// by step (not by simulated time, which runs at a rate nobody can predict), spread over the
     /// whole fault phase so they hit a group with history: checkpoints taken, logs truncated,
-    /// joins under way. Only the faults the design claims to survive: at most one commit server
-    /// down at a time (Q of 3), and a data server only where K = 2 tolerates losing its
-    /// memory, once per run.
+    /// joins under way. Only the faults the design claims to survive: commit servers down one
+    /// at a time, or (in a third of the seeds) two at once, which stops commits (Q of 3) until
+    /// one is back with its log; a data server only where K = 2 tolerates losing its memory,
+    /// once per run (a second loss could take the last copy of a body: bodies live in memory).
     mutating func scheduleFaults() {
         let faultSteps = Int(Double(options.steps) * options.faultFraction)
         guard faultSteps > 100 else { return }
         let crashCount = 1 + Int(prng.below(5))
-        var commitBusyUntil = 0
+        let commitDownMax = prng.chance(1, in: 3) ? 2 : 1
+        /// Down intervals of commit servers (steps), to keep at most `commitDownMax` down at once.
+        var commitDown: [(node: Int, from: Int, until: Int)] = []
+        func commitServersDown(during from: Int, _ until: Int) -> [Int] {
+            commitDown.filter { $0.from <= until && from <= $0.until }.map(\.node)
+        }
+        func plan(_ i: Int, at: Int, down: Int) {
+            if nodes[i].kind == .dataServer { dataServerCrashes += 1 }
+            if nodes[i].kind == .commitServer { commitDown.append((i, at, at + down + 1)) }
+            faultPlan.append((at, .crash(node: i)))
+            // A restart that would fall after healing is left to `heal()`.
+            if at + down < faultSteps { faultPlan.append((at + down, .restart(node: i))) }
+        }
+        if commitDownMax == 2 {
+            // Two commit servers down at once: nothing commits, then the group recovers.
+            let commits = nodes.indices.filter { nodes[$0].kind == .commitServer }
+            let at = Int(prng.below(UInt64(faultSteps / 2)))
+            let down = 50 + Int(prng.below(UInt64(max(faultSteps / 8, 51))))
+            let first = commits[Int(prng.below(UInt64(commits.count)))]
+            let second = commits.filter { $0 != first }[Int(prng.below(UInt64(commits.count - 1)))]
+            plan(first, at: at, down: down)
+            plan(second, at: at + 5, down: down)
+            report.commitServersDownTogether = 2
+        }
         for _ in 0..<crashCount {
             let at = Int(prng.below(UInt64(faultSteps)))
             let down = 50 + Int(prng.below(UInt64(max(faultSteps / 4, 51))))
             var candidates = nodes.indices.filter { nodes[$0].id != layout.members.last }
             if config.reportQuorum < 2 || dataServerCrashes >= 1 { candidates.removeAll { nodes[$0].kind == .dataServer } }
-            if at < commitBusyUntil { candidates.removeAll { nodes[$0].kind == .commitServer } }
+            let busy = commitServersDown(during: at, at + down + 1)
+            candidates.removeAll { nodes[$0].kind == .commitServer && (busy.count >= commitDownMax || busy.contains($0)) }
             guard !candidates.isEmpty else { continue }
-            let i = candidates[Int(prng.below(UInt64(candidates.count)))]
-            if nodes[i].kind == .dataServer { dataServerCrashes += 1 }
-            if nodes[i].kind == .commitServer { commitBusyUntil = at + down + 1 }
-            faultPlan.append((at, .crash(node: i)))
-            // A restart that would fall after healing is left to `heal()`.
-            if at + down < faultSteps { faultPlan.append((at + down, .restart(node: i))) }
+            plan(candidates[Int(prng.below(UInt64(candidates.count)))], at: at, down: down)
         }
         if prng.chance(1, in: 2) {
             let at = Int(prng.below(UInt64(faultSteps)))
@@ -224,6 +253,7 @@ public struct Simulator {
         report.simulatedMicros = now.nanoseconds / 1_000
         report.repairThrottled += nodeCounters.repairThrottled
         report.ownLoopback += nodeCounters.ownLoopback
+        for h in nodes { report.storeFullDrops += h.node?.roleCounters.droppedStoreFull ?? 0 }
         report.violations = checker.violations.map(\.description)
         report.committed = checker.frontier
         return report
@@ -328,6 +358,7 @@ public struct Simulator {
         report.crashes += 1
         report.repairThrottled += n.counters.repairThrottled
         report.ownLoopback += n.counters.ownLoopback
+        report.storeFullDrops += n.roleCounters.droppedStoreFull
         nodes[i].disk = n.store
         nodes[i].disk.crash()
         nodes[i].node = nil
