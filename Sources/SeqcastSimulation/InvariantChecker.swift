@@ -184,6 +184,28 @@ public struct InvariantChecker {
         advanceReference()
     }
 
+    /// The checkpoint tables delivering 1…t from scratch produces: per sender incarnation the
+    /// highest counter delivered (or ended), the ended streams, and the interval in force.
+    public func expectedTablesDigest(through t: UInt64) -> UInt64 {
+        var delivered: [SenderId: UInt64] = [:]
+        var ended: [SenderId: UInt64] = [:]
+        var interval = config.checkpointInterval
+        var s: UInt64 = 1
+        while s <= t, let c = committed[s] {
+            switch c {
+            case .messages(let sender, let counter): delivered[sender] = max(delivered[sender] ?? 0, counter)
+            case .endOfStream(let sender, let last):
+                delivered[sender] = max(delivered[sender] ?? 0, last)
+                ended[sender] = last
+            case .checkpointInterval(let n): interval = n
+            case .noop: break
+            }
+            s += 1
+        }
+        return CheckpointTables.digest(interval: interval, delivered: delivered.map { ($0.key, $0.value) },
+                                       ended: ended.map { ($0.key, $0.value) })
+    }
+
     mutating func advanceReference() {
         while let c = committed[frontier + 1] {
             frontier += 1
@@ -207,9 +229,12 @@ public struct InvariantChecker {
             if committed[seq.rawValue] != run.content {
                 fail("S2", "\(node) applied \(run) at \(seq), committed binding is \(String(describing: committed[seq.rawValue]))")
             }
-        case .checkpointTaken(let t, _, _, let stateDigest):
+        case .checkpointTaken(let t, _, _, let stateDigest, let tablesDigest):
             if t.rawValue > frontier || referenceDigest[Int(t.rawValue)] != stateDigest {
                 fail("S12", "\(node)'s checkpoint at \(t) does not match delivering 1…\(t) from scratch")
+            } else if tablesDigest != expectedTablesDigest(through: t.rawValue) {
+                fail("S12", "\(node)'s checkpoint at \(t) carries de-duplication tables (delivered counters, ended "
+                     + "streams, interval) other than the committed stream 1…\(t) implies")
             } else {
                 taken.insert(t.rawValue)
                 takenMax = max(takenMax, t.rawValue)

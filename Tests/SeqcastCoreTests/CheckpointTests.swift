@@ -5,7 +5,7 @@ import SeqcastWire
 extension TestGroup {
     func checkpointsTaken(_ n: Int) -> [(terminalSeq: SequenceNumber, byteCount: Int, digest: UInt64, stateDigest: UInt64)] {
         events[n].compactMap {
-            if case .checkpointTaken(let t, let b, let d, let s) = $0 { return (t, b, d, s) }
+            if case .checkpointTaken(let t, let b, let d, let s, _) = $0 { return (t, b, d, s) }
             return nil
         }
     }

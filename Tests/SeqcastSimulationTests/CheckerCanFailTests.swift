@@ -158,7 +158,7 @@ struct Forge {
     /// A checkpoint server takes a correct checkpoint at `terminal`.
     mutating func takeCheckpoint(_ terminal: UInt64, at server: NodeId = Forge.checkpointServers[0]) {
         checker.event(.checkpointTaken(terminalSeq: SequenceNumber(terminal), byteCount: 64, digest: 0,
-                                       stateDigest: referenceDigest(through: terminal)), at: server)
+                                       stateDigest: referenceDigest(through: terminal), tablesDigest: tablesDigest(through: terminal)), at: server)
     }
 
     mutating func fetchMiss(_ counter: UInt64, count: UInt32 = 1, checkpoint: UInt64,
@@ -176,6 +176,15 @@ struct Forge {
     }
 
     // MARK: role events
+
+    /// The de-duplication tables' digest after delivering 1...seq (`CheckpointTables`), from
+    /// the test's own bindings: the highest counter per sender, no ended streams.
+    func tablesDigest(through seq: UInt64) -> UInt64 {
+        var delivered: [SenderId: UInt64] = [:]
+        for (s, id) in bindings where s <= seq { delivered[id.sender] = max(delivered[id.sender] ?? 0, id.counter) }
+        return CheckpointTables.digest(interval: config.checkpointInterval, delivered: delivered.map { ($0.key, $0.value) },
+                                       ended: [])
+    }
 
     /// The reference application's digest after delivering the committed bindings 1...seq,
     /// computed from the test's own ground truth.
@@ -225,7 +234,7 @@ struct CheckerCanFailTests {
             f.deliver(2, at: member)
         }
         f.event(.checkpointTaken(terminalSeq: SequenceNumber(2), byteCount: 64, digest: 0,
-                                 stateDigest: f.referenceDigest(through: 2)), at: F.checkpointServers[0])
+                                 stateDigest: f.referenceDigest(through: 2), tablesDigest: f.tablesDigest(through: 2)), at: F.checkpointServers[0])
         f.checkpointReport(2)
         f.event(.collected(id: F.id(1), seq: SequenceNumber(1), checkpointSeq: SequenceNumber(2)), at: F.dataServers[0])
         #expect(f.checker.violations.isEmpty, "\(f.details)")
@@ -529,25 +538,35 @@ struct CheckerCanFailTests {
     }
 
     // (g)
-    @Test("S12: a checkpoint whose state digest differs from the reference")
+    @Test("S12: a checkpoint whose state digest or de-duplication tables differ from the reference")
     func s12CheckpointDigest() {
         var bad = Forge()
         bad.publishAndCommit(2)
         bad.event(.checkpointTaken(terminalSeq: SequenceNumber(2), byteCount: 64, digest: 0,
-                                   stateDigest: bad.referenceDigest(through: 1)), at: F.checkpointServers[0])
+                                   stateDigest: bad.referenceDigest(through: 1), tablesDigest: bad.tablesDigest(through: 2)), at: F.checkpointServers[0])
         #expect(bad.invariants == ["S12"], "\(bad.details)")
 
         // A checkpoint beyond the committed frontier cannot match anything.
         var ahead = Forge()
         ahead.publishAndCommit(2)
         ahead.event(.checkpointTaken(terminalSeq: SequenceNumber(3), byteCount: 64, digest: 0,
-                                     stateDigest: ahead.referenceDigest(through: 2)), at: F.checkpointServers[0])
+                                     stateDigest: ahead.referenceDigest(through: 2), tablesDigest: ahead.tablesDigest(through: 3)), at: F.checkpointServers[0])
         #expect(ahead.invariants == ["S12"], "\(ahead.details)")
+
+        // The right application state, but de-duplication tables that forget counter 2: a
+        // joiner from it would deliver alice's counter 2 a second time.
+        var tables = Forge()
+        tables.publishAndCommit(2)
+        tables.event(.checkpointTaken(terminalSeq: SequenceNumber(2), byteCount: 64, digest: 0,
+                                      stateDigest: tables.referenceDigest(through: 2),
+                                      tablesDigest: tables.tablesDigest(through: 1)), at: F.checkpointServers[0])
+        #expect(tables.invariants == ["S12"], "\(tables.details)")
+        #expect(tables.checker.violations.first?.detail.contains("de-duplication") == true)
 
         var good = Forge()
         good.publishAndCommit(2)
         good.event(.checkpointTaken(terminalSeq: SequenceNumber(2), byteCount: 64, digest: 0,
-                                    stateDigest: good.referenceDigest(through: 2)), at: F.checkpointServers[0])
+                                    stateDigest: good.referenceDigest(through: 2), tablesDigest: good.tablesDigest(through: 2)), at: F.checkpointServers[0])
         #expect(good.checker.violations.isEmpty, "\(good.details)")
     }
 

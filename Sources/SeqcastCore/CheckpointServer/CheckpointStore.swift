@@ -80,7 +80,7 @@ extension Member {
         checkpoints!.write(terminalSeq: seq, bytes: bytes, into: &output.storage)
         output.events.append(.checkpointTaken(terminalSeq: seq, byteCount: bytes.count,
                                               digest: bytes.withUnsafeBytes { Digest.of($0) },
-                                              stateDigest: app.stateDigest))
+                                              stateDigest: app.stateDigest, tablesDigest: image.tablesDigest))
     }
 
     mutating func pollCheckpointReport(now: Instant) {

@@ -5,6 +5,9 @@ import SeqcastWire
 /// same de-duplication decisions), the streams that ended (so a publisher that installs a
 /// checkpoint still learns its stream ended), and the application snapshot. Digested whole.
 struct CheckpointImage: Equatable {
+    /// The digest of what drives de-duplication and stream ends (`CheckpointTables`).
+    var tablesDigest: UInt64 { CheckpointTables.digest(interval: interval, delivered: delivered, ended: ended) }
+
     static let version: UInt64 = 0x4350_0001
     var terminalSeq: SequenceNumber
     var interval: UInt64
@@ -58,5 +61,28 @@ struct CheckpointImage: Equatable {
         let snapshot = Array(bytes[(bytes.count - Int(len))...])
         return CheckpointImage(terminalSeq: SequenceNumber(t), interval: interval, delivered: delivered, ended: ended,
                                snapshot: snapshot)
+    }
+}
+
+/// The part of a checkpoint that decides what a joiner delivers and skips: the interval in
+/// force, the delivered counter per sender incarnation and the ended streams. Its digest
+/// travels with `checkpointTaken`, so the simulator's checker can compare it with the tables
+/// the committed stream implies (S12), not only the application's state.
+public enum CheckpointTables {
+    /// Order-independent input: both tables are sorted by sender here.
+    public static func digest(interval: UInt64, delivered: [(SenderId, UInt64)], ended: [(SenderId, UInt64)]) -> UInt64 {
+        var d = Digest()
+        d.add(interval)
+        d.add(UInt64(delivered.count))
+        for (s, c) in delivered.sorted(by: { $0.0 < $1.0 }) {
+            d.add(s.rawValue)
+            d.add(c)
+        }
+        d.add(UInt64(ended.count))
+        for (s, c) in ended.sorted(by: { $0.0 < $1.0 }) {
+            d.add(s.rawValue)
+            d.add(c)
+        }
+        return d.value
     }
 }

@@ -17,8 +17,10 @@ public enum RoleEvent: Equatable, Sendable {
     /// `next.incarnation` in the sender's state file before the next `tick` (when the
     /// republished messages leave): a restart must start above it (Part 1 §1).
     case streamEnded(sender: SenderId, lastCounter: UInt64, next: SenderId, republished: Int, logicalTs: SequenceNumber)
-    /// A checkpoint server took a checkpoint at `terminalSeq`.
-    case checkpointTaken(terminalSeq: SequenceNumber, byteCount: Int, digest: UInt64, stateDigest: UInt64)
+    /// A checkpoint server took a checkpoint at `terminalSeq`; `tablesDigest` digests its
+    /// de-duplication tables (`CheckpointTables`).
+    case checkpointTaken(terminalSeq: SequenceNumber, byteCount: Int, digest: UInt64, stateDigest: UInt64,
+                         tablesDigest: UInt64)
     /// A member installed a checkpoint and continues after `terminalSeq`.
     case checkpointInstalled(terminalSeq: SequenceNumber, stateDigest: UInt64)
     /// A data server deleted a stored message: `seq` is its committed number, or nil for an orphan.
