@@ -26,8 +26,10 @@ public struct InvariantChecker {
     /// S7: every binding ever submitted, and the highest submitted number.
     var submitted: [UInt64: SequenceRun.Content] = [:]
     var submittedMax: UInt64 = 0
-    /// S6: per sender, per data server, the highest prefix reported.
+    /// S6: per sender, per data server, the highest prefix reported by the server's current
+    /// incarnation (a restarted data server's memory is gone: what it held before is no copy).
     var reported: [SenderId: [NodeId: UInt64]] = [:]
+    var reporterIncarnation: [NodeId: UInt32] = [:]
     /// S5: per commit server, the highest number acknowledged (this epoch), and the bindings
     /// its durable records hold (what its ack vouches for).
     var acked: [NodeId: UInt64] = [:]
@@ -87,6 +89,13 @@ public struct InvariantChecker {
             heartbeatMax = max(heartbeatMax, s)
         case .dataReport(let report):
             guard config.dataServers.contains(node) else { return fail("S6", "\(node) sent a data report but is no data server") }
+            if let known = reporterIncarnation[node], report.incarnation < known { break }  // a stale report
+            if report.incarnation > (reporterIncarnation[node] ?? 0) {
+                if reporterIncarnation[node] != nil {
+                    for s in reported.keys { reported[s]?[node] = nil }
+                }
+                reporterIncarnation[node] = report.incarnation
+            }
             for e in report.entries { reported[e.sender, default: [:]][node] = max(reported[e.sender]?[node] ?? 0, e.heldThrough) }
         case .commitAck(let ack):
             guard config.commitServers.contains(node) else { return fail("S5", "\(node) sent a commit ack but is no commit server") }

@@ -85,11 +85,13 @@ struct Forge {
 
     // MARK: server datagrams
 
-    mutating func dataReport(from server: NodeId, heldThrough: UInt64, sender: SenderId = alice) {
+    mutating func dataReport(from server: NodeId, heldThrough: UInt64, sender: SenderId = alice,
+                             incarnation: UInt32 = 1) {
         let entry = DataReport.Entry(sender: sender, heldThrough: heldThrough, pendingCounter: 0, pendingTs: .zero,
                                      aheadTs: .zero)
-        send(Self.datagram(.dataReport, from: server) { w throws(EncodeError) in try DataReport.encode([entry], into: &w) },
-             by: server, synced: 0)
+        send(Self.datagram(.dataReport, from: server) { w throws(EncodeError) in
+            try DataReport.encode([entry], incarnation: incarnation, into: &w)
+        }, by: server, synced: 0)
     }
 
     /// A sequencer submit; `synced` is the sequencer's durable key (default: covers the runs).
@@ -672,7 +674,7 @@ struct CheckerCanFailTests {
         #expect(good.checker.violations.isEmpty, "\(good.details)")
     }
 
-    @Test("S6: numbering counters fewer than K data servers reported")
+    @Test("S6: numbering counters fewer than K data servers (in their current incarnation) reported")
     func s6ReportQuorum() {
         var bad = Forge(reportQuorum: 2)
         bad.publish(1)
@@ -689,6 +691,17 @@ struct CheckerCanFailTests {
         good.dataReport(from: F.dataServers[1], heldThrough: 2)
         good.submit([F.messages(1, count: 2, counter: 1)])
         #expect(good.checker.violations.isEmpty, "\(good.details)")
+
+        // Two servers reported, but one of them restarted (its memory is gone) before the
+        // numbering: its new incarnation holds nothing, so only one live copy remains.
+        var restarted = Forge(reportQuorum: 2)
+        restarted.publish(1)
+        restarted.dataReport(from: F.dataServers[0], heldThrough: 1)
+        restarted.dataReport(from: F.dataServers[1], heldThrough: 1)
+        restarted.dataReport(from: F.dataServers[1], heldThrough: 1, sender: SenderId(node: NodeId(42), incarnation: 1),
+                             incarnation: 2)
+        restarted.submit([F.messages(1, counter: 1)])
+        #expect(restarted.invariants == ["S6"], "\(restarted.details)")
     }
 
     @Test("S7 and S8: a submit that skips numbers or re-binds a submitted number")
