@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "SeqcastCore", targets: ["SeqcastCore"]),
         .library(name: "SeqcastNode", targets: ["SeqcastNode"]),
         .library(name: "SeqcastSimulation", targets: ["SeqcastSimulation"]),
+        .library(name: "SeqcastTransport", targets: ["SeqcastTransport"]),
         .library(name: "SeqcastRuntime", targets: ["SeqcastRuntime"]),
         .executable(name: "seqcast-sim", targets: ["seqcast-sim"]),
         .executable(name: "seqcast", targets: ["seqcast"]),
@@ -38,18 +39,32 @@ let package = Package(
             path: "CSources/CSeqcastShim",
             linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("numa")]
         ),
-        // The protocol core on real sockets: transport, rings, the role loop, process roles.
+        // Real sockets: the node's DatagramTransport (NodeNetwork), GSO send staging, batched
+        // receive over io_uring or recvmmsg.
+        .target(
+            name: "SeqcastTransport",
+            dependencies: ["SeqcastNode", "SeqcastCore", "SeqcastWire", "CSeqcastShim"]
+        ),
+        // The process runtime an embedding application links: the role loop over a node, thread
+        // modes and the SPSC ring, the state files, the system-call policy.
         .target(
             name: "SeqcastRuntime",
+            dependencies: ["SeqcastTransport", "SeqcastNode", "SeqcastCore", "SeqcastWire", "CSeqcastShim"]
+        ),
+        // The benchmark workload and application (`seqcast run` / `seqcast bench`), outside the
+        // library; latency percentiles with HdrHistogram.
+        .target(
+            name: "SeqcastBench",
             dependencies: [
-                "SeqcastNode", "SeqcastCore", "SeqcastWire", "CSeqcastShim",
+                "SeqcastRuntime", "SeqcastTransport", "SeqcastNode", "SeqcastCore", "SeqcastWire", "CSeqcastShim",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .executableTarget(
             name: "seqcast",
             dependencies: [
-                "SeqcastRuntime", "SeqcastNode", "SeqcastCore", "SeqcastWire", "CSeqcastShim",
+                "SeqcastBench", "SeqcastRuntime", "SeqcastTransport", "SeqcastNode", "SeqcastCore", "SeqcastWire",
+                "CSeqcastShim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -65,8 +80,9 @@ let package = Package(
         .testTarget(name: "SeqcastCoreTests",
                     dependencies: ["SeqcastCore", "SeqcastWire", "SeqcastNode", "SeqcastSimulation"]),
         .testTarget(name: "SeqcastNodeTests", dependencies: ["SeqcastNode", "SeqcastCore", "SeqcastWire"]),
+        .testTarget(name: "SeqcastTransportTests", dependencies: ["SeqcastTransport", "SeqcastCore", "SeqcastWire"]),
         .testTarget(name: "SeqcastRuntimeTests",
-                    dependencies: ["SeqcastRuntime", "SeqcastNode", "SeqcastCore", "SeqcastWire"]),
+                    dependencies: ["SeqcastBench", "SeqcastRuntime", "SeqcastNode", "SeqcastCore", "SeqcastWire"]),
         .testTarget(
             name: "SeqcastSimulationTests",
             dependencies: ["SeqcastSimulation", "SeqcastNode", "SeqcastCore", "SeqcastWire"]

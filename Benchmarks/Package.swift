@@ -33,6 +33,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "SeqcastRuntime", package: "seqcast"),
+                .product(name: "SeqcastTransport", package: "seqcast"),
                 .product(name: "SeqcastWire", package: "seqcast"),
             ],
             path: "RingBenchmarks",

@@ -19,6 +19,7 @@ import Benchmark
 import CSeqcastShim
 import Glibc
 import SeqcastRuntime
+import SeqcastTransport
 import SeqcastWire
 import Synchronization
 

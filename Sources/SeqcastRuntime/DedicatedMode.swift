@@ -1,6 +1,7 @@
 import CSeqcastShim
 import Glibc
 import SeqcastCore
+import SeqcastTransport
 import Synchronization
 
 /// The dedicated mode's receiving side: an I/O thread (pinned) owns the receive path and copies
@@ -102,15 +103,17 @@ struct RingSource: DatagramSource {
     mutating func release(_ count: Int) { consumer.release(count) }
 }
 
-func runDedicated<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions) throws {
+/// Runs `loop` in the dedicated mode: a receive thread (on the CPU after `cpu`, when pinned)
+/// feeds the role's thread through an SPSC ring.
+public func runDedicated<W: LoopWorkload>(_ loop: inout RoleLoop<W>, transport: TransportChoice, cpu: Int?) throws {
     let ring = SPSCSlotRing(capacity: 8_192, slotBytes: 2_048)
     // Pinned only when asked (--cpu): a launcher that starts many processes must hand each its
     // own CPUs, or they would all crowd onto the same two.
     let cpus = Int(seqcast_online_cpus())
-    let io = ReceiveThread(ring: ring, sockets: loop.network.receiveSockets, transport: o.network.transport,
-                           cpu: o.cpu.map { ($0 + 1) % max(cpus, 1) })
+    let io = ReceiveThread(ring: ring, sockets: loop.network.receiveSockets, transport: transport,
+                           cpu: cpu.map { ($0 + 1) % max(cpus, 1) })
     try io.start()
-    if let cpu = o.cpu { _ = seqcast_pin_current_thread(Int32(cpu)) }
+    if let cpu { _ = seqcast_pin_current_thread(Int32(cpu)) }
     var source = RingSource(consumer: SPSCSlotRing.Consumer(ring))
     loop.run(source: &source)
     io.join()

@@ -1,6 +1,7 @@
 import CSeqcastShim
 import Glibc
 import SeqcastCore
+import SeqcastTransport
 import SeqcastNode
 import SeqcastWire
 import Synchronization
@@ -102,7 +103,7 @@ public struct RoleLoop<W: LoopWorkload> {
             idlePolls = n == 0 ? idlePolls + 1 : 0
             now = Self.clock()
             for i in 0..<n {
-                let peer = network.peer(source.from(i)) ?? PeerTable.unmappable
+                let peer = network.peer(source.from(i))
                 node.receive(source.bytes(i), from: peer, now: now)
             }
             stats.datagramsIn &+= UInt64(n)

@@ -4,7 +4,9 @@ import Synchronization
 import CSeqcastShim
 import SeqcastCore
 import SeqcastNode
+import SeqcastBench
 import SeqcastRuntime
+import SeqcastTransport
 import SeqcastWire
 
 /// `seqcast bench`: a whole group on loopback as separate processes, a workload, measurements.

@@ -2,7 +2,9 @@ import ArgumentParser
 import CSeqcastShim
 import Foundation
 import Glibc
+import SeqcastBench
 import SeqcastRuntime
+import SeqcastTransport
 
 /// `seqcast engine-bench`: the raw packet engine, no protocol. One sender process (this one,
 /// pinned to `--sender-cpu`) multicasts datagrams carrying a 64-bit sequence number, flat out,

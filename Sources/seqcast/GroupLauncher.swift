@@ -1,6 +1,8 @@
 import Foundation
 import SeqcastNode
+import SeqcastBench
 import SeqcastRuntime
+import SeqcastTransport
 
 /// Starts a whole group as separate processes of this executable (`seqcast run …`), optionally
 /// each in its own network namespace, and collects their reports from files in a scratch folder.

@@ -1,7 +1,9 @@
 import CSeqcastShim
 import Foundation
 import SeqcastCore
+import SeqcastBench
 import SeqcastRuntime
+import SeqcastTransport
 import SeqcastWire
 
 /// Sends bad input to every node of a running group (its unicast port and both multicast

@@ -1,7 +1,9 @@
 import ArgumentParser
 import SeqcastCore
 import SeqcastNode
+import SeqcastBench
 import SeqcastRuntime
+import SeqcastTransport
 import SeqcastWire
 
 extension TransportChoice: ExpressibleByArgument {}

@@ -2,7 +2,9 @@ import ArgumentParser
 import Glibc
 import SeqcastCore
 import SeqcastNode
+import SeqcastBench
 import SeqcastRuntime
+import SeqcastTransport
 import SeqcastWire
 import Synchronization
 

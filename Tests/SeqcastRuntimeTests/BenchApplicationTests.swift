@@ -2,6 +2,7 @@ import Glibc
 import SeqcastCore
 import SeqcastWire
 import Testing
+@testable import SeqcastBench
 @testable import SeqcastRuntime
 
 @Suite struct BenchApplicationTests {

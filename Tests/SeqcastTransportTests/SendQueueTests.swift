@@ -1,6 +1,6 @@
 import CSeqcastShim
 import Testing
-@testable import SeqcastRuntime
+@testable import SeqcastTransport
 
 /// GSO coalescing: which datagrams may share one segment-offload send.
 @Suite struct SendQueueTests {

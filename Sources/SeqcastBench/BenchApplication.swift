@@ -1,6 +1,8 @@
 import CSeqcastShim
 import Histogram
 import SeqcastCore
+import SeqcastRuntime
+import SeqcastTransport
 import SeqcastWire
 
 /// The body every benchmark and test message starts with: who published it, its index in that

@@ -6,7 +6,7 @@ import Glibc
 /// thread that polls it: the role's thread (shared mode) or an I/O thread (dedicated mode).
 public final class ReceivePath {
     let receiver: OpaquePointer
-    let datagrams: UnsafeMutablePointer<seqcast_datagram>
+    public let datagrams: UnsafeMutablePointer<seqcast_datagram>
     public let batchMax: Int
     public let transport: String
 

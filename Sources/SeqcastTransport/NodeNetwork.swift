@@ -102,8 +102,9 @@ public final class NodeNetwork {
     /// Every socket this node receives on (unicast first), for a `ReceivePath`.
     public var receiveSockets: [Int32] { [unicastFD] + groupFDs }
 
-    /// The peer a received datagram came from.
-    @inline(__always) func peer(_ from: seqcast_addr) -> PeerAddress? { peers.peer(from) }
+    /// The peer a received datagram came from (an IPv6 source the bounded table cannot name
+    /// still gets an address: its datagrams are processed, replies to it are counted unroutable).
+    @inline(__always) public func peer(_ from: seqcast_addr) -> PeerAddress { peers.peer(from) ?? PeerTable.unmappable }
 
     /// Stages one datagram (flushing first if every buffer is taken).
     public func send(_ bytes: UnsafeRawBufferPointer, kind: MessageKind, to route: Route) {

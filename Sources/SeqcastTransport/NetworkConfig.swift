@@ -66,10 +66,10 @@ public struct NetworkConfig: Sendable {
 /// A socket or address set-up that failed, with what was being done.
 public struct NetworkError: Error, CustomStringConvertible {
     public var description: String
-    init(_ what: String, errno code: Int32) {
+    public init(_ what: String, errno code: Int32) {
         description = "\(what): \(String(cString: strerror(code < 0 ? -code : code)))"
     }
-    init(_ message: String) { description = message }
+    public init(_ message: String) { description = message }
 }
 
 /// Parses an address into the shim's POD form.

@@ -1,6 +1,8 @@
 import CSeqcastShim
 import Glibc
 import SeqcastCore
+import SeqcastRuntime
+import SeqcastTransport
 import SeqcastNode
 import SeqcastWire
 
@@ -100,7 +102,7 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
     loop.spinPolls = o.spinPolls
     switch o.threads.resolved {
     case .dedicated:
-        try runDedicated(&loop, o)
+        try runDedicated(&loop, transport: o.network.transport, cpu: o.cpu)
     default:
         if let cpu = o.cpu { _ = seqcast_pin_current_thread(Int32(cpu)) }
         var source = try ReceivePath(sockets: loop.network.receiveSockets, transport: o.network.transport)

@@ -1,5 +1,7 @@
 import Glibc
 import SeqcastCore
+import SeqcastRuntime
+import SeqcastTransport
 import SeqcastWire
 
 /// What a member process publishes and waits for.
