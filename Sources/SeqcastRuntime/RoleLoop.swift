@@ -82,9 +82,11 @@ public struct RoleLoop<W: LoopWorkload> {
     public var workload: W { node.sink }
     public var network: NodeNetwork { node.transport }
 
-    @inline(__always) static func clock() -> Instant { Instant(nanoseconds: seqcast_monotonic_ns()) }
+    @usableFromInline @inline(__always) static func clock() -> Instant { Instant(nanoseconds: seqcast_monotonic_ns()) }
 
-    public mutating func run<S: DatagramSource>(source: inout S) {
+    /// Inlinable, so the caller's module specialises the loop for its role, workload and source
+    /// (an unspecialised generic loop dispatches every call through witness tables).
+    @inlinable public mutating func run<S: DatagramSource>(source: inout S) {
         var idlePolls = 0
         var workloadWake: Instant? = nil
         let network = node.transport
