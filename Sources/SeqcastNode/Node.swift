@@ -52,7 +52,7 @@ public struct Node<Role: ProtocolRole, Transport: DatagramTransport, Store: LogS
         drain(now: now)
     }
 
-    public var nextDeadline: Instant? { role.nextDeadline }
+    @inlinable public var nextDeadline: Instant? { role.nextDeadline }
 
     // MARK: inputs
 

@@ -9,7 +9,7 @@ import Synchronization
 /// to another CPU) consumes the ring in place and sends on its own. Slot layout: length (u32),
 /// 4 spare bytes, source address (24 bytes), then the datagram.
 final class ReceiveThread: @unchecked Sendable {
-    static let slotHeader = 32
+    static let slotHeader = RingSource.slotHeader
     let ring: SPSCSlotRing
     let sockets: [Int32]
     let transport: TransportChoice
@@ -89,32 +89,55 @@ final class ReceiveThread: @unchecked Sendable {
     }
 }
 
-/// The role thread's view of the ring.
-struct RingSource: DatagramSource {
-    var consumer: SPSCSlotRing.Consumer
-    let batchMax = 512
+/// The role thread's view of the ring (inlinable: the loop that polls it is specialised in
+/// the caller's module).
+public struct RingSource: DatagramSource {
+    @usableFromInline var consumer: SPSCSlotRing.Consumer
+    @usableFromInline let batchMax = 512
+    /// Bytes before a datagram in a slot: length (u32), 4 spare bytes, source address.
+    @usableFromInline static let slotHeader = 32
 
-    mutating func poll(timeoutNanos: Int64) -> Int { consumer.available(max: batchMax, timeoutNanos: timeoutNanos) }
-    func bytes(_ i: Int) -> UnsafeRawBufferPointer {
-        let s = consumer.slot(i)
-        return UnsafeRawBufferPointer(start: s + ReceiveThread.slotHeader, count: Int(s.load(as: UInt32.self)))
+    init(consumer: SPSCSlotRing.Consumer) { self.consumer = consumer }
+
+    @inlinable public mutating func poll(timeoutNanos: Int64) -> Int {
+        consumer.available(max: batchMax, timeoutNanos: timeoutNanos)
     }
-    func from(_ i: Int) -> seqcast_addr { consumer.slot(i).loadUnaligned(fromByteOffset: 8, as: seqcast_addr.self) }
-    mutating func release(_ count: Int) { consumer.release(count) }
+    @inlinable public func bytes(_ i: Int) -> UnsafeRawBufferPointer {
+        let s = consumer.slot(i)
+        return UnsafeRawBufferPointer(start: s + Self.slotHeader, count: Int(s.load(as: UInt32.self)))
+    }
+    @inlinable public func from(_ i: Int) -> seqcast_addr {
+        consumer.slot(i).loadUnaligned(fromByteOffset: 8, as: seqcast_addr.self)
+    }
+    @inlinable public mutating func release(_ count: Int) { consumer.release(count) }
 }
 
-/// Runs `loop` in the dedicated mode: a receive thread (on the CPU after `cpu`, when pinned)
-/// feeds the role's thread through an SPSC ring.
-public func runDedicated<W: LoopWorkload>(_ loop: inout RoleLoop<W>, transport: TransportChoice, cpu: Int?) throws {
-    let ring = SPSCSlotRing(capacity: 8_192, slotBytes: 2_048)
-    // Pinned only when asked (--cpu): a launcher that starts many processes must hand each its
-    // own CPUs, or they would all crowd onto the same two.
-    let cpus = Int(seqcast_online_cpus())
-    let io = ReceiveThread(ring: ring, sockets: loop.network.receiveSockets, transport: transport,
-                           cpu: cpu.map { ($0 + 1) % max(cpus, 1) })
-    try io.start()
+/// The dedicated mode's receiving side as the role thread holds it: the I/O thread, started
+/// (and, when `cpu` is given, pinned to the CPU after it), and the ring it fills.
+public final class DedicatedReceiver {
+    let io: ReceiveThread
+    public let source: RingSource
+
+    public init(sockets: [Int32], transport: TransportChoice, cpu: Int?) throws {
+        let ring = SPSCSlotRing(capacity: 8_192, slotBytes: 2_048)
+        // Pinned only when asked (--cpu): a launcher that starts many processes must hand each
+        // its own CPUs, or they would all crowd onto the same two.
+        let cpus = Int(seqcast_online_cpus())
+        io = ReceiveThread(ring: ring, sockets: sockets, transport: transport, cpu: cpu.map { ($0 + 1) % max(cpus, 1) })
+        try io.start()
+        source = RingSource(consumer: SPSCSlotRing.Consumer(ring))
+    }
+
+    public func join() { io.join() }
+}
+
+/// Runs `loop` in the dedicated mode: a receive thread feeds the role's thread (pinned to
+/// `cpu` when given) through an SPSC ring. Inlinable, so the loop is specialised for the role.
+@inlinable public func runDedicated<W: LoopWorkload>(_ loop: inout RoleLoop<W>, transport: TransportChoice,
+                                                     cpu: Int?) throws {
+    let receiver = try DedicatedReceiver(sockets: loop.network.receiveSockets, transport: transport, cpu: cpu)
     if let cpu { _ = seqcast_pin_current_thread(Int32(cpu)) }
-    var source = RingSource(consumer: SPSCSlotRing.Consumer(ring))
+    var source = receiver.source
     loop.run(source: &source)
-    io.join()
+    receiver.join()
 }

@@ -30,6 +30,8 @@ public struct InvariantChecker {
     /// incarnation (a restarted data server's memory is gone: what it held before is no copy).
     var reported: [SenderId: [NodeId: UInt64]] = [:]
     var reporterIncarnation: [NodeId: UInt32] = [:]
+    /// The highest number any assignment record covered.
+    var assignedMax: UInt64 = 0
     /// S5: per commit server, the highest number acknowledged (this epoch), and the bindings
     /// its durable records hold (what its ack vouches for).
     var acked: [NodeId: UInt64] = [:]
@@ -72,6 +74,40 @@ public struct InvariantChecker {
         }
     }
 
+    /// A datagram reached the sequencer. S6 counts the data reports the sequencer actually
+    /// received (a lost report proves no copy to it), by the reporting server's incarnation: a
+    /// report of a newer incarnation (the server restarted, its memory is gone) clears what the
+    /// older one reported, exactly when the sequencer learns of the restart.
+    public mutating func receivedBySequencer(_ bytes: UnsafeRawBufferPointer) {
+        guard let d = try? Datagram.decode(bytes), case .dataReport(let report) = d.message,
+              config.dataServers.contains(d.header.source) else { return }
+        let node = d.header.source
+        if let known = reporterIncarnation[node], report.incarnation < known { return }  // a stale report
+        if report.incarnation > (reporterIncarnation[node] ?? 0) {
+            if reporterIncarnation[node] != nil {
+                for s in reported.keys { reported[s]?[node] = nil }
+            }
+            reporterIncarnation[node] = report.incarnation
+        }
+        for e in report.entries { reported[e.sender, default: [:]][node] = max(reported[e.sender]?[node] ?? 0, e.heldThrough) }
+    }
+
+    /// The sequencer wrote an assignment record: the moment it numbered those runs. K holders
+    /// (as reported to it, `receivedBySequencer`) are needed when a number is first assigned; a
+    /// later record of the same runs (after a restart) is not a new assignment.
+    public mutating func assigned(_ record: [UInt8]) {
+        guard let runs = AssignmentRecord.runs(in: record) else { return }  // the sender table
+        for run in runs where run.lastSeq.rawValue > assignedMax {
+            assignedMax = run.lastSeq.rawValue
+            guard case .messages(let sender, let first) = run.content else { continue }
+            let last = first + UInt64(run.count) - 1
+            let holders = reported[sender]?.values.filter { $0 >= last }.count ?? 0
+            if holders < config.reportQuorum {
+                fail("S6", "\(sender) counters through \(last) numbered with \(holders) reports (K=\(config.reportQuorum))")
+            }
+        }
+    }
+
     // MARK: datagrams sent by servers
 
     /// Inspects a datagram a node sent. `syncedKeyMax` is the sender's highest durable record key.
@@ -87,16 +123,9 @@ public struct InvariantChecker {
             if s > frontier { fail("S10", "heartbeat says \(s) but the committed frontier is \(frontier)") }
             if s < heartbeatMax { fail("S10", "heartbeat fell from \(heartbeatMax) to \(s)") }
             heartbeatMax = max(heartbeatMax, s)
-        case .dataReport(let report):
+        case .dataReport:
+            // Counted when the sequencer receives it (`receivedBySequencer`).
             guard config.dataServers.contains(node) else { return fail("S6", "\(node) sent a data report but is no data server") }
-            if let known = reporterIncarnation[node], report.incarnation < known { break }  // a stale report
-            if report.incarnation > (reporterIncarnation[node] ?? 0) {
-                if reporterIncarnation[node] != nil {
-                    for s in reported.keys { reported[s]?[node] = nil }
-                }
-                reporterIncarnation[node] = report.incarnation
-            }
-            for e in report.entries { reported[e.sender, default: [:]][node] = max(reported[e.sender]?[node] ?? 0, e.heldThrough) }
         case .commitAck(let ack):
             guard config.commitServers.contains(node) else { return fail("S5", "\(node) sent a commit ack but is no commit server") }
             let s = ack.storedThrough.rawValue
@@ -139,15 +168,6 @@ public struct InvariantChecker {
             fail("S5", "submit reveals \(run.lastSeq) before the sequencer persisted it (durable through \(syncedKeyMax))")
         }
         if run.firstSeq.rawValue > submittedMax + 1 { fail("S7", "submit \(run) skips numbers after \(submittedMax)") }
-        // K holders are needed when a number is first assigned; a later re-submission of the
-        // same run (retransmission, or after a sequencer restart) is not a new assignment.
-        if run.lastSeq.rawValue > submittedMax, case .messages(let sender, let first) = run.content {
-            let last = first + UInt64(run.count) - 1
-            let holders = reported[sender]?.values.filter { $0 >= last }.count ?? 0
-            if holders < config.reportQuorum {
-                fail("S6", "\(sender) counters through \(last) numbered with \(holders) reports (K=\(config.reportQuorum))")
-            }
-        }
         for k in 0..<UInt64(run.count) {
             let s = run.firstSeq.rawValue + k
             let c = run.slice(from: SequenceNumber(s), through: SequenceNumber(s)).content

@@ -19,8 +19,8 @@ public struct SimDisk: LogStore {
     public private(set) var records: [Record] = []
     /// Highest key covered by a synced record (for the S5 checks).
     public private(set) var syncedKeyMax: UInt64 = 0
-    /// Tickets appended since the driver last took them (it schedules their syncs).
-    public private(set) var appendedTickets: [WriteTicket] = []
+    /// Records appended since the driver last took them (it schedules their syncs).
+    public private(set) var appended: [Record] = []
     var durable: WriteTicket?
     var reported = WriteTicket(0)
     /// The highest ticket the current role appended (a restarted role starts again at 1; the
@@ -33,7 +33,7 @@ public struct SimDisk: LogStore {
         precondition(ticket > appendedMax, "tickets must rise within one life of a role")
         appendedMax = ticket
         records.append(Record(ticket: ticket, key: key, bytes: Array(record), synced: false))
-        appendedTickets.append(ticket)
+        appended.append(records[records.count - 1])
     }
 
     /// Truncation deletes only durable records (an unsynced one is still owed to the role).
@@ -51,10 +51,10 @@ public struct SimDisk: LogStore {
 
     public var durability: String { "simulated sync" }
 
-    /// The driver takes the tickets it must schedule syncs for.
-    public mutating func takeAppended() -> [WriteTicket] {
-        defer { appendedTickets.removeAll(keepingCapacity: true) }
-        return appendedTickets
+    /// The driver takes the records it must schedule syncs for.
+    public mutating func takeAppended() -> [Record] {
+        defer { appended.removeAll(keepingCapacity: true) }
+        return appended
     }
 
     /// Makes every record up to `ticket` durable; with `report`, the node tells the role on its
@@ -86,7 +86,7 @@ public struct SimDisk: LogStore {
     /// A crash: every unsynced record is lost, and nothing is owed to a role any more.
     public mutating func crash() {
         records.removeAll { !$0.synced }
-        appendedTickets.removeAll()
+        appended.removeAll()
         durable = nil
     }
 

@@ -274,6 +274,9 @@ public struct Simulator {
     mutating func handle(_ event: SimEvent) {
         switch event {
         case .datagram(let to, let from, let bytes):
+            if nodes[to].kind == .sequencer, nodes[to].node != nil {
+                bytes.withUnsafeBytes { checker.receivedBySequencer($0) }
+            }
             let t = now
             bytes.withUnsafeBytes { b in drive(to) { $0.receive(b, from: SimTransport.address(of: from), now: t) } }
         case .wake(let i, let generation):
@@ -409,9 +412,12 @@ public struct Simulator {
         nodes[i].node = nil  // keep the node's storage uniquely referenced while it runs
         body(&n)
         let life = nodes[i].life
-        for ticket in n.store.takeAppended() {
-            queue.push(.synced(node: i, life: life, ticket: ticket), at: now + Nanoseconds(50_000 + prng.below(400_000)))
+        let appended = n.store.takeAppended()
+        for r in appended {
+            queue.push(.synced(node: i, life: life, ticket: r.ticket), at: now + Nanoseconds(50_000 + prng.below(400_000)))
         }
+        // S6 is checked when the sequencer numbers (writes its assignment record).
+        if nodes[i].kind == .sequencer { for r in appended { checker.assigned(r.bytes) } }
         let syncedKeyMax = n.store.syncedKeyMax
         for d in n.transport.take() {
             d.bytes.withUnsafeBytes { checker.sent($0, by: nodes[i].id, syncedKeyMax: syncedKeyMax) }

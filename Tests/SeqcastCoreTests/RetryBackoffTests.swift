@@ -40,8 +40,30 @@ struct RetryBackoffTests {
         // A fixed 15 ms schedule would have sent ~26 times in 400 ms.
         #expect(sends.count < 12)
 
+        #expect(g.members[0].publisher.retransmitDelay >= timing.senderRetransmitMax)
         g.restartSequencer()
         try g.run(until: { $0.allDelivered(through: 2) })
         #expect(g.members[0].unsequencedCount == 0)
+        #expect(g.members[0].publisher.retransmitDelay == timing.senderRetransmit, "back to the base schedule")
+    }
+}
+
+@Suite("Outbox")
+struct OutboxTests {
+    @Test("a full outbox doubles up to 16 times its slots, then refuses and counts; removeAll keeps the slots")
+    func growsToItsCeiling() {
+        var o = Outbox(slotBytes: 256, slotCountMax: 2)
+        let header = Header(kind: .heartbeat, groupId: 1, epoch: Epoch(1), source: NodeId(1))
+        var accepted = 0
+        for _ in 0..<40 where o.send(to: .commitGroup, header: header, body: { w throws(EncodeError) in try w.writeU64(7) }) {
+            accepted += 1
+        }
+        #expect(accepted == 32 && o.slotCountCeiling == 32)
+        #expect(o.droppedFull == 8)
+        #expect(o.grown == 4, "2 -> 4 -> 8 -> 16 -> 32")
+        o.removeAll()
+        #expect(o.isEmpty && o.slotCount == 32)
+        let again = o.send(to: .commitGroup, header: header, body: { w throws(EncodeError) in try w.writeU64(7) })
+        #expect(again)
     }
 }

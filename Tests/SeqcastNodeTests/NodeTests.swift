@@ -3,12 +3,20 @@ import SeqcastCore
 import SeqcastNode
 import SeqcastWire
 
+/// One log of what the node handed to its store, transport and sink, in call order (shared by
+/// the three, so the test sees the drain's order across seams).
+final class CallLog {
+    var calls: [String] = []
+}
+
 /// A transport that records what the node sent.
 struct RecordingTransport: DatagramTransport {
     var localAddress = PeerAddress(7)
     var sent: [(route: Route, kind: MessageKind, bytes: [UInt8])] = []
+    var log = CallLog()
     mutating func send(_ bytes: UnsafeRawBufferPointer, kind: MessageKind, to route: Route) {
         sent.append((route, kind, Array(bytes)))
+        log.calls.append("send")
     }
 }
 
@@ -17,8 +25,10 @@ struct ManualStore: LogStore {
     var appended: [(ticket: WriteTicket, key: UInt64)] = []
     var truncated: [UInt64] = []
     var durable: WriteTicket?
+    var log = CallLog()
     mutating func append(_ record: UnsafeRawBufferPointer, ticket: WriteTicket, key: UInt64) {
         appended.append((ticket, key))
+        log.calls.append("write")
     }
     mutating func truncate(through key: UInt64) { truncated.append(key) }
     mutating func takeDurable() -> WriteTicket? {
@@ -71,10 +81,14 @@ struct ScriptedRole: ProtocolRole {
     }
 }
 
-/// Events in order, with the store's append count at each (to check writes went first).
+/// Events in order.
 struct OrderSink: EventSink {
     var seen: [RoleEvent] = []
-    mutating func observe(_ event: RoleEvent, now: Instant) { seen.append(event) }
+    var log = CallLog()
+    mutating func observe(_ event: RoleEvent, now: Instant) {
+        seen.append(event)
+        log.calls.append("event")
+    }
 }
 
 
@@ -86,8 +100,10 @@ struct NodeTests {
         let c = try GroupLayout.standard().config()
         var role = ScriptedRole(config: c)
         configure(&role)
-        return TestNode(id: NodeId(11), role: role, transport: RecordingTransport(), store: ManualStore(),
-                        sink: OrderSink(), repairDatagramsPerSecond: rate, now: .zero)
+        let log = CallLog()
+        return TestNode(id: NodeId(11), role: role, transport: RecordingTransport(log: log),
+                        store: ManualStore(log: log), sink: OrderSink(log: log), repairDatagramsPerSecond: rate,
+                        now: .zero)
     }
 
     @Test("node drains writes to the store, datagrams to the transport and events to the sink, and empties the role")
@@ -104,6 +120,8 @@ struct NodeTests {
         #expect(n.sink.seen.count == 1)
         #expect(n.role.output.outbox.isEmpty && n.role.output.storage.isEmpty && n.role.output.events.isEmpty)
         #expect(n.role.persistedTickets.isEmpty, "nothing is durable until the store says so")
+        // The role queued sends before writes; the node persists first, then sends, then delivers.
+        #expect(n.transport.log.calls == ["write", "write", "send", "send", "event"])
     }
 
     @Test("a write's ticket reaches the role once the store reports it, and what that reveals is sent in the same drain")

@@ -85,17 +85,23 @@ struct Forge {
 
     // MARK: server datagrams
 
+    /// A data server's report, sent and (unless `lost`) received by the sequencer.
     mutating func dataReport(from server: NodeId, heldThrough: UInt64, sender: SenderId = alice,
-                             incarnation: UInt32 = 1) {
+                             incarnation: UInt32 = 1, lost: Bool = false) {
         let entry = DataReport.Entry(sender: sender, heldThrough: heldThrough, pendingCounter: 0, pendingTs: .zero,
                                      aheadTs: .zero)
-        send(Self.datagram(.dataReport, from: server) { w throws(EncodeError) in
+        let bytes = Self.datagram(.dataReport, from: server) { w throws(EncodeError) in
             try DataReport.encode([entry], incarnation: incarnation, into: &w)
-        }, by: server, synced: 0)
+        }
+        send(bytes, by: server, synced: 0)
+        if !lost { bytes.withUnsafeBytes { checker.receivedBySequencer($0) } }
     }
 
     /// A sequencer submit; `synced` is the sequencer's durable key (default: covers the runs).
+    /// A sequencer submit, after it numbered (wrote the assignment record of) `runs`; `synced`
+    /// is the sequencer's durable key (default: covers the runs).
     mutating func submit(_ runs: [SequenceRun], synced: UInt64? = nil) {
+        checker.assigned(AssignmentRecord.record(of: runs))
         let durable = synced ?? runs.map(\.lastSeq.rawValue).max()!
         send(Self.datagram(.commitSubmit, from: Self.sequencer) { w throws(EncodeError) in
             try RunBatch.encode(committedThrough: .zero, runs: runs, into: &w)
@@ -702,6 +708,14 @@ struct CheckerCanFailTests {
                              incarnation: 2)
         restarted.submit([F.messages(1, counter: 1)])
         #expect(restarted.invariants == ["S6"], "\(restarted.details)")
+
+        // Two servers sent reports, but one was lost on its way: the sequencer had one copy.
+        var lost = Forge(reportQuorum: 2)
+        lost.publish(1)
+        lost.dataReport(from: F.dataServers[0], heldThrough: 1)
+        lost.dataReport(from: F.dataServers[1], heldThrough: 1, lost: true)
+        lost.submit([F.messages(1, counter: 1)])
+        #expect(lost.invariants == ["S6"], "\(lost.details)")
     }
 
     @Test("S7 and S8: a submit that skips numbers or re-binds a submitted number")

@@ -111,9 +111,18 @@ extension Member {
                 n += 1
             }
             let first = i
+            let encodeFailures = output.outbox.droppedEncode
             let sent = Self.send(writer, &output.outbox, bodies, publisher.window, first: first, count: n,
                                  sender: publisher.sender, logicalTs: p.logicalTs)
-            // Only what left is sent; the rest stays due and goes with the next flush.
+            if output.outbox.droppedEncode != encodeFailures {
+                // A body that cannot be encoded (a size bug, counted) would fail again at once:
+                // wait for the retransmission timer instead of retrying on every tick.
+                for k in first..<(first + n) { publisher.window[k].sentAt = now }
+                i += n
+                continue
+            }
+            // Only what left is sent; the rest (the outbox at its ceiling) stays due and goes
+            // with the next flush, after the node drained the outbox.
             for k in first..<(first + sent.bodies) { publisher.window[k].sentAt = now }
             guard sent.bodies == n else { return }
             i += n

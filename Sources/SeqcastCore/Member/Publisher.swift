@@ -86,6 +86,8 @@ struct Publisher {
             nextCounter += 1
         }
         flushDue = !window.isEmpty
+        retransmitBackoff.reset()
+        retransmitDelay = retransmitBackoff.base
         return window.count
     }
 

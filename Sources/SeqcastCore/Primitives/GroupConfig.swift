@@ -36,8 +36,9 @@ public struct GroupConfig: Sendable {
         /// Base NAK retry timeout; doubled per retry up to `nakBackoffMax`, jittered.
         public var nakRetry = Nanoseconds.millis(4)
         public var nakBackoffMax = Nanoseconds.millis(10)
-        /// How long a publisher waits for a commit before it sends a message again; doubled
-        /// (jittered) per round without a commit, up to `senderRetransmitMax`.
+        /// How long a publisher waits for a commit before it sends a message again; doubled per
+        /// round without a commit up to `senderRetransmitMax`, each delay jittered by up to
+        /// itself (so at most twice the maximum).
         public var senderRetransmit = Nanoseconds.millis(15)
         public var senderRetransmitMax = Nanoseconds.millis(60)
         public var checkpointReportInterval = Nanoseconds.millis(25)
