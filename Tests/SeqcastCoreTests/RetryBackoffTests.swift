@@ -67,3 +67,22 @@ struct OutboxTests {
         #expect(again)
     }
 }
+
+@Suite("No silent drops between a role and the wire")
+struct NoSilentDropTests {
+    @Test("a publisher whose outbox reaches its ceiling sends the rest on the next tick, not after a retransmission timeout")
+    func publisherKeepsWhatDidNotFit() throws {
+        // One outbox slot: the outbox grows to 16 datagrams at most; 400 messages of 64 B need
+        // about 20 datagrams, so the first flush cannot take them all.
+        var g = TestGroup(members: 2) { c in
+            c.limits.outboxSlotsMax = 1
+            c.limits.bodySlotsMax = 2_048
+        }
+        for k in 0..<400 { try g.publishAccepted(0, TestGroup.body(k, size: 64)) }
+        let start = g.now
+        try g.run(until: { $0.allDelivered(through: 400) })
+        #expect(g.members[0].output.outbox.droppedFull > 0, "the ceiling was reached")
+        #expect(g.members[0].output.counters.retransmissions == 0, "nothing waited for the retransmission timer")
+        #expect(g.now.since(start) < g.config.timing.senderRetransmit)
+    }
+}
