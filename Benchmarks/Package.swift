@@ -16,9 +16,22 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // The hot-path rigs, shared by the benchmarks and the CI performance gate.
+        .target(
+            name: "SeqcastRigs",
+            dependencies: [
+                .product(name: "SeqcastCore", package: "seqcast"),
+                .product(name: "SeqcastWire", package: "seqcast"),
+            ],
+            path: "SeqcastRigs"
+        ),
+        // The CI performance gate's workload, run under callgrind by scripts/perf-gate (no
+        // benchmark library: instructions and allocations are counted by valgrind).
+        .executableTarget(name: "PerfGate", dependencies: ["SeqcastRigs"], path: "PerfGate"),
         .executableTarget(
             name: "SeqcastBenchmarks",
             dependencies: [
+                "SeqcastRigs",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "SeqcastCore", package: "seqcast"),
                 .product(name: "SeqcastWire", package: "seqcast"),

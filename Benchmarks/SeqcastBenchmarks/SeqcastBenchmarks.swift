@@ -24,16 +24,10 @@
 
 import Benchmark
 import SeqcastCore
+import SeqcastRigs
 import SeqcastWire
 
 // MARK: - common
-
-let group = GroupConfig(sequencer: NodeId(1), dataServers: [NodeId(2), NodeId(3), NodeId(4)],
-                        commitServers: [NodeId(5), NodeId(6), NodeId(7)], checkpointServers: [],
-                        reportQuorum: 1)
-
-/// Units of work per measured iteration; must equal `configuration.scalingFactor`.
-let unitsPerIteration = 1_000
 
 func configuration(maxSeconds: Int64 = 8) -> Benchmark.Configuration {
     .init(metrics: [.wallClock, .throughput, .mallocCountTotal],
@@ -43,194 +37,13 @@ func configuration(maxSeconds: Int64 = 8) -> Benchmark.Configuration {
           maxIterations: 1_000_000)
 }
 
-/// A buffer allocated once; datagrams are encoded into it and patched in place.
-struct DatagramBuffer {
-    let storage: UnsafeMutableRawBufferPointer
-    var count = 0
-
-    init(capacity: Int) {
-        storage = .allocate(byteCount: capacity, alignment: 8)
-        storage.initializeMemory(as: UInt8.self, repeating: 0)
-    }
-
-    mutating func encode(_ header: Header, body: (inout WireWriter) throws(EncodeError) -> Void) {
-        do {
-            count = try Datagram.encode(header, into: storage, body: body)
-        } catch {
-            fatalError("benchmark setup: encoding failed: \(error)")
-        }
-    }
-
-    /// Overwrites the little-endian u64 field at `offset` of the encoded datagram.
-    @inline(__always) func patch(_ offset: Int, _ value: UInt64) {
-        precondition(offset + 8 <= count)
-        storage.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self)
-    }
-
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[0..<count]) }
-
-    func deallocate() { storage.deallocate() }
-}
-
-func makeHeader(_ kind: MessageKind, from node: NodeId) -> Header {
-    Header(kind: kind, groupId: group.groupId, epoch: Epoch(1), source: node)
-}
-
 /// Holds a benchmark's state from its setup hook to its teardown hook, so nothing is built
 /// for benchmarks that are filtered out or only listed.
 final class Slot<T> {
     var value: T?
 }
 
-// MARK: - field offsets (WIRE.md), checked against a decode in every setup
-
-/// DataReport: u16 count, 6 zero bytes, then 40-byte entries
-/// (sender, heldThrough, pendingCounter, pendingTs, aheadTs).
-enum ReportLayout {
-    static func entry(_ i: Int) -> Int { Header.byteCount + 8 + i * DataReport.Entry.byteCount }
-    static func heldThrough(_ i: Int) -> Int { entry(i) + 8 }
-    static func pendingCounter(_ i: Int) -> Int { entry(i) + 16 }
-    static func pendingTs(_ i: Int) -> Int { entry(i) + 24 }
-}
-
-/// CommitAck: u64 storedThrough.
-enum AckLayout {
-    static let storedThrough = Header.byteCount
-}
-
-/// DataMessage: sender, firstCounter, logicalTs, ...
-enum DataLayout {
-    static let firstCounter = Header.byteCount + 8
-}
-
-/// RunBatch: u64 committedThrough, u16 count, 6 zero bytes, then 32-byte runs
-/// (firstSeq, kind/zero/count, a, b).
-enum BatchLayout {
-    static let committedThrough = Header.byteCount
-    static func run(_ i: Int) -> Int { Header.byteCount + RunBatch.fixedByteCount + i * SequenceRun.byteCount }
-    static func firstSeq(_ i: Int) -> Int { run(i) }
-    static func firstCounter(_ i: Int) -> Int { run(i) + 24 }
-}
-
-// MARK: - Sequencer
-
-/// The sequencer's hot loop: data report in, one group-commit record out, `persisted`, submits
-/// to the three commit servers, acks from two of them (Q = 2), commit multicast.
-final class SequencerLoad {
-    static let senders = 20
-    static let reportsPerIteration = unitsPerIteration / senders
-
-    let messagesPerRun: UInt64
-    var sequencer: Sequencer
-    var report = DatagramBuffer(capacity: 1472)
-    var acks = [DatagramBuffer(capacity: 64), DatagramBuffer(capacity: 64)]
-    let dataServer = PeerAddress(2)
-    let commitServers = [PeerAddress(5), PeerAddress(6)]
-    let now = Instant(nanoseconds: 1_000_000_000)
-    /// Reports handled so far; report k (1-based) makes every sender hold `k * messagesPerRun`.
-    var step: UInt64 = 0
-    var runsCommitted = 0
-    var datagramsSent = 0
-    var bytesPersisted = 0
-
-    init(messagesPerRun: UInt64) {
-        precondition(Self.senders * Self.reportsPerIteration == unitsPerIteration)
-        precondition(Self.senders <= DataReport.entriesMax(datagramBytes: group.datagramBytesMax))
-        precondition(Self.senders <= RunBatch.runsMax(datagramBytes: group.datagramBytesMax))
-        self.messagesPerRun = messagesPerRun
-        sequencer = Sequencer(config: group, node: group.sequencer, now: now)
-        let entries = (0..<Self.senders).map { i in
-            DataReport.Entry(sender: SenderId(node: NodeId(100 + UInt32(i)), incarnation: 1), heldThrough: 0,
-                             pendingCounter: 0, pendingTs: .zero, aheadTs: .zero)
-        }
-        report.encode(makeHeader(.dataReport, from: NodeId(2))) { w throws(EncodeError) in
-            try DataReport.encode(entries, into: &w)
-        }
-        for (i, node) in [NodeId(5), NodeId(6)].enumerated() {
-            acks[i].encode(makeHeader(.commitAck, from: node)) { w throws(EncodeError) in
-                try CommitAck(storedThrough: .zero).encode(into: &w)
-            }
-        }
-        // Check the patched offsets against the decoder once.
-        patchReport(step: 7)
-        guard case .dataReport(let r)? = try? Datagram.decode(report.bytes).message else { fatalError("bad report") }
-        for (i, e) in r.entries.enumerated() {
-            precondition(e.sender == entries[i].sender && e.heldThrough == 7 * messagesPerRun
-                && e.pendingCounter == 6 * messagesPerRun + 1
-                && e.pendingTs == SequenceNumber(6 * UInt64(Self.senders) * messagesPerRun), "report layout")
-        }
-        acks[1].patch(AckLayout.storedThrough, 42)
-        guard case .commitAck(let a)? = try? Datagram.decode(acks[1].bytes).message,
-              a.storedThrough == SequenceNumber(42) else { fatalError("ack layout") }
-    }
-
-    deinit {
-        report.deallocate()
-        for a in acks { a.deallocate() }
-    }
-
-    /// Sequence numbers one report makes (every sender gains `messagesPerRun` counters).
-    var seqsPerStep: UInt64 { UInt64(Self.senders) * messagesPerRun }
-
-    /// Report `k`: every sender holds counters 1...k*m; its lowest uncommitted counter is the
-    /// first of the new run, stamped with the frontier committed before this report.
-    @inline(__always) func patchReport(step k: UInt64) {
-        let m = messagesPerRun
-        let committedBefore = (k - 1) * seqsPerStep
-        for i in 0..<Self.senders {
-            report.patch(ReportLayout.heldThrough(i), k * m)
-            report.patch(ReportLayout.pendingCounter(i), (k - 1) * m + 1)
-            report.patch(ReportLayout.pendingTs(i), committedBefore)
-        }
-    }
-
-    /// One report through the whole pipeline, as a driver would run it.
-    @inline(__always) func runStep() {
-        step += 1
-        let k = step
-        patchReport(step: k)
-        sequencer.receive(report.bytes, from: dataServer, now: now)
-
-        // Storage: persist the group-commit record (here: read its bytes), then report the ticket.
-        let writeCount = sequencer.output.storage.writes.count
-        precondition(writeCount == 1, "expected one assignment record per report")
-        let ticket = sequencer.output.storage.writes[writeCount - 1].ticket
-        bytesPersisted &+= sequencer.output.storage.withBytes(of: 0) { $0.count }
-        sequencer.output.storage.removeAll()
-        sequencer.persisted(ticket, now: now)
-
-        // Two of three commit servers store the assignment and ack it: the commit quorum.
-        let through = k * seqsPerStep
-        for i in 0..<acks.count {
-            acks[i].patch(AckLayout.storedThrough, through)
-            sequencer.receive(acks[i].bytes, from: commitServers[i], now: now)
-        }
-        precondition(sequencer.committedThrough == SequenceNumber(through), "sequencer stopped committing")
-
-        // Send: 3 submits and 1 commit.
-        datagramsSent &+= sequencer.output.outbox.entries.count
-        sequencer.output.outbox.removeAll()
-        sequencer.output.events.removeAll(keepingCapacity: true)
-        runsCommitted &+= Self.senders
-    }
-
-    func runIteration() {
-        for _ in 0..<Self.reportsPerIteration { runStep() }
-    }
-
-    func verify(name: String) {
-        let expected = step * seqsPerStep
-        precondition(sequencer.committedThrough == SequenceNumber(expected),
-                     "\(name): committed \(sequencer.committedThrough), expected #\(expected)")
-        precondition(runsCommitted == Int(step) * Self.senders)
-        precondition(datagramsSent == Int(step) * 4, "\(name): \(datagramsSent) datagrams for \(step) reports")
-        let c = sequencer.output.counters
-        precondition(c.droppedMalformed == 0 && c.droppedUnexpectedKind == 0 && c.droppedStaleEpoch == 0
-            && sequencer.output.outbox.droppedFull == 0 && sequencer.output.outbox.droppedEncode == 0,
-                     "\(name): the sequencer dropped input or output")
-        precondition(step > 0 && bytesPersisted > 0)
-    }
-}
+// MARK: - registration
 
 func registerSequencer(messagesPerRun: UInt64) {
     let name = "Sequencer-assignRuns-\(messagesPerRun)msg"
@@ -242,100 +55,6 @@ func registerSequencer(messagesPerRun: UInt64) {
     } teardown: {
         slot.value!.verify(name: name)
         slot.value = nil
-    }
-}
-
-// MARK: - Member
-
-/// The member's delivery path: a data datagram of consecutive counters, then the commit that
-/// binds them at consecutive sequence numbers; every message is delivered to the application.
-final class MemberLoad {
-    static let messagesPerDatagram = 20
-    static let datagramsPerIteration = unitsPerIteration / messagesPerDatagram
-    static let bodyBytes = 64
-
-    var member: Member<ReferenceApplication>
-    var data = DatagramBuffer(capacity: 1472)
-    var commit = DatagramBuffer(capacity: 1472)
-    let senderAddress = PeerAddress(20)
-    let sequencerAddress = PeerAddress(1)
-    let now = Instant(nanoseconds: 1_000_000_000)
-    var step: UInt64 = 0
-    var delivered = 0
-
-    init() {
-        precondition(Self.messagesPerDatagram * Self.datagramsPerIteration == unitsPerIteration)
-        member = Member(config: group, node: NodeId(10), incarnation: 1, seed: 1, now: now)
-        let sender = SenderId(node: NodeId(20), incarnation: 1)
-        let n = Self.messagesPerDatagram
-        let body = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bodyBytes, alignment: 8)
-        defer { body.deallocate() }
-        for i in 0..<Self.bodyBytes { body[i] = UInt8(truncatingIfNeeded: i &* 7 &+ 3) }
-        data.encode(makeHeader(.data, from: NodeId(20))) { w throws(EncodeError) in
-            _ = try DataMessage.encodeFixed(sender: sender, firstCounter: 1, logicalTs: .zero, count: UInt16(n),
-                                            into: &w)
-            for _ in 0..<n {
-                try DataMessage.appendBody(UnsafeRawBufferPointer(body), into: &w)
-            }
-        }
-        precondition(data.count <= group.datagramBytesMax)
-        let run = SequenceRun(firstSeq: SequenceNumber(1), count: UInt32(n),
-                              content: .messages(sender: sender, firstCounter: 1))
-        commit.encode(makeHeader(.commit, from: group.sequencer)) { w throws(EncodeError) in
-            try RunBatch.encode(committedThrough: SequenceNumber(UInt64(n)), runs: CollectionOfOne(run), into: &w)
-        }
-        // Check the patched offsets against the decoder once.
-        patch(step: 5)
-        guard case .data(let d)? = try? Datagram.decode(data.bytes).message,
-              d.firstCounter == UInt64(4 * n + 1), d.count == UInt16(n) else { fatalError("data layout") }
-        guard case .commit(let b)? = try? Datagram.decode(commit.bytes).message,
-              b.committedThrough == SequenceNumber(UInt64(5 * n)),
-              Array(b.runs) == [SequenceRun(firstSeq: SequenceNumber(UInt64(4 * n + 1)), count: UInt32(n),
-                                            content: .messages(sender: sender, firstCounter: UInt64(4 * n + 1)))]
-        else { fatalError("commit layout") }
-    }
-
-    deinit {
-        data.deallocate()
-        commit.deallocate()
-    }
-
-    /// Datagram pair `k` (1-based) carries counters and sequence numbers (k-1)*n+1 ... k*n.
-    @inline(__always) func patch(step k: UInt64) {
-        let n = UInt64(Self.messagesPerDatagram)
-        let first = (k - 1) * n + 1
-        data.patch(DataLayout.firstCounter, first)
-        commit.patch(BatchLayout.committedThrough, k * n)
-        commit.patch(BatchLayout.firstSeq(0), first)
-        commit.patch(BatchLayout.firstCounter(0), first)
-    }
-
-    @inline(__always) func runStep() {
-        step += 1
-        patch(step: step)
-        member.receive(data.bytes, from: senderAddress, now: now)
-        member.receive(commit.bytes, from: sequencerAddress, now: now)
-        var count = 0
-        for i in 0..<member.output.events.count {
-            if case .delivered = member.output.events[i] { count += 1 }
-        }
-        precondition(count == Self.messagesPerDatagram, "member delivered \(count) of \(Self.messagesPerDatagram)")
-        delivered &+= count
-        member.output.events.removeAll(keepingCapacity: true)
-        member.output.outbox.removeAll()
-    }
-
-    func runIteration() {
-        for _ in 0..<Self.datagramsPerIteration { runStep() }
-    }
-
-    func verify() {
-        let expected = step * UInt64(Self.messagesPerDatagram)
-        precondition(step > 0 && member.deliveredThrough == SequenceNumber(expected) && delivered == Int(expected)
-            && member.app.deliveredCount == expected, "Member-deliver: delivered \(member.deliveredThrough)")
-        let c = member.output.counters
-        precondition(c.droppedMalformed == 0 && c.droppedUnexpectedKind == 0 && c.droppedStoreFull == 0,
-                     "Member-deliver: the member dropped input")
     }
 }
 
@@ -351,54 +70,6 @@ func registerMember() {
     }
 }
 
-// MARK: - Wire
-
-final class WireLoad {
-    static let runCount = 16
-    let runs: [SequenceRun]
-    var buffer = DatagramBuffer(capacity: 1472)
-    let header = makeHeader(.commit, from: group.sequencer)
-    var checksum: UInt64 = 0
-    var operations = 0
-
-    init() {
-        runs = (0..<Self.runCount).map { i in
-            SequenceRun(firstSeq: SequenceNumber(UInt64(1 + i * 64)), count: 64,
-                        content: .messages(sender: SenderId(node: NodeId(100 + UInt32(i)), incarnation: 1),
-                                           firstCounter: 1))
-        }
-    }
-
-    deinit { buffer.deallocate() }
-
-    @inline(__always) func encodeDecode(_ committed: UInt64) {
-        buffer.encode(header) { w throws(EncodeError) in
-            try RunBatch.encode(committedThrough: SequenceNumber(committed), runs: runs, into: &w)
-        }
-        let d: Datagram
-        do {
-            d = try Datagram.decode(buffer.bytes)
-        } catch {
-            fatalError("decode failed: \(error)")
-        }
-        guard case .commit(let batch) = d.message else { fatalError("not a commit") }
-        var sum = batch.committedThrough.rawValue
-        for run in batch.runs { sum &+= run.firstSeq.rawValue &+ UInt64(run.count) }
-        checksum &+= sum
-    }
-
-    func runIteration() {
-        for i in 0..<unitsPerIteration { encodeDecode(UInt64(operations + i)) }
-        operations += unitsPerIteration
-        blackHole(checksum)
-    }
-
-    func verify() {
-        precondition(operations > 0 && buffer.count == Header.byteCount + RunBatch.fixedByteCount
-            + Self.runCount * SequenceRun.byteCount, "Wire-encodeDecode: wrong datagram size \(buffer.count)")
-    }
-}
-
 func registerWire() {
     let slot = Slot<WireLoad>()
     Benchmark("Wire-encodeDecode", configuration: configuration(maxSeconds: 5)) { _ in
@@ -411,7 +82,6 @@ func registerWire() {
     }
 }
 
-// MARK: - registration
 
 let benchmarks: @Sendable () -> Void = {
     registerSequencer(messagesPerRun: 64)
