@@ -45,6 +45,18 @@ final class Slot<T> {
 
 // MARK: - registration
 
+func registerCommitServer() {
+    let slot = Slot<CommitServerLoad>()
+    Benchmark("CommitServer-ack", configuration: configuration()) { _ in
+        slot.value!.runIteration()
+    } setup: {
+        slot.value = CommitServerLoad()
+    } teardown: {
+        slot.value!.verify()
+        slot.value = nil
+    }
+}
+
 func registerSequencer(messagesPerRun: UInt64) {
     let name = "Sequencer-assignRuns-\(messagesPerRun)msg"
     let slot = Slot<SequencerLoad>()
@@ -87,5 +99,6 @@ let benchmarks: @Sendable () -> Void = {
     registerSequencer(messagesPerRun: 64)
     registerSequencer(messagesPerRun: 1)
     registerMember()
+    registerCommitServer()
     registerWire()
 }

@@ -298,6 +298,115 @@ public final class MemberLoad {
 }
 
 
+// MARK: - Commit server
+
+/// The commit server's hot loop: a submit of 20 runs (64 messages each) in, one record out,
+/// `persisted`, one cumulative ack; every tenth submit a heartbeat announces the frontier and a
+/// checkpoint behind it, so the log is truncated and stays bounded. Unit: one run stored and
+/// acknowledged.
+public final class CommitServerLoad {
+    static let runsPerSubmit = 20
+    static let submitsPerIteration = unitsPerIteration / runsPerSubmit
+    static let messagesPerRun: UInt64 = 64
+    static let heartbeatEvery: UInt64 = 10
+    /// Heartbeat: u64 committedThrough, u64 checkpointSeq, u64 checkpointBytes.
+    static let heartbeatCommitted = Header.byteCount
+    static let heartbeatCheckpoint = Header.byteCount + 8
+
+    var server: CommitServer
+    var submit = DatagramBuffer(capacity: 1472)
+    var heartbeat = DatagramBuffer(capacity: 128)
+    let sequencerAddress = PeerAddress(1)
+    let now = Instant(nanoseconds: 1_000_000_000)
+    var step: UInt64 = 0
+    var acks = 0
+    var records = 0
+
+    public init() {
+        precondition(Self.runsPerSubmit * Self.submitsPerIteration == unitsPerIteration)
+        server = CommitServer(config: group, node: NodeId(5), now: now)
+        let runs = (0..<Self.runsPerSubmit).map { i in
+            SequenceRun(firstSeq: SequenceNumber(1 + UInt64(i) * Self.messagesPerRun), count: UInt32(Self.messagesPerRun),
+                        content: .messages(sender: SenderId(node: NodeId(100 + UInt32(i)), incarnation: 1), firstCounter: 1))
+        }
+        submit.encode(makeHeader(.commitSubmit, from: group.sequencer)) { w throws(EncodeError) in
+            try RunBatch.encode(committedThrough: .zero, runs: runs, into: &w)
+        }
+        heartbeat.encode(makeHeader(.heartbeat, from: group.sequencer)) { w throws(EncodeError) in
+            try Heartbeat(committedThrough: .zero, checkpointSeq: .zero, checkpointBytes: 64).encode(into: &w)
+        }
+        // Check the patched offsets against the decoder once.
+        patchSubmit(step: 3)
+        guard case .commitSubmit(let b)? = try? Datagram.decode(submit.bytes).message,
+              let first = Array(b.runs).first, first.firstSeq == SequenceNumber(2 * seqsPerStep + 1),
+              first.messageId(at: first.firstSeq)?.counter == 2 * Self.messagesPerRun + 1
+        else { fatalError("submit layout") }
+        heartbeat.patch(Self.heartbeatCommitted, 9)
+        heartbeat.patch(Self.heartbeatCheckpoint, 4)
+        guard case .heartbeat(let h)? = try? Datagram.decode(heartbeat.bytes).message,
+              h.committedThrough == SequenceNumber(9), h.checkpointSeq == SequenceNumber(4) else { fatalError("heartbeat layout") }
+    }
+
+    deinit {
+        submit.deallocate()
+        heartbeat.deallocate()
+    }
+
+    var seqsPerStep: UInt64 { UInt64(Self.runsPerSubmit) * Self.messagesPerRun }
+
+    /// Submit `k` binds numbers (k-1)·1280+1 … k·1280: run i holds sender i's counters
+    /// (k-1)·64+1 … k·64.
+    @inline(__always) func patchSubmit(step k: UInt64) {
+        for i in 0..<Self.runsPerSubmit {
+            submit.patch(BatchLayout.firstSeq(i), (k - 1) * seqsPerStep + 1 + UInt64(i) * Self.messagesPerRun)
+            submit.patch(BatchLayout.firstCounter(i), (k - 1) * Self.messagesPerRun + 1)
+        }
+    }
+
+    /// Persists whatever the server queued (one fsync: the last ticket), as a driver does.
+    @inline(__always) func persistAll() {
+        let n = server.output.storage.writes.count
+        guard n > 0 else { return }
+        let ticket = server.output.storage.writes[n - 1].ticket
+        records &+= n
+        server.output.storage.removeAll()
+        server.persisted(ticket, now: now)
+    }
+
+    @inline(__always) func runStep() {
+        step += 1
+        patchSubmit(step: step)
+        server.receive(submit.bytes, from: sequencerAddress, now: now)
+        persistAll()
+        for i in 0..<server.output.outbox.entries.count where server.output.outbox.entries[i].kind == .commitAck {
+            acks &+= 1
+        }
+        server.output.outbox.removeAll()
+        if step % Self.heartbeatEvery == 0 {
+            // The sequencer committed everything so far; a checkpoint stands 5 submits behind.
+            heartbeat.patch(Self.heartbeatCommitted, step * seqsPerStep)
+            heartbeat.patch(Self.heartbeatCheckpoint, (step - 5) * seqsPerStep)
+            server.receive(heartbeat.bytes, from: sequencerAddress, now: now)
+            persistAll()
+            server.output.outbox.removeAll()
+        }
+    }
+
+    public func runIteration() {
+        for _ in 0..<Self.submitsPerIteration { runStep() }
+    }
+
+    public func verify() {
+        precondition(step > 0 && server.storedThrough == SequenceNumber(step * seqsPerStep),
+                     "CommitServer-ack: stored through \(server.storedThrough) after \(step) submits")
+        precondition(acks == Int(step), "CommitServer-ack: \(acks) acks for \(step) submits")
+        precondition(step < 20 || server.lowWater > .zero, "CommitServer-ack: the log was never truncated")
+        let c = server.output.counters
+        precondition(c.droppedMalformed == 0 && c.droppedUnexpectedKind == 0 && c.droppedInconsistent == 0
+            && c.droppedStaleEpoch == 0, "CommitServer-ack: the server dropped input")
+    }
+}
+
 // MARK: - Wire
 
 public final class WireLoad {
