@@ -25,6 +25,9 @@ func makeRig(_ name: String) -> GateRig? {
     case "Member-deliver":
         let rig = MemberLoad()
         return GateRig(run: rig.runIteration, verify: rig.verify, messagesPerUnit: 1)
+    case "DataServer-storeReport":
+        let rig = DataServerLoad()
+        return GateRig(run: rig.runIteration, verify: rig.verify, messagesPerUnit: 1)
     case "CommitServer-ack":
         let rig = CommitServerLoad()
         return GateRig(run: rig.runIteration, verify: rig.verify, messagesPerUnit: 64)
@@ -50,7 +53,7 @@ nonisolated(unsafe) var measuredRig: GateRig?
 
 let arguments = CommandLine.arguments
 guard arguments.count == 3, let rig = makeRig(arguments[1]), let iterations = Int(arguments[2]), iterations > 0 else {
-    print("usage: PerfGate <Sequencer-assignRuns-64msg|Sequencer-assignRuns-1msg|Member-deliver|CommitServer-ack|Wire-encodeDecode> <iterations>")
+    print("usage: PerfGate <Sequencer-assignRuns-64msg|Sequencer-assignRuns-1msg|Member-deliver|DataServer-storeReport|CommitServer-ack|Wire-encodeDecode> <iterations>")
     exit(2)
 }
 // Warm up outside the measured function: tables grow to their steady size first.

@@ -45,6 +45,18 @@ final class Slot<T> {
 
 // MARK: - registration
 
+func registerDataServer() {
+    let slot = Slot<DataServerLoad>()
+    Benchmark("DataServer-storeReport", configuration: configuration()) { _ in
+        slot.value!.runIteration()
+    } setup: {
+        slot.value = DataServerLoad()
+    } teardown: {
+        slot.value!.verify()
+        slot.value = nil
+    }
+}
+
 func registerCommitServer() {
     let slot = Slot<CommitServerLoad>()
     Benchmark("CommitServer-ack", configuration: configuration()) { _ in
@@ -99,6 +111,7 @@ let benchmarks: @Sendable () -> Void = {
     registerSequencer(messagesPerRun: 64)
     registerSequencer(messagesPerRun: 1)
     registerMember()
+    registerDataServer()
     registerCommitServer()
     registerWire()
 }

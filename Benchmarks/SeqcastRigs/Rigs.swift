@@ -298,6 +298,121 @@ public final class MemberLoad {
 }
 
 
+// MARK: - Data server
+
+/// The data server's hot loop: a data datagram of 20 messages in (stored), the commit that
+/// binds them, its reports to the sequencer as the report timer allows (time advances 50 µs
+/// per datagram), and every tenth datagram a heartbeat whose checkpoint lies 5 datagrams
+/// behind, so stored bodies are collected and the store stays bounded. Unit: one message
+/// stored, reported, committed and collected.
+public final class DataServerLoad {
+    static let messagesPerDatagram = 20
+    static let datagramsPerIteration = unitsPerIteration / messagesPerDatagram
+    static let bodyBytes = 64
+    static let heartbeatEvery: UInt64 = 10
+
+    var server: DataServer
+    var data = DatagramBuffer(capacity: 1472)
+    var commit = DatagramBuffer(capacity: 1472)
+    var heartbeat = DatagramBuffer(capacity: 128)
+    let senderAddress = PeerAddress(20)
+    let sequencerAddress = PeerAddress(1)
+    var now = Instant(nanoseconds: 1_000_000_000)
+    var step: UInt64 = 0
+    var reports = 0
+    var collected = 0
+
+    public init() {
+        precondition(Self.messagesPerDatagram * Self.datagramsPerIteration == unitsPerIteration)
+        server = DataServer(config: group, node: NodeId(2), incarnation: 1, seed: 1, now: now)
+        let sender = SenderId(node: NodeId(20), incarnation: 1)
+        let n = Self.messagesPerDatagram
+        let body = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bodyBytes, alignment: 8)
+        defer { body.deallocate() }
+        for i in 0..<Self.bodyBytes { body[i] = UInt8(truncatingIfNeeded: i &* 5 &+ 1) }
+        data.encode(makeHeader(.data, from: NodeId(20))) { w throws(EncodeError) in
+            _ = try DataMessage.encodeFixed(sender: sender, firstCounter: 1, logicalTs: .zero, count: UInt16(n),
+                                            into: &w)
+            for _ in 0..<n { try DataMessage.appendBody(UnsafeRawBufferPointer(body), into: &w) }
+        }
+        let run = SequenceRun(firstSeq: SequenceNumber(1), count: UInt32(n),
+                              content: .messages(sender: sender, firstCounter: 1))
+        commit.encode(makeHeader(.commit, from: group.sequencer)) { w throws(EncodeError) in
+            try RunBatch.encode(committedThrough: SequenceNumber(UInt64(n)), runs: CollectionOfOne(run), into: &w)
+        }
+        heartbeat.encode(makeHeader(.heartbeat, from: group.sequencer)) { w throws(EncodeError) in
+            try Heartbeat(committedThrough: .zero, checkpointSeq: .zero, checkpointBytes: 64).encode(into: &w)
+        }
+        patch(step: 5)
+        guard case .data(let d)? = try? Datagram.decode(data.bytes).message, d.firstCounter == UInt64(4 * n + 1),
+              case .commit(let b)? = try? Datagram.decode(commit.bytes).message,
+              b.committedThrough == SequenceNumber(UInt64(5 * n)) else { fatalError("data/commit layout") }
+    }
+
+    deinit {
+        data.deallocate()
+        commit.deallocate()
+        heartbeat.deallocate()
+    }
+
+    /// Datagram `k` (1-based) carries counters, and its commit binds numbers, (k-1)*n+1 ... k*n.
+    @inline(__always) func patch(step k: UInt64) {
+        let n = UInt64(Self.messagesPerDatagram)
+        let first = (k - 1) * n + 1
+        data.patch(DataLayout.firstCounter, first)
+        commit.patch(BatchLayout.committedThrough, k * n)
+        commit.patch(BatchLayout.firstSeq(0), first)
+        commit.patch(BatchLayout.firstCounter(0), first)
+    }
+
+    @inline(__always) func drain() {
+        for i in 0..<server.output.outbox.entries.count where server.output.outbox.entries[i].kind == .dataReport {
+            reports &+= 1
+        }
+        for i in 0..<server.output.events.count {
+            if case .collected = server.output.events[i] { collected &+= 1 }
+        }
+        server.output.outbox.removeAll()
+        server.output.events.removeAll(keepingCapacity: true)
+        server.output.storage.removeAll()
+    }
+
+    @inline(__always) func runStep() {
+        step += 1
+        now = now + .micros(50)
+        patch(step: step)
+        server.receive(data.bytes, from: senderAddress, now: now)
+        drain()
+        if let d = server.nextDeadline, d <= now {
+            server.tick(now: now)
+            drain()
+        }
+        server.receive(commit.bytes, from: sequencerAddress, now: now)
+        drain()
+        if step % Self.heartbeatEvery == 0 {
+            let n = UInt64(Self.messagesPerDatagram)
+            heartbeat.patch(CommitServerLoad.heartbeatCommitted, step * n)
+            heartbeat.patch(CommitServerLoad.heartbeatCheckpoint, (step - 5) * n)
+            server.receive(heartbeat.bytes, from: sequencerAddress, now: now)
+            drain()
+        }
+    }
+
+    public func runIteration() {
+        for _ in 0..<Self.datagramsPerIteration { runStep() }
+    }
+
+    public func verify() {
+        let n = UInt64(Self.messagesPerDatagram)
+        precondition(step >= 20 && reports > 0, "DataServer-storeReport: \(reports) reports after \(step) datagrams")
+        precondition(collected > 0 && server.storedCount <= Int(10 * n), "DataServer-storeReport: store not collected "
+            + "(\(server.storedCount) held, \(collected) collected)")
+        let c = server.output.counters
+        precondition(c.droppedMalformed == 0 && c.droppedUnexpectedKind == 0 && c.droppedStoreFull == 0,
+                     "DataServer-storeReport: the server dropped input")
+    }
+}
+
 // MARK: - Commit server
 
 /// The commit server's hot loop: a submit of 20 runs (64 messages each) in, one record out,
