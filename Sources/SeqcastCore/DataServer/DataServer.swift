@@ -185,9 +185,9 @@ public struct DataServer: ProtocolRole {
     /// stored and collected ones.
     mutating func advancePrefixes(_ s: SenderId) {
         // In place: per stored message, so no copy of the holdings (and their runs) each time.
-        guard let moved = senders.moveOut(s) else { preconditionFailure("unknown sender") }
-        var h = moved.value
-        defer { senders.moveIn(slot: moved.slot, h) }
+        // Destructured, so no second copy (the tuple) keeps the holdings' arrays shared.
+        guard case (let slot, var h)? = senders.moveOut(s) else { preconditionFailure("unknown sender") }
+        defer { senders.moveIn(slot: slot, h) }
         let before = h.heldThrough
         h.heldThrough = max(h.heldThrough, h.committedThrough)
         while store[MessageId(sender: s, counter: h.heldThrough + 1)] != nil { h.heldThrough += 1 }
@@ -238,10 +238,14 @@ public struct DataServer: ProtocolRole {
     /// Checkpoint rule (claim 20): committed messages at or behind the checkpoint go.
     mutating func collectBehindCheckpoint() {
         for s in senderOrder {
-            guard let moved = senders.moveOut(s) else { continue }
-            var h = moved.value
+            // Destructured, so no second copy of the holdings (the tuple) keeps their arrays shared.
+            guard case (let slot, var h)? = senders.moveOut(s) else { continue }
             var dropRuns = 0
-            for run in h.commitRuns {
+            // By index: a `for … in` iterator would hold a second reference to the array, and
+            // the `removeFirst` below would then copy it (one allocation per collection round,
+            // found by the performance gate).
+            while dropRuns < h.commitRuns.count {
+                let run = h.commitRuns[dropRuns]
                 let lastSeq = run.seq + run.count - 1
                 let through = min(lastSeq, checkpointSeq.rawValue)
                 guard through >= run.seq else { break }
@@ -253,7 +257,7 @@ public struct DataServer: ProtocolRole {
                 if through == lastSeq { dropRuns += 1 } else { break }
             }
             h.commitRuns.removeFirst(dropRuns)
-            senders.moveIn(slot: moved.slot, h)
+            senders.moveIn(slot: slot, h)
             advancePrefixes(s)
         }
     }
