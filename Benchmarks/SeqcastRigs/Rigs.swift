@@ -82,6 +82,60 @@ enum BatchLayout {
     static func firstCounter(_ i: Int) -> Int { run(i) + 24 }
 }
 
+/// A data datagram of `n` consecutive counters of one sender and the commit that binds them at
+/// consecutive sequence numbers, encoded once and patched per step (the member's and the data
+/// server's input).
+struct DataAndCommit {
+    let n: Int
+    let sender: SenderId
+    var data = DatagramBuffer(capacity: 1472)
+    var commit = DatagramBuffer(capacity: 1472)
+
+    init(messages n: Int, bodyBytes: Int, fill: UInt8) {
+        self.n = n
+        sender = SenderId(node: NodeId(20), incarnation: 1)
+        let body = UnsafeMutableRawBufferPointer.allocate(byteCount: bodyBytes, alignment: 8)
+        defer { body.deallocate() }
+        for i in 0..<bodyBytes { body[i] = UInt8(truncatingIfNeeded: i) &* fill &+ 3 }
+        let sender = self.sender
+        data.encode(makeHeader(.data, from: NodeId(20))) { w throws(EncodeError) in
+            _ = try DataMessage.encodeFixed(sender: sender, firstCounter: 1, logicalTs: .zero, count: UInt16(n),
+                                            into: &w)
+            for _ in 0..<n { try DataMessage.appendBody(UnsafeRawBufferPointer(body), into: &w) }
+        }
+        precondition(data.count <= group.datagramBytesMax)
+        let run = SequenceRun(firstSeq: SequenceNumber(1), count: UInt32(n),
+                              content: .messages(sender: sender, firstCounter: 1))
+        commit.encode(makeHeader(.commit, from: group.sequencer)) { w throws(EncodeError) in
+            try RunBatch.encode(committedThrough: SequenceNumber(UInt64(n)), runs: CollectionOfOne(run), into: &w)
+        }
+        // Check the patched offsets against the decoder once.
+        patch(step: 5)
+        guard case .data(let d)? = try? Datagram.decode(data.bytes).message,
+              d.firstCounter == UInt64(4 * n + 1), d.count == UInt16(n) else { fatalError("data layout") }
+        guard case .commit(let b)? = try? Datagram.decode(commit.bytes).message,
+              b.committedThrough == SequenceNumber(UInt64(5 * n)),
+              Array(b.runs) == [SequenceRun(firstSeq: SequenceNumber(UInt64(4 * n + 1)), count: UInt32(n),
+                                            content: .messages(sender: sender, firstCounter: UInt64(4 * n + 1)))]
+        else { fatalError("commit layout") }
+    }
+
+    /// Step `k` (1-based) carries counters and sequence numbers (k-1)*n+1 ... k*n.
+    @inline(__always) func patch(step k: UInt64) {
+        let n = UInt64(self.n)
+        let first = (k - 1) * n + 1
+        data.patch(DataLayout.firstCounter, first)
+        commit.patch(BatchLayout.committedThrough, k * n)
+        commit.patch(BatchLayout.firstSeq(0), first)
+        commit.patch(BatchLayout.firstCounter(0), first)
+    }
+
+    func deallocate() {
+        data.deallocate()
+        commit.deallocate()
+    }
+}
+
 // MARK: - Sequencer
 
 /// The sequencer's hot loop: data report in, one group-commit record out, `persisted`, submits
@@ -213,8 +267,7 @@ public final class MemberLoad {
     static let bodyBytes = 64
 
     var member: Member<ReferenceApplication>
-    var data = DatagramBuffer(capacity: 1472)
-    var commit = DatagramBuffer(capacity: 1472)
+    var input = DataAndCommit(messages: MemberLoad.messagesPerDatagram, bodyBytes: MemberLoad.bodyBytes, fill: 7)
     let senderAddress = PeerAddress(20)
     let sequencerAddress = PeerAddress(1)
     let now = Instant(nanoseconds: 1_000_000_000)
@@ -224,55 +277,15 @@ public final class MemberLoad {
     public init() {
         precondition(Self.messagesPerDatagram * Self.datagramsPerIteration == unitsPerIteration)
         member = Member(config: group, node: NodeId(10), incarnation: 1, seed: 1, now: now)
-        let sender = SenderId(node: NodeId(20), incarnation: 1)
-        let n = Self.messagesPerDatagram
-        let body = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bodyBytes, alignment: 8)
-        defer { body.deallocate() }
-        for i in 0..<Self.bodyBytes { body[i] = UInt8(truncatingIfNeeded: i &* 7 &+ 3) }
-        data.encode(makeHeader(.data, from: NodeId(20))) { w throws(EncodeError) in
-            _ = try DataMessage.encodeFixed(sender: sender, firstCounter: 1, logicalTs: .zero, count: UInt16(n),
-                                            into: &w)
-            for _ in 0..<n {
-                try DataMessage.appendBody(UnsafeRawBufferPointer(body), into: &w)
-            }
-        }
-        precondition(data.count <= group.datagramBytesMax)
-        let run = SequenceRun(firstSeq: SequenceNumber(1), count: UInt32(n),
-                              content: .messages(sender: sender, firstCounter: 1))
-        commit.encode(makeHeader(.commit, from: group.sequencer)) { w throws(EncodeError) in
-            try RunBatch.encode(committedThrough: SequenceNumber(UInt64(n)), runs: CollectionOfOne(run), into: &w)
-        }
-        // Check the patched offsets against the decoder once.
-        patch(step: 5)
-        guard case .data(let d)? = try? Datagram.decode(data.bytes).message,
-              d.firstCounter == UInt64(4 * n + 1), d.count == UInt16(n) else { fatalError("data layout") }
-        guard case .commit(let b)? = try? Datagram.decode(commit.bytes).message,
-              b.committedThrough == SequenceNumber(UInt64(5 * n)),
-              Array(b.runs) == [SequenceRun(firstSeq: SequenceNumber(UInt64(4 * n + 1)), count: UInt32(n),
-                                            content: .messages(sender: sender, firstCounter: UInt64(4 * n + 1)))]
-        else { fatalError("commit layout") }
     }
 
-    deinit {
-        data.deallocate()
-        commit.deallocate()
-    }
-
-    /// Datagram pair `k` (1-based) carries counters and sequence numbers (k-1)*n+1 ... k*n.
-    @inline(__always) func patch(step k: UInt64) {
-        let n = UInt64(Self.messagesPerDatagram)
-        let first = (k - 1) * n + 1
-        data.patch(DataLayout.firstCounter, first)
-        commit.patch(BatchLayout.committedThrough, k * n)
-        commit.patch(BatchLayout.firstSeq(0), first)
-        commit.patch(BatchLayout.firstCounter(0), first)
-    }
+    deinit { input.deallocate() }
 
     @inline(__always) func runStep() {
         step += 1
-        patch(step: step)
-        member.receive(data.bytes, from: senderAddress, now: now)
-        member.receive(commit.bytes, from: sequencerAddress, now: now)
+        input.patch(step: step)
+        member.receive(input.data.bytes, from: senderAddress, now: now)
+        member.receive(input.commit.bytes, from: sequencerAddress, now: now)
         var count = 0
         for i in 0..<member.output.events.count {
             if case .delivered = member.output.events[i] { count += 1 }
@@ -312,8 +325,8 @@ public final class DataServerLoad {
     static let heartbeatEvery: UInt64 = 10
 
     var server: DataServer
-    var data = DatagramBuffer(capacity: 1472)
-    var commit = DatagramBuffer(capacity: 1472)
+    var input = DataAndCommit(messages: DataServerLoad.messagesPerDatagram, bodyBytes: DataServerLoad.bodyBytes,
+                              fill: 5)
     var heartbeat = DatagramBuffer(capacity: 128)
     let senderAddress = PeerAddress(20)
     let sequencerAddress = PeerAddress(1)
@@ -325,44 +338,14 @@ public final class DataServerLoad {
     public init() {
         precondition(Self.messagesPerDatagram * Self.datagramsPerIteration == unitsPerIteration)
         server = DataServer(config: group, node: NodeId(2), incarnation: 1, seed: 1, now: now)
-        let sender = SenderId(node: NodeId(20), incarnation: 1)
-        let n = Self.messagesPerDatagram
-        let body = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bodyBytes, alignment: 8)
-        defer { body.deallocate() }
-        for i in 0..<Self.bodyBytes { body[i] = UInt8(truncatingIfNeeded: i &* 5 &+ 1) }
-        data.encode(makeHeader(.data, from: NodeId(20))) { w throws(EncodeError) in
-            _ = try DataMessage.encodeFixed(sender: sender, firstCounter: 1, logicalTs: .zero, count: UInt16(n),
-                                            into: &w)
-            for _ in 0..<n { try DataMessage.appendBody(UnsafeRawBufferPointer(body), into: &w) }
-        }
-        let run = SequenceRun(firstSeq: SequenceNumber(1), count: UInt32(n),
-                              content: .messages(sender: sender, firstCounter: 1))
-        commit.encode(makeHeader(.commit, from: group.sequencer)) { w throws(EncodeError) in
-            try RunBatch.encode(committedThrough: SequenceNumber(UInt64(n)), runs: CollectionOfOne(run), into: &w)
-        }
         heartbeat.encode(makeHeader(.heartbeat, from: group.sequencer)) { w throws(EncodeError) in
             try Heartbeat(committedThrough: .zero, checkpointSeq: .zero, checkpointBytes: 64).encode(into: &w)
         }
-        patch(step: 5)
-        guard case .data(let d)? = try? Datagram.decode(data.bytes).message, d.firstCounter == UInt64(4 * n + 1),
-              case .commit(let b)? = try? Datagram.decode(commit.bytes).message,
-              b.committedThrough == SequenceNumber(UInt64(5 * n)) else { fatalError("data/commit layout") }
     }
 
     deinit {
-        data.deallocate()
-        commit.deallocate()
+        input.deallocate()
         heartbeat.deallocate()
-    }
-
-    /// Datagram `k` (1-based) carries counters, and its commit binds numbers, (k-1)*n+1 ... k*n.
-    @inline(__always) func patch(step k: UInt64) {
-        let n = UInt64(Self.messagesPerDatagram)
-        let first = (k - 1) * n + 1
-        data.patch(DataLayout.firstCounter, first)
-        commit.patch(BatchLayout.committedThrough, k * n)
-        commit.patch(BatchLayout.firstSeq(0), first)
-        commit.patch(BatchLayout.firstCounter(0), first)
     }
 
     @inline(__always) func drain() {
@@ -380,14 +363,14 @@ public final class DataServerLoad {
     @inline(__always) func runStep() {
         step += 1
         now = now + .micros(50)
-        patch(step: step)
-        server.receive(data.bytes, from: senderAddress, now: now)
+        input.patch(step: step)
+        server.receive(input.data.bytes, from: senderAddress, now: now)
         drain()
         if let d = server.nextDeadline, d <= now {
             server.tick(now: now)
             drain()
         }
-        server.receive(commit.bytes, from: sequencerAddress, now: now)
+        server.receive(input.commit.bytes, from: sequencerAddress, now: now)
         drain()
         if step % Self.heartbeatEvery == 0 {
             let n = UInt64(Self.messagesPerDatagram)
