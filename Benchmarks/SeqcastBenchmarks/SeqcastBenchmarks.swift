@@ -45,73 +45,18 @@ final class Slot<T> {
 
 // MARK: - registration
 
-func registerDataServer() {
-    let slot = Slot<DataServerLoad>()
-    Benchmark("DataServer-storeReport", configuration: configuration()) { _ in
-        slot.value!.runIteration()
+func register(_ rig: RigEntry) {
+    let slot = Slot<RigRun>()
+    Benchmark(rig.name, configuration: configuration(maxSeconds: rig.maxSeconds)) { _ in
+        slot.value!.iterate()
     } setup: {
-        slot.value = DataServerLoad()
+        slot.value = rig.make()
     } teardown: {
         slot.value!.verify()
         slot.value = nil
     }
 }
-
-func registerCommitServer() {
-    let slot = Slot<CommitServerLoad>()
-    Benchmark("CommitServer-ack", configuration: configuration()) { _ in
-        slot.value!.runIteration()
-    } setup: {
-        slot.value = CommitServerLoad()
-    } teardown: {
-        slot.value!.verify()
-        slot.value = nil
-    }
-}
-
-func registerSequencer(messagesPerRun: UInt64) {
-    let name = "Sequencer-assignRuns-\(messagesPerRun)msg"
-    let slot = Slot<SequencerLoad>()
-    Benchmark(name, configuration: configuration()) { _ in
-        slot.value!.runIteration()
-    } setup: {
-        slot.value = SequencerLoad(messagesPerRun: messagesPerRun)
-    } teardown: {
-        slot.value!.verify(name: name)
-        slot.value = nil
-    }
-}
-
-func registerMember() {
-    let slot = Slot<MemberLoad>()
-    Benchmark("Member-deliver", configuration: configuration()) { _ in
-        slot.value!.runIteration()
-    } setup: {
-        slot.value = MemberLoad()
-    } teardown: {
-        slot.value!.verify()
-        slot.value = nil
-    }
-}
-
-func registerWire() {
-    let slot = Slot<WireLoad>()
-    Benchmark("Wire-encodeDecode", configuration: configuration(maxSeconds: 5)) { _ in
-        slot.value!.runIteration()
-    } setup: {
-        slot.value = WireLoad()
-    } teardown: {
-        slot.value!.verify()
-        slot.value = nil
-    }
-}
-
 
 let benchmarks: @Sendable () -> Void = {
-    registerSequencer(messagesPerRun: 64)
-    registerSequencer(messagesPerRun: 1)
-    registerMember()
-    registerDataServer()
-    registerCommitServer()
-    registerWire()
+    for rig in rigCatalogue { register(rig) }
 }

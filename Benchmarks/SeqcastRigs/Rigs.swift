@@ -405,7 +405,7 @@ public final class DataServerLoad {
 public final class CommitServerLoad {
     static let runsPerSubmit = 20
     static let submitsPerIteration = unitsPerIteration / runsPerSubmit
-    static let messagesPerRun: UInt64 = 64
+    public static let messagesPerRun: UInt64 = 64
     static let heartbeatEvery: UInt64 = 10
     /// Heartbeat: u64 committedThrough, u64 checkpointSeq, u64 checkpointBytes.
     static let heartbeatCommitted = Header.byteCount
@@ -554,3 +554,51 @@ public final class WireLoad {
 }
 
 
+
+// MARK: - catalogue
+
+/// A rig ready to run: one iteration of work (`unitsPerIteration` units) and the check that it
+/// made the expected progress.
+public struct RigRun {
+    public let iterate: () -> Void
+    public let verify: () -> Void
+}
+
+/// One entry of the catalogue the benchmarks and the performance gate both read.
+public struct RigEntry: Sendable {
+    public let name: String
+    /// Messages one unit of work carries (a run of 64 messages, one delivered message, …).
+    public let messagesPerUnit: Int
+    /// The benchmark's time budget.
+    public let maxSeconds: Int64
+    public let make: @Sendable () -> RigRun
+}
+
+/// Every hot-path rig, by name.
+public let rigCatalogue: [RigEntry] = [
+    RigEntry(name: "Sequencer-assignRuns-64msg", messagesPerUnit: 64, maxSeconds: 8) {
+        let r = SequencerLoad(messagesPerRun: 64)
+        return RigRun(iterate: r.runIteration, verify: { r.verify(name: "Sequencer-assignRuns-64msg") })
+    },
+    RigEntry(name: "Sequencer-assignRuns-1msg", messagesPerUnit: 1, maxSeconds: 8) {
+        let r = SequencerLoad(messagesPerRun: 1)
+        return RigRun(iterate: r.runIteration, verify: { r.verify(name: "Sequencer-assignRuns-1msg") })
+    },
+    RigEntry(name: "Member-deliver", messagesPerUnit: 1, maxSeconds: 8) {
+        let r = MemberLoad()
+        return RigRun(iterate: r.runIteration, verify: r.verify)
+    },
+    RigEntry(name: "DataServer-storeReport", messagesPerUnit: 1, maxSeconds: 8) {
+        let r = DataServerLoad()
+        return RigRun(iterate: r.runIteration, verify: r.verify)
+    },
+    RigEntry(name: "CommitServer-ack", messagesPerUnit: Int(CommitServerLoad.messagesPerRun), maxSeconds: 8) {
+        let r = CommitServerLoad()
+        return RigRun(iterate: r.runIteration, verify: r.verify)
+    },
+    // One unit is a commit datagram of 16 runs of 64 messages.
+    RigEntry(name: "Wire-encodeDecode", messagesPerUnit: WireLoad.runCount * 64, maxSeconds: 5) {
+        let r = WireLoad()
+        return RigRun(iterate: r.runIteration, verify: r.verify)
+    },
+]

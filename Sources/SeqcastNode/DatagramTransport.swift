@@ -1,15 +1,6 @@
 import SeqcastCore
 import SeqcastWire
 
-/// Where a routed datagram goes, after `GroupLayout.route` resolved the core's `Destination`:
-/// one of the group's two multicast groups, a node's unicast address, or the address a request
-/// came from.
-@frozen public enum Route: Hashable, Sendable {
-    case group(MulticastGroup)
-    case node(NodeId)
-    case address(PeerAddress)
-}
-
 /// The group's two multicast groups (protocol.md Part 1 §10).
 @frozen public enum MulticastGroup: Int, Hashable, Sendable, CaseIterable {
     /// Data messages: data servers, members and checkpoint servers listen.
@@ -26,6 +17,7 @@ public protocol DatagramTransport {
     /// The address this node's own datagrams arrive from (multicast loops back to the sender):
     /// the node drops what comes from it before the role sees it.
     var localAddress: PeerAddress { get }
-    /// Stages one datagram. `bytes` is valid only during the call.
-    mutating func send(_ bytes: UnsafeRawBufferPointer, kind: MessageKind, to route: Route)
+    /// Stages one datagram for the role's `destination` (groups by the layout's membership,
+    /// nodes by the layout's addresses). `bytes` is valid only during the call.
+    mutating func send(_ bytes: UnsafeRawBufferPointer, kind: MessageKind, to destination: Destination)
 }

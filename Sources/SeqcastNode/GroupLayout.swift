@@ -167,15 +167,12 @@ public struct GroupLayout: Sendable, Equatable {
         nodes.filter { $0.role.joinedGroups.contains(group) }.map(\.id)
     }
 
-    // MARK: routing
-
-    /// The one routing function every driver calls: where a role's `Destination` goes.
-    @inlinable public static func route(_ d: Destination) -> Route {
+    /// The multicast group a role's destination names, if it names one.
+    @inlinable public static func group(of d: Destination) -> MulticastGroup? {
         switch d {
-        case .dataGroup: .group(.data)
-        case .commitGroup: .group(.commit)
-        case .node(let id): .node(id)
-        case .address(let a): .address(a)
+        case .dataGroup: .data
+        case .commitGroup: .commit
+        case .node, .address: nil
         }
     }
 

@@ -7,8 +7,7 @@ public struct NodeCounters: Sendable, Equatable {
     public var ownLoopback: UInt64 = 0
     /// Repair replies the rate limiter held back.
     public var repairThrottled: UInt64 = 0
-    public var datagramsSent: UInt64 = 0
-    public var recordsPersisted: UInt64 = 0
+    /// Durable-prefix reports handed to the role (`persisted` calls).
     public var writesCompleted: UInt64 = 0
     public init() {}
 }
@@ -18,8 +17,8 @@ public struct NodeCounters: Sendable, Equatable {
 ///
 /// After every input the node drains the role in the one documented order:
 /// 1. storage writes go to the log store (and truncations);
-/// 2. datagrams go to the transport, routed by `GroupLayout.route`, repair replies through the
-///    rate limiter;
+/// 2. datagrams go to the transport (which resolves destinations from the `GroupLayout`),
+///    repair replies through the rate limiter;
 /// 3. events go to the sink;
 /// 4. whatever the store reports durable is handed to the role (`persisted`), which may
 ///    release more output: drained again from 1.
@@ -104,7 +103,6 @@ public struct Node<Role: ProtocolRole, Transport: DatagramTransport, Store: LogS
         let count = role.output.storage.writes.count
         if count > 0 {
             Self.append(role.output.storage, into: &store)
-            counters.recordsPersisted &+= UInt64(count)
             role.output.storage.removeAll()
         }
         let through = role.output.storage.truncateThrough
@@ -119,14 +117,12 @@ public struct Node<Role: ProtocolRole, Transport: DatagramTransport, Store: LogS
         guard count > 0 else { return }
         for k in 0..<count {
             let e = role.output.outbox.entries[k]
-            let route = GroupLayout.route(e.destination)
-            if case .address(let peer) = route, RepairLimiter.governs(e.kind),
+            if case .address(let peer) = e.destination, RepairLimiter.governs(e.kind),
                !limiter.allow(peer: peer.rawValue, now: now.nanoseconds) {
                 counters.repairThrottled &+= 1
                 continue
             }
-            Self.send(role.output.outbox, entry: k, to: route, through: &transport)
-            counters.datagramsSent &+= 1
+            Self.send(role.output.outbox, entry: k, through: &transport)
         }
         role.output.outbox.removeAll()
     }
@@ -140,10 +136,9 @@ public struct Node<Role: ProtocolRole, Transport: DatagramTransport, Store: LogS
         }
     }
 
-    @inlinable static func send(_ outbox: borrowing Outbox, entry k: Int, to route: Route,
-                                through transport: inout Transport) {
-        let kind = outbox.entries[k].kind
-        outbox.withBytes(of: k) { transport.send($0, kind: kind, to: route) }
+    @inlinable static func send(_ outbox: borrowing Outbox, entry k: Int, through transport: inout Transport) {
+        let e = outbox.entries[k]
+        outbox.withBytes(of: k) { transport.send($0, kind: e.kind, to: e.destination) }
     }
 
     @inlinable mutating func deliverEvents(now: Instant) {

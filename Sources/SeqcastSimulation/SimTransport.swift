@@ -7,7 +7,7 @@ import SeqcastWire
 /// timed event queue, or the scenario tests' FIFO). A node's address is its node id.
 public struct SimTransport: DatagramTransport {
     public struct Sent: Sendable {
-        public var route: Route
+        public var destination: Destination
         public var kind: MessageKind
         public var bytes: [UInt8]
     }
@@ -16,8 +16,8 @@ public struct SimTransport: DatagramTransport {
 
     public init(node: NodeId) { localAddress = Self.address(of: node) }
 
-    public mutating func send(_ bytes: UnsafeRawBufferPointer, kind: MessageKind, to route: Route) {
-        outgoing.append(Sent(route: route, kind: kind, bytes: Array(bytes)))
+    public mutating func send(_ bytes: UnsafeRawBufferPointer, kind: MessageKind, to destination: Destination) {
+        outgoing.append(Sent(destination: destination, kind: kind, bytes: Array(bytes)))
     }
 
     /// Hands over what was sent since the last call, in send order.
@@ -32,14 +32,15 @@ public struct SimTransport: DatagramTransport {
         address.rawValue <= UInt64(UInt32.max) ? NodeId(UInt32(address.rawValue)) : nil
     }
 
-    /// The node ids a routed datagram reaches in `layout` (a multicast reaches its sender too:
-    /// the node drops its own). Unicast to an id outside the layout still names that id; the
-    /// network drops it when nobody has it.
-    public static func recipients(of route: Route, in layout: GroupLayout) -> [NodeId] {
-        switch route {
-        case .group(let g): layout.receivers(of: g)
-        case .node(let id): [id]
-        case .address(let a): node(at: a).map { [$0] } ?? []
+    /// The node ids a datagram reaches in `layout`: the simulated network's one routing
+    /// function (a multicast reaches its sender too: the node drops its own). Unicast to an id
+    /// outside the layout still names that id; the network drops it when nobody has it.
+    public static func recipients(of destination: Destination, in layout: GroupLayout) -> [NodeId] {
+        if let g = GroupLayout.group(of: destination) { return layout.receivers(of: g) }
+        switch destination {
+        case .node(let id): return [id]
+        case .address(let a): return node(at: a).map { [$0] } ?? []
+        case .dataGroup, .commitGroup: return []
         }
     }
 }

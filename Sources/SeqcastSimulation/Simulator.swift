@@ -421,7 +421,7 @@ public struct Simulator {
         let syncedKeyMax = n.store.syncedKeyMax
         for d in n.transport.take() {
             d.bytes.withUnsafeBytes { checker.sent($0, by: nodes[i].id, syncedKeyMax: syncedKeyMax) }
-            for to in SimTransport.recipients(of: d.route, in: layout) {
+            for to in SimTransport.recipients(of: d.destination, in: layout) {
                 guard let j = hostIndex[to] else { continue }
                 transmit(d.bytes, from: i, to: j)
             }

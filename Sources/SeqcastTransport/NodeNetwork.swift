@@ -107,8 +107,8 @@ public final class NodeNetwork {
     @inline(__always) public func peer(_ from: seqcast_addr) -> PeerAddress { peers.peer(from) ?? PeerTable.unmappable }
 
     /// Stages one datagram (flushing first if every buffer is taken).
-    public func send(_ bytes: UnsafeRawBufferPointer, kind: MessageKind, to route: Route) {
-        guard let (addr, key) = resolve(route) else {
+    public func send(_ bytes: UnsafeRawBufferPointer, kind: MessageKind, to destination: Destination) {
+        guard let (addr, key) = resolve(destination) else {
             unroutable &+= 1
             return
         }
@@ -118,10 +118,10 @@ public final class NodeNetwork {
         }
     }
 
-    func resolve(_ r: Route) -> (seqcast_addr, UInt64)? {
-        switch r {
-        case .group(.data): return dataGroup
-        case .group(.commit): return commitGroup
+    func resolve(_ d: Destination) -> (seqcast_addr, UInt64)? {
+        switch d {
+        case .dataGroup: return dataGroup
+        case .commitGroup: return commitGroup
         case .address(let p): return peers.address(p).map { ($0, p.rawValue) }
         case .node(let id):
             if let a = nodeAddresses[id] { return a }

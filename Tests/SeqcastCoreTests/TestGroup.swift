@@ -196,8 +196,8 @@ struct TestGroup {
     /// Recipients of a datagram sent by node `from` along `route`, in node order: the shared
     /// routing of the simulated network, less the sender's own multicast copy (the node drops
     /// it; the packet log here lists only what other nodes receive).
-    func recipients(of route: Route, from: Int) -> [(NodeId, Int?)] {
-        SimTransport.recipients(of: route, in: layout).filter { $0 != nodes[from].id }.map { ($0, index(of: $0)) }
+    func recipients(of destination: Destination, from: Int) -> [(NodeId, Int?)] {
+        SimTransport.recipients(of: destination, in: layout).filter { $0 != nodes[from].id }.map { ($0, index(of: $0)) }
     }
 
     // MARK: driving roles
@@ -242,14 +242,8 @@ struct TestGroup {
 
     mutating func absorb(_ n: Int, _ datagrams: [SimTransport.Sent]) {
         for d in datagrams {
-            let destination: Destination = switch d.route {
-            case .group(.data): .dataGroup
-            case .group(.commit): .commitGroup
-            case .node(let id): .node(id)
-            case .address(let a): .address(a)
-            }
-            for (id, index) in recipients(of: d.route, from: n) {
-                let p = Packet(from: nodes[n].id, to: id, toIndex: index, destination: destination, kind: d.kind,
+            for (id, index) in recipients(of: d.destination, from: n) {
+                let p = Packet(from: nodes[n].id, to: id, toIndex: index, destination: d.destination, kind: d.kind,
                                bytes: d.bytes, sentAt: now)
                 sent.append(p)
                 queue.append(p)

@@ -12,10 +12,10 @@ final class CallLog {
 /// A transport that records what the node sent.
 struct RecordingTransport: DatagramTransport {
     var localAddress = PeerAddress(7)
-    var sent: [(route: Route, kind: MessageKind, bytes: [UInt8])] = []
+    var sent: [(destination: Destination, kind: MessageKind, bytes: [UInt8])] = []
     var log = CallLog()
-    mutating func send(_ bytes: UnsafeRawBufferPointer, kind: MessageKind, to route: Route) {
-        sent.append((route, kind, Array(bytes)))
+    mutating func send(_ bytes: UnsafeRawBufferPointer, kind: MessageKind, to destination: Destination) {
+        sent.append((destination, kind, Array(bytes)))
         log.calls.append("send")
     }
 }
@@ -116,7 +116,7 @@ struct NodeTests {
         }
         [UInt8](repeating: 0, count: 8).withUnsafeBytes { n.receive($0, from: PeerAddress(99), now: .zero) }
         #expect(n.store.appended.map(\.ticket) == [WriteTicket(1), WriteTicket(2)])
-        #expect(n.transport.sent.map(\.route) == [.group(.data), .node(NodeId(1))])
+        #expect(n.transport.sent.map(\.destination) == [.dataGroup, .node(NodeId(1))])
         #expect(n.sink.seen.count == 1)
         #expect(n.role.output.outbox.isEmpty && n.role.output.storage.isEmpty && n.role.output.events.isEmpty)
         #expect(n.role.persistedTickets.isEmpty, "nothing is durable until the store says so")
