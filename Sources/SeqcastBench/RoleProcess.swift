@@ -44,11 +44,23 @@ public struct RoleProcessOptions: Sendable {
 }
 
 /// Runs one role until it finishes (a member's plan) or a stop signal arrives; returns its report.
-public func runRoleProcess(_ o: RoleProcessOptions, log: (String) -> Void) throws -> Report {
+public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (String) -> Void) throws -> Report {
     var layout = o.layout
-    // IPv6 headers are 20 bytes longer: keep datagrams within a 1500-byte MTU.
+    // Nothing starts half-configured: the layout's own checks, then the protocol's.
+    if let problem = layout.problems().first { throw RoleProcessError.layout(problem) }
+    if let listed = layout.node(o.node), listed.role != o.role {
+        throw RoleProcessError.wrongRole(node: o.node, listed: listed.role, asked: o.role)
+    }
+    if o.role != .member, layout.node(o.node) == nil { throw RoleProcessError.notListed(node: o.node, role: o.role) }
+    // IPv6 headers are 20 bytes longer: keep datagrams within a 1500-byte MTU (every process of
+    // the group lowers it alike, after the fingerprint is taken from the file's value).
+    let fingerprint = layout.fingerprint
     if o.network.family == 6 { layout.datagramBytes = min(layout.datagramBytes, GroupLayout.datagramBytesIPv6Max) }
-    let config = try layout.config()
+    var config = try layout.config()
+    config.fingerprint = fingerprint
+    for warning in HostChecks.warnings(network: o.network, facts: HostFacts.read(for: o.network)) {
+        log("warning: \(warning)")
+    }
     let network = try NodeNetwork(config: o.network, layout: layout, node: o.node)
     if let reason = network.fallbackReason { log(reason) }
     // Senders and data servers take an incarnation above every earlier start's.
@@ -62,23 +74,25 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: (String) -> Void) throw
     report.add("transport", network.transport)
     report.add("threads", o.threads.resolved.rawValue)
     report.add("durability", ImmediateLogStore().durability)
+    report.add("group", layout.name)
+    report.add("fingerprint", String(fingerprint, radix: 16))
     report.add("incarnation", incarnation)
     switch o.role {
     case .sequencer:
         let role = Sequencer(config: config, node: o.node, now: now)
         var loop = RoleLoop(role: role, workload: NoWorkload<Sequencer>(), network: network, id: o.node)
-        try drive(&loop, o, &report)
+        try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         report.add("committed_through", loop.role.committedThrough.rawValue)
         counters(loop.role.output, &report)
     case .dataServer:
         let role = DataServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now)
         var loop = RoleLoop(role: role, workload: NoWorkload<DataServer>(), network: network, id: o.node)
-        try drive(&loop, o, &report)
+        try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         counters(loop.role.output, &report)
     case .commitServer:
         let role = CommitServer(config: config, node: o.node, now: now)
         var loop = RoleLoop(role: role, workload: NoWorkload<CommitServer>(), network: network, id: o.node)
-        try drive(&loop, o, &report)
+        try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         counters(loop.role.output, &report)
     case .member, .checkpointServer:
         let app = BenchApplication(measurement: o.measurement)
@@ -91,15 +105,18 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: (String) -> Void) throw
         var workload = MemberWorkload(plan: o.plan, node: o.node)
         workload.incarnationFile = incarnationFile
         var loop = RoleLoop(role: role, workload: workload, network: network, id: o.node)
-        try drive(&loop, o, &report)
+        try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         memberReport(loop, &report)
         counters(loop.role.output, &report)
     }
     return report
 }
 
-func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, _ report: inout Report) throws {
+func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, _ report: inout Report,
+                            fingerprint: UInt32, log: @escaping @Sendable (String) -> Void) throws {
     loop.spinPolls = o.spinPolls
+    loop.fingerprint = fingerprint
+    loop.log = log
     switch o.threads.resolved {
     case .dedicated:
         try runDedicated(&loop, transport: o.network.transport, cpu: o.cpu)
@@ -141,6 +158,7 @@ func counters(_ output: RoleOutput, _ report: inout Report) {
     report.add("datagrams_received", c.datagramsReceived)
     report.add("dropped_malformed", c.droppedMalformed)
     report.add("dropped_wrong_group", c.droppedWrongGroup)
+    report.add("dropped_wrong_fingerprint", c.droppedWrongFingerprint)
     report.add("dropped_unexpected_kind", c.droppedUnexpectedKind)
     report.add("dropped_stale_epoch", c.droppedStaleEpoch)
     report.add("dropped_store_full", c.droppedStoreFull)
@@ -183,4 +201,21 @@ func memberReport(_ loop: RoleLoop<MemberWorkload>, _ report: inout Report) {
     report.add("latency_p50_us", h.totalCount > 0 ? h.valueAtPercentile(50) : 0)
     report.add("latency_p99_us", h.totalCount > 0 ? h.valueAtPercentile(99) : 0)
     report.add("latency_max_us", h.totalCount > 0 ? h.maxRecorded : 0)
+}
+
+/// Why `seqcast run` refused to start a role.
+public enum RoleProcessError: Error, CustomStringConvertible {
+    case layout(LayoutProblem)
+    case wrongRole(node: NodeId, listed: NodeRole, asked: NodeRole)
+    case notListed(node: NodeId, role: NodeRole)
+
+    public var description: String {
+        switch self {
+        case .layout(let p): "the group file cannot run: \(p)"
+        case .wrongRole(let n, let listed, let asked):
+            "node \(n.rawValue) is a \(listed.rawValue) in the group file, not a \(asked.rawValue)"
+        case .notListed(let n, let role):
+            "node \(n.rawValue) is not listed in the group file; a \(role.rawValue) must be (under \(GroupLayout.field(of: role)))"
+        }
+    }
 }

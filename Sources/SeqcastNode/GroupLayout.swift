@@ -53,9 +53,16 @@ public struct LayoutNode: Hashable, Sendable {
 /// simulator, the scenario tests, `seqcast run` and `seqcast bench` all take their node ids,
 /// addresses and group memberships from here and nowhere else.
 ///
-/// Invariants (checked by `validate`): node ids are distinct; exactly one sequencer.
+/// Invariants (checked by `config()` and `problems()`): node ids are distinct; exactly one
+/// sequencer; no two nodes share a unicast address; a store holds two checkpoint intervals.
 public struct GroupLayout: Sendable, Equatable {
+    /// A label for people and logs.
+    public var name = "seqcast"
+    /// Distinct for every group that shares a network: datagrams of another id are dropped.
     public var groupId: UInt32 = 0x5351
+    /// Made once with the group (`seqcast config example`): two groups that copied one file and
+    /// changed nothing else still refuse each other, since it is part of the fingerprint.
+    public var instance: UInt64 = 0
     public var dataGroup = Endpoint(host: "239.255.83.1", port: 18_301)
     public var commitGroup = Endpoint(host: "239.255.83.2", port: 18_302)
     /// Every node with an address, servers first; members may be listed or derived.
@@ -72,6 +79,16 @@ public struct GroupLayout: Sendable, Equatable {
     public var bodySlots = 65_536
     /// Largest datagram (IPv4 over a 1500-byte MTU: 1472; the runtime lowers it for IPv6).
     public var datagramBytes = 1_472
+    /// Multicast TTL / hop limit.
+    public var ttl = 1
+    /// The interface multicast leaves and is joined on: a name (IPv6 needs one) and/or an
+    /// address; without an address each node uses its own unicast host's.
+    public var interfaceName: String?
+    public var interfaceAddress: String?
+    /// What a completed storage write means (only `none` exists until the storage issue lands).
+    public var durability = DurabilityMode.none
+    /// The protocol's timers (heartbeat, report delay, NAK and retransmission timers).
+    public var timing = GroupConfig.Timing()
 
     /// Datagram size over IPv6 within a 1500-byte MTU (40-byte IP header, 8-byte UDP header).
     public static let datagramBytesIPv6Max = 1_452
@@ -178,17 +195,13 @@ public struct GroupLayout: Sendable, Equatable {
 
     // MARK: the protocol's configuration
 
-    /// The group configuration every role of this group runs with (validated).
-    public func config() throws(ConfigError) -> GroupConfig {
-        guard let s = sequencer, ids(.sequencer).count == 1 else { throw .sequencerCount(ids(.sequencer).count) }
-        guard Set(nodes.map(\.id)).count == nodes.count else { throw .duplicateNode }
-        var c = GroupConfig(groupId: groupId, sequencer: s, dataServers: ids(.dataServer),
-                            commitServers: ids(.commitServer), checkpointServers: ids(.checkpointServer),
-                            reportQuorum: reportQuorum, commitQuorum: commitQuorum, lifetime: lifetime,
-                            checkpointInterval: checkpointInterval, datagramBytesMax: datagramBytes)
-        c.limits.senderWindowMax = senderWindow
-        c.limits.bodySlotsMax = bodySlots
-        try c.validate()
-        return c
-    }
+    /// The group configuration every role of this group runs with, validated by the protocol's
+    /// rules (`GroupConfig.validate`); `problems()` adds the layout's own checks.
+    public func config() throws(ConfigError) -> GroupConfig { try configUnchecked() }
+}
+
+/// What a completed storage write means for a group (protocol.md Part 2 §4).
+public enum DurabilityMode: String, Sendable, CaseIterable {
+    /// Nothing reaches a disk: a write completes at once (every real process today).
+    case none
 }

@@ -72,6 +72,11 @@ public struct RoleLoop<W: LoopWorkload> {
     public var stats = LoopStatistics()
     public var spinPolls = 8
     public var blockMaxNanos: Int64 = 10_000_000
+    /// Where the loop says what a person must hear once (a process with another group file).
+    public var log: @Sendable (String) -> Void = { _ in }
+    /// This process's group fingerprint, named when another process's differs.
+    public var fingerprint: UInt32 = 0
+    @usableFromInline var toldForeignFingerprint = false
 
     public init(role: W.Role, workload: W, network: NodeNetwork, id: NodeId) {
         node = Node(id: id, role: role, transport: network, store: ImmediateLogStore(), sink: workload,
@@ -116,10 +121,24 @@ public struct RoleLoop<W: LoopWorkload> {
                 stats.ticks &+= 1
                 node.tick(now: now)
                 idlePolls = 0
+                if !toldForeignFingerprint { tellForeignFingerprint() }
             }
             network.flush()
         }
         network.flush()
+    }
+}
+
+extension RoleLoop {
+    /// Says once that datagrams of this group from a process with another fingerprint are being
+    /// dropped (checked on ticks, not per datagram: the counter is the per-message record).
+    @usableFromInline mutating func tellForeignFingerprint() {
+        guard let f = node.role.output.counters.firstForeignFingerprint else { return }
+        toldForeignFingerprint = true
+        log("dropping datagrams from node \(f.source.rawValue) of group 0x\(String(f.groupId, radix: 16)) sent with "
+            + "configuration fingerprint 0x\(String(f.fingerprint, radix: 16)), ours is 0x\(String(fingerprint, radix: 16)): "
+            + "that process runs from a group file that differs from ours; give every process of the group the same "
+            + "file (seqcast config check FILE prints its fingerprint); counted as dropped_wrong_fingerprint")
     }
 }
 

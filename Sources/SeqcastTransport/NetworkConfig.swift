@@ -46,6 +46,15 @@ public struct NetworkConfig: Sendable {
 
     public init() {}
 
+    /// The settings a group file gives node `id`: the address family of the multicast groups,
+    /// the interface (the file's, else the node's own unicast host) and the TTL.
+    public init(layout: GroupLayout, node id: NodeId) {
+        family = layout.dataGroup.host.contains(":") ? 6 : 4
+        interfaceAddress = layout.interfaceAddress ?? layout.endpoint(of: id).host
+        interfaceName = layout.interfaceName
+        ttl = layout.ttl
+    }
+
     public static let ipv6Defaults: NetworkConfig = {
         var n = NetworkConfig()
         n.family = 6

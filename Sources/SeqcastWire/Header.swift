@@ -1,8 +1,9 @@
-/// The fixed 28-byte header every datagram starts with. Layout in WIRE.md.
+/// The fixed 32-byte header every datagram starts with. Layout in WIRE.md.
 @frozen public struct Header: Equatable, Sendable {
     public static let magic: UInt32 = 0x5343_5153  // bytes "SQCS"
-    public static let version: UInt8 = 1
-    public static let byteCount = 28
+    /// 2: the group fingerprint joined the header (issue 8); version 1 had no fingerprint.
+    public static let version: UInt8 = 2
+    public static let byteCount = 32
     /// Flags defined by version 1. Unknown flag bits are refused on decode.
     public static let flagRepair: UInt16 = 1 << 0
     /// Reserved for a packet authentication trailer; refused until authentication lands.
@@ -12,16 +13,20 @@
     public var kind: MessageKind
     public var flags: UInt16
     public var groupId: UInt32
+    /// A digest of the group-wide configuration the sender runs with (`GroupLayout.fingerprint`):
+    /// processes of one group whose files differ refuse each other's traffic.
+    public var fingerprint: UInt32
     public var epoch: Epoch
     public var source: NodeId
     /// Whole datagram length, header included.
     public var length: UInt32
 
-    @inlinable public init(kind: MessageKind, flags: UInt16 = 0, groupId: UInt32, epoch: Epoch, source: NodeId,
-                           length: UInt32 = 0) {
+    @inlinable public init(kind: MessageKind, flags: UInt16 = 0, groupId: UInt32, fingerprint: UInt32 = 0, epoch: Epoch,
+                           source: NodeId, length: UInt32 = 0) {
         self.kind = kind
         self.flags = flags
         self.groupId = groupId
+        self.fingerprint = fingerprint
         self.epoch = epoch
         self.source = source
         self.length = length
@@ -35,6 +40,7 @@
         try w.writeU8(kind.rawValue)
         try w.writeU16(flags)
         try w.writeU32(groupId)
+        try w.writeU32(fingerprint)
         try w.writeU64(epoch.rawValue)
         try w.writeU32(source.rawValue)
         try w.writeU32(length)
@@ -51,10 +57,12 @@
         let flags = try r.readU16()
         guard flags & ~flagsKnown == 0 else { throw .badField(offset: flagsOffset) }
         let groupId = try r.readU32()
+        let fingerprint = try r.readU32()
         let epoch = Epoch(try r.readU64())
         let source = NodeId(try r.readU32())
         let length = try r.readU32()
         guard Int(length) == r.bytes.count else { throw .lengthMismatch(declared: length, actual: r.bytes.count) }
-        return Header(kind: kind, flags: flags, groupId: groupId, epoch: epoch, source: source, length: length)
+        return Header(kind: kind, flags: flags, groupId: groupId, fingerprint: fingerprint, epoch: epoch, source: source,
+                      length: length)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Synchronization
 import CSeqcastShim
+import SeqcastConfig
 import SeqcastCore
 import SeqcastNode
 import SeqcastBench
@@ -41,15 +42,18 @@ struct BenchCommand: ParsableCommand {
     var hostileRate = 0
     @Flag(help: "Children's logs go to files in the scratch folder, not to stderr.") var quiet = false
     @Flag(help: "Pin every process to one CPU, round robin (default: the kernel places them).") var pin = false
-    @OptionGroup var group: GroupOptions
-    @OptionGroup var net: NetworkOptions
+    @Option(help: ArgumentHelp("Benchmark the group this file describes (its servers, addresses and values; members "
+                               + "are those listed, then 41…) instead of one built from the shape options."))
+    var config: String?
+    @OptionGroup var shape: ShapeOptions
+    @OptionGroup var net: ProcessNetworkOptions
 
     mutating func validate() throws {
-        if group.checkpointInterval == nil {
+        if shape.checkpointInterval == nil {
             // Data servers free bodies only behind a checkpoint: with large (fragmented) messages
             // each takes several slots, so checkpoints must come sooner or the stores fill first.
             let slotsPerMessage = UInt64((messageSize + 1_399) / 1_400)
-            group.checkpointInterval = max(64, min(8_192, UInt64(group.bodySlots) / (4 * slotsPerMessage)))
+            shape.checkpointInterval = max(64, min(8_192, UInt64(shape.bodySlots) / (4 * slotsPerMessage)))
         }
         guard publishers >= 1, members >= publishers, members <= 20 else {
             throw ValidationError("need 1 ≤ publishers ≤ members ≤ 20")
@@ -80,16 +84,45 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    /// The group this run benchmarks: the file's, or one of the shape options; members listed,
+    /// and with --netns-prefix every node at its namespace's address.
+    func groupLayout() throws -> GroupLayout {
+        var l: GroupLayout
+        if let path = config {
+            do {
+                l = try GroupFile.load(path: path)
+            } catch {
+                throw ValidationError(error.description)
+            }
+            var next = 0
+            while l.members.count < members {
+                let id = GroupLayout.standardId(.member, next)
+                next += 1
+                if l.node(id) == nil { l.add(.member, id) }
+            }
+        } else {
+            l = shape.layout(members: members)
+        }
+        if netnsPrefix != nil {
+            for n in l.nodes { l.setHost("\(netnsSubnet)\(n.id.rawValue)", of: n.id) }
+            l.host = "\(netnsSubnet)0"
+            l.interfaceAddress = nil
+        }
+        if let problem = l.problems().first { throw ValidationError("the benchmarked group cannot run: \(problem)") }
+        return l
+    }
+
     func run() throws {
         // Ctrl-C or SIGTERM stops the group too (the children run in process groups of their own).
         installStopHandlers()
         let base = scratch ?? "/tmp/seqcast-bench-\(getpid())"
-        let throughput = try phase(name: "throughput", dir: base + "/throughput", rate: nil,
+        let layout = try groupLayout()
+        let throughput = try phase(name: "throughput", dir: base + "/throughput", layout: layout, rate: nil,
                                    seconds: messages == nil ? duration : nil)
         var latency: Phase?
         if !skipLatency, throughput.failure == nil, throughput.slowestRate > 0 {
             let rate = throughput.slowestRate * latencyFraction
-            latency = try phase(name: "latency", dir: base + "/latency", rate: rate,
+            latency = try phase(name: "latency", dir: base + "/latency", layout: layout, rate: rate,
                                 seconds: latencyDuration ?? min(duration, 5))
         }
         let transport = throughput.members.first?["transport"] as? String ?? "unknown"
@@ -143,15 +176,15 @@ struct BenchCommand: ParsableCommand {
         if format == "json" {
             print(r.description)
         } else {
-            printSummary(throughput, latency, ok: ok, transport: transport)
+            printSummary(throughput, latency, layout: layout, ok: ok, transport: transport)
         }
         if !ok { throw ExitCode(1) }
     }
 
-    func printSummary(_ t: Phase, _ l: Phase?, ok: Bool, transport: String) {
+    func printSummary(_ t: Phase, _ l: Phase?, layout: GroupLayout, ok: Bool, transport: String) {
         let committed = t.servers.first { $0["role"] as? String == "sequencer" }.map { UInt64(t.number($0, "committed_through")) }
-        print("seqcast bench: \(members) members (\(publishers) publishing), \(group.dataServers) data / "
-              + "\(group.commitServers) commit / \(group.checkpointServers) checkpoint servers, \(transport), "
+        print("seqcast bench: \(members) members (\(publishers) publishing), \(layout.ids(.dataServer).count) data / "
+              + "\(layout.ids(.commitServer).count) commit / \(layout.ids(.checkpointServer).count) checkpoint servers, \(transport), "
               + "\(messageSize) B messages, GSO \(net.noGso ? "off" : "on")")
         print("  committed:   \(committed.map(String.init) ?? "?") sequence numbers; every member delivered "
               + "\(t.members.map { "\(UInt64(t.number($0, "delivered")))" }.joined(separator: "/"))")
@@ -168,33 +201,31 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// Bad input at every node's unicast port and both groups (loopback only).
-    func startHostile(common n: NetworkConfig) throws -> HostileSender {
-        var layout = group.layout(members: members)
-        try net.place(&layout)
+    func startHostile(layout: GroupLayout) throws -> HostileSender {
+        let n = net.config(layout: layout, node: layout.sequencer ?? NodeId(1))
         var targets: [seqcast_addr] = []
         for e in layout.nodes.map(\.endpoint) + [layout.dataGroup, layout.commitGroup] {
             var a = seqcast_addr()
             guard seqcast_addr_parse(e.host, e.port, &a) == 0 else { throw ValidationError("bad address \(e.host)") }
             targets.append(a)
         }
-        let h = HostileSender(targets: targets, groupId: layout.groupId, perSecond: hostileRate)
+        let h = HostileSender(targets: targets, groupId: layout.groupId, fingerprint: layout.fingerprint,
+                              perSecond: hostileRate)
         h.start(interface: n.interfaceAddress)
         return h
     }
 
-    func phase(name: String, dir: String, rate: Double?, seconds: Double?) throws -> Phase {
+    func phase(name: String, dir: String, layout: GroupLayout, rate: Double?, seconds: Double?) throws -> Phase {
         try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let prefix = netnsPrefix
-        let subnet = netnsSubnet
-        var common = group.arguments + net.arguments + ["--threads", threads.rawValue]
-        let layout = group.layout(members: members)
-        if prefix != nil {
-            // Every node's unicast address, so each can reach the others across the bridge.
-            for n in layout.nodes { common += ["--node-host", "\(n.id.rawValue)=\(subnet)\(n.id.rawValue)"] }
-        }
+        // Every process of the group reads this one file.
+        let file = dir + "/group.yaml"
+        try SmallFile.write(GroupFile.render(layout), to: file)
+        let common = ["--config", file] + net.arguments + ["--threads", threads.rawValue]
         let launcher = GroupLauncher(scratch: dir, commonArguments: common, quiet: quiet) { node in
             guard let p = prefix else { return (nil, []) }
-            return ("\(p)\(node)", ["--interface", "\(subnet)\(node)", "--host", "\(subnet)\(node)"])
+            return ("\(p)\(node)", [])
         }
         if pin { launcher.pinCPUs = onlineCPUs() }
         var result = Phase()
@@ -205,7 +236,7 @@ struct BenchCommand: ParsableCommand {
         let publishNanos = seconds.map { $0 * 1e9 } ?? 1e9
         let measureFrom = startAt + UInt64(publishNanos * warmup)
         let expectFile = dir + "/expect"
-        for (i, id) in layout.members.enumerated() {
+        for (i, id) in layout.members.prefix(members).enumerated() {
             var extra = ["--message-size", "\(messageSize)", "--start-at-ns", "\(startAt)", "--measure-from-ns", "\(measureFrom)"]
             // The throughput phase measures the delivery rate only (latency comes from phase 2).
             if rate == nil { extra.append("--no-latency") }
@@ -224,7 +255,7 @@ struct BenchCommand: ParsableCommand {
         }
         var hostile: HostileSender?
         if hostileRate > 0, name == "throughput" {
-            hostile = try startHostile(common: try net.config())
+            hostile = try startHostile(layout: layout)
         }
         let began = Date()
         let memberChildren = launcher.children.filter { $0.role == .member }

@@ -18,15 +18,19 @@ import SeqcastWire
 final class HostileSender: @unchecked Sendable {
     let targets: [seqcast_addr]
     let groupId: UInt32
+    /// The group's fingerprint, so well-formed bad input passes the group checks and reaches
+    /// the roles' deeper ones.
+    let fingerprint: UInt32
     let perSecond: Int
     let stop = NSCondition()
     var stopped = false
     private(set) var sent: UInt64 = 0
     var thread: Thread?
 
-    init(targets: [seqcast_addr], groupId: UInt32, perSecond: Int) {
+    init(targets: [seqcast_addr], groupId: UInt32, fingerprint: UInt32, perSecond: Int) {
         self.targets = targets
         self.groupId = groupId
+        self.fingerprint = fingerprint
         self.perSecond = perSecond
     }
 
@@ -86,7 +90,7 @@ final class HostileSender: @unchecked Sendable {
     /// One bad datagram of variant `k % 8`; returns its length.
     func craft(variant k: Int, into b: UnsafeMutableRawBufferPointer, prng: inout Prng) -> Int {
         func header(_ kind: MessageKind, group: UInt32, source: UInt32 = 999) -> Header {
-            Header(kind: kind, groupId: group, epoch: Epoch(1), source: NodeId(source))
+            Header(kind: kind, groupId: group, fingerprint: fingerprint, epoch: Epoch(1), source: NodeId(source))
         }
         func encoded(_ h: Header, _ body: (inout WireWriter) throws(EncodeError) -> Void) -> Int {
             (try? Datagram.encode(h, into: b, body: body)) ?? 0
@@ -98,7 +102,7 @@ final class HostileSender: @unchecked Sendable {
             return n
         case 1:  // a valid header cut short
             let n = encoded(header(.heartbeat, group: groupId)) { w throws(EncodeError) in try w.writeU64(1) }
-            return max(1, min(n, 1 + Int(prng.below(27))))
+            return max(1, min(n, 1 + Int(prng.below(UInt64(Header.byteCount - 1)))))
         case 2:  // unknown version
             let n = encoded(header(.data, group: groupId)) { _ throws(EncodeError) in }
             b[4] = 9
@@ -113,7 +117,7 @@ final class HostileSender: @unchecked Sendable {
             }
         case 5:  // length field that lies
             let n = encoded(header(.commitAck, group: groupId)) { w throws(EncodeError) in try w.writeU64(7) }
-            b.storeBytes(of: UInt32(n + 100).littleEndian, toByteOffset: 24, as: UInt32.self)
+            b.storeBytes(of: UInt32(n + 100).littleEndian, toByteOffset: Header.byteCount - 4, as: UInt32.self)
             return n
         case 6:  // valid header, garbage body
             let n = encoded(header(.dataReport, group: groupId)) { w throws(EncodeError) in

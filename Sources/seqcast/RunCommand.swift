@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import SeqcastConfig
 import SeqcastCore
 import SeqcastNode
 import SeqcastBench
@@ -13,14 +14,16 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run one role of a group as a process.",
-        discussion: "Roles: sequencer, data-server, commit-server, checkpoint-server, member. Node ids: "
-            + "sequencer 1, data servers 11…, commit servers 21…, checkpoint servers 31…, members 41…. "
-            + "Prints a one-line JSON report when it stops.")
+        discussion: "Roles: sequencer, data-server, commit-server, checkpoint-server, member. The group file "
+            + "(seqcast config example > group.yaml) lists every server with its node id and address; every "
+            + "process of the group is given the same file. Prints a one-line JSON report when it stops.")
 
     @Argument(help: "sequencer | data-server | commit-server | checkpoint-server | member") var role: NodeRole
-    @Option(help: "This node's id.") var node: UInt32
-    @OptionGroup var group: GroupOptions
-    @OptionGroup var net: NetworkOptions
+    @Option(help: "The group configuration file (the same for every process of the group).") var config: String
+    @Option(help: "This node's id (a server's is listed in the file).") var node: UInt32
+    @OptionGroup var net: ProcessNetworkOptions
+    @Option(help: "This node's multicast interface address, if not the file's (or the node's own address).")
+    var interface: String?
     @Option(help: "Threads: shared (one thread), dedicated (pinned I/O + role threads, SPSC ring), auto (shared below 4 CPUs).")
     var threads = ThreadMode.auto
     @Option(help: "Pin the role's thread to this CPU.") var cpu: Int?
@@ -53,10 +56,14 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         var o = RoleProcessOptions(role: role, node: NodeId(node))
-        var layout = group.layout()
-        try net.place(&layout)
+        let layout: GroupLayout
+        do {
+            layout = try GroupFile.load(path: config)
+        } catch {
+            throw ValidationError(error.description)
+        }
         o.layout = layout
-        o.network = try net.config()
+        o.network = net.config(layout: layout, node: NodeId(node), interface: interface)
         o.threads = threads
         o.cpu = cpu
         o.spinPolls = spinPolls

@@ -317,7 +317,8 @@ struct TestGroup {
     /// Puts a hand-made datagram on the network, as if `from` (possibly outside the group) sent it.
     mutating func inject(to: NodeId, from: NodeId, kind: MessageKind,
                          _ body: (inout WireWriter) throws(EncodeError) -> Void) {
-        let bytes = Self.encode(Header(kind: kind, groupId: config.groupId, epoch: Epoch(1), source: from), body)
+        let bytes = Self.encode(Header(kind: kind, groupId: config.groupId, fingerprint: config.fingerprint, epoch: Epoch(1),
+                                            source: from), body)
         let p = Packet(from: from, to: to, toIndex: index(of: to), destination: .node(to), kind: kind, bytes: bytes,
                        sentAt: now)
         sent.append(p)

@@ -73,7 +73,7 @@ struct EncodeBufferTests {
         for _ in 0..<10 {
             let datagram = gen.datagram(kind, capacity: 64 * 1024)
             let size = documentedSize(datagram.message)
-            for small in [0, 1, 27, 28, 29, size / 2, size - 1] + (0..<5).map({ _ in rng.int(0...(size - 1)) }) {
+            for small in [0, 1, 31, 32, 33, size / 2, size - 1] + (0..<5).map({ _ in rng.int(0...(size - 1)) }) {
                 expectTooSmall(datagram, size: small, fullSize: size)
             }
             #expect(try encode(datagram, size: size).get().count == size)
@@ -88,24 +88,24 @@ struct EncodeBufferTests {
         #expect(entriesMax == 35)
 
         let commit = OwnedDatagram(.commit(committedThrough: SequenceNumber(1), runs: runs(runsMax)))
-        #expect(try encode(commit, size: 1472).get().count == 28 + 16 + 32 * runsMax)
+        #expect(try encode(commit, size: 1472).get().count == 32 + 16 + 32 * runsMax)
         let commitOver = OwnedDatagram(.commit(committedThrough: SequenceNumber(1), runs: runs(runsMax + 1)))
-        expectTooSmall(commitOver, size: 1472, fullSize: 28 + 16 + 32 * (runsMax + 1))
+        expectTooSmall(commitOver, size: 1472, fullSize: 32 + 16 + 32 * (runsMax + 1))
 
         let report = OwnedDatagram(.dataReport(entries(entriesMax)))
-        #expect(try encode(report, size: 1472).get().count == 28 + 8 + 40 * entriesMax)
+        #expect(try encode(report, size: 1472).get().count == 32 + 8 + 40 * entriesMax)
         let reportOver = OwnedDatagram(.dataReport(entries(entriesMax + 1)))
-        expectTooSmall(reportOver, size: 1472, fullSize: 28 + 8 + 40 * (entriesMax + 1))
+        expectTooSmall(reportOver, size: 1472, fullSize: 32 + 8 + 40 * (entriesMax + 1))
 
         // An idReply has 8 more fixed bytes: runsMax happens to fit at 1472 ...
         let reply = OwnedDatagram(.idReply(lowWater: SequenceNumber(0), committedThrough: SequenceNumber(1),
                                            runs: runs(runsMax)))
-        #expect(try encode(reply, size: 1472).get().count == 28 + 24 + 32 * runsMax)
-        // ... but not for every size: at 76 bytes runsMax is 1 and an idReply holds none.
-        #expect(RunBatch.runsMax(datagramBytes: 76) == 1)
-        let reply76 = OwnedDatagram(.idReply(lowWater: SequenceNumber(0), committedThrough: SequenceNumber(1),
+        #expect(try encode(reply, size: 1472).get().count == 32 + 24 + 32 * runsMax)
+        // ... but not for every size: at 80 bytes runsMax is 1 and an idReply holds none.
+        #expect(RunBatch.runsMax(datagramBytes: 80) == 1)
+        let reply80 = OwnedDatagram(.idReply(lowWater: SequenceNumber(0), committedThrough: SequenceNumber(1),
                                              runs: runs(1)))
-        expectTooSmall(reply76, size: 76, fullSize: 84)
+        expectTooSmall(reply80, size: 80, fullSize: 88)
     }
 
     @Test("the encoder refuses the values it documents as invalid")

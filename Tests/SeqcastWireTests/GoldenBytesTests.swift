@@ -5,21 +5,22 @@ import Testing
 // WIRE.md (little-endian, field by field), never pasted from encoder output. Each test encodes
 // fixed values, compares with the literal, then decodes the literal and checks every field.
 
-/// The header all golden datagrams share: groupId 0x11223344, epoch 0x0102030405060708,
-/// source 0xA1B2C3D4. `kind`, `flags` and `length` are given as hex text.
+/// The header all golden datagrams share: groupId 0x11223344, fingerprint 0x55667788,
+/// epoch 0x0102030405060708, source 0xA1B2C3D4. `kind`, `flags` and `length` are given as hex text.
 private func header(kind: String, flags: String = "00 00", length: String) -> String {
     "53 51 43 53"                   // magic "SQCS"
-        + "01"                      // version
+        + "02"                      // version
         + kind                      // kind
         + flags                     // flags
         + "44 33 22 11"             // groupId 0x11223344
+        + "88 77 66 55"             // fingerprint 0x55667788
         + "08 07 06 05 04 03 02 01" // epoch 0x0102030405060708
         + "D4 C3 B2 A1"             // source 0xA1B2C3D4
         + length                    // whole datagram length
 }
 
 private func goldenHeader(_ kind: MessageKind, flags: UInt16 = 0) -> Header {
-    Header(kind: kind, flags: flags, groupId: 0x1122_3344, epoch: Epoch(0x0102_0304_0506_0708),
+    Header(kind: kind, flags: flags, groupId: 0x1122_3344, fingerprint: 0x5566_7788, epoch: Epoch(0x0102_0304_0506_0708),
            source: NodeId(0xA1B2_C3D4))
 }
 
@@ -37,6 +38,7 @@ private func checkHeader(_ h: Header, _ kind: MessageKind, flags: UInt16 = 0, le
     #expect(h.kind == kind, sourceLocation: sourceLocation)
     #expect(h.flags == flags, sourceLocation: sourceLocation)
     #expect(h.groupId == 0x1122_3344, sourceLocation: sourceLocation)
+    #expect(h.fingerprint == 0x5566_7788, sourceLocation: sourceLocation)
     #expect(h.epoch == Epoch(0x0102_0304_0506_0708), sourceLocation: sourceLocation)
     #expect(h.source == NodeId(0xA1B2_C3D4), sourceLocation: sourceLocation)
     #expect(h.length == UInt32(length), sourceLocation: sourceLocation)
@@ -50,9 +52,9 @@ private func expectBytes(_ actual: [UInt8], _ expected: [UInt8], sourceLocation:
 struct GoldenBytesTests {
     @Test("header constants match the documented layout")
     func headerConstants() {
-        #expect(Header.byteCount == 28)
+        #expect(Header.byteCount == 32)
         #expect(Header.magic == 0x5343_5153)
-        #expect(Header.version == 1)
+        #expect(Header.version == 2)
         #expect(Header.flagRepair == 0x0001)
         #expect(Header.flagAuthTag == 0x0002)
         #expect(Header.flagsKnown == 0x0001)
@@ -81,7 +83,7 @@ struct GoldenBytesTests {
             }
         }
         let expected = hex(
-            header(kind: "01", length: "49 00 00 00"),  // 73 bytes
+            header(kind: "01", length: "4D 00 00 00"),  // 77 bytes
             "04 03 02 01 0D 0C 0B 0A",  // sender: node 0x0A0B0C0D, incarnation 0x01020304
             "88 77 66 55 44 33 22 11",  // firstCounter 0x1122334455667788
             "EF BE AD DE 00 00 00 00",  // logicalTs 0xDEADBEEF
@@ -95,7 +97,7 @@ struct GoldenBytesTests {
         expectBytes(bytes, expected)
 
         try withDecoded(expected) { d in
-            checkHeader(d.header, .data, length: 73)
+            checkHeader(d.header, .data, length: 77)
             guard case .data(let m) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(m.sender == sender)
             #expect(m.sender.node == NodeId(0x0A0B_0C0D))
@@ -121,7 +123,7 @@ struct GoldenBytesTests {
             }
         }
         let expected = hex(
-            header(kind: "01", length: "44 00 00 00"),  // 68 bytes
+            header(kind: "01", length: "48 00 00 00"),  // 72 bytes
             "01 00 00 00 05 00 00 00",  // sender: node 5, incarnation 1
             "2C 01 00 00 00 00 00 00",  // firstCounter 300
             "34 12 00 00 00 00 00 00",  // logicalTs 0x1234
@@ -134,7 +136,7 @@ struct GoldenBytesTests {
         expectBytes(bytes, expected)
 
         try withDecoded(expected) { d in
-            checkHeader(d.header, .data, length: 68)
+            checkHeader(d.header, .data, length: 72)
             guard case .data(let m) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(m.sender == sender)
             #expect(m.firstCounter == 300)
@@ -158,7 +160,7 @@ struct GoldenBytesTests {
         ]
         let bytes = try encode(.dataReport) { (w) throws(EncodeError) in try DataReport.encode(entries, into: &w) }
         let expected = hex(
-            header(kind: "02", length: "74 00 00 00"),  // 116 bytes
+            header(kind: "02", length: "78 00 00 00"),  // 120 bytes
             "02 00",                    // count 2
             "00 00 00 00 00 00",        // reserved
             // entry 0
@@ -177,7 +179,7 @@ struct GoldenBytesTests {
         expectBytes(bytes, expected)
 
         try withDecoded(expected) { d in
-            checkHeader(d.header, .dataReport, length: 116)
+            checkHeader(d.header, .dataReport, length: 120)
             guard case .dataReport(let r) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(r.entries.count == 2)
             let decoded = Array(r.entries)
@@ -232,7 +234,7 @@ struct GoldenBytesTests {
             try RunBatch.encode(committedThrough: SequenceNumber(100), runs: Self.submitRuns, into: &w)
         }
         let expected = hex(
-            header(kind: "03", length: "AC 00 00 00"),  // 172 bytes
+            header(kind: "03", length: "B0 00 00 00"),  // 176 bytes
             "64 00 00 00 00 00 00 00",  // committedThrough 100
             "04 00",                    // count 4
             "00 00 00 00 00 00",        // reserved
@@ -241,7 +243,7 @@ struct GoldenBytesTests {
         expectBytes(bytes, expected)
 
         try withDecoded(expected) { d in
-            checkHeader(d.header, .commitSubmit, length: 172)
+            checkHeader(d.header, .commitSubmit, length: 176)
             guard case .commitSubmit(let b) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(b.committedThrough == SequenceNumber(100))
             #expect(b.runs.count == 4)
@@ -269,7 +271,7 @@ struct GoldenBytesTests {
             try RunBatch.encode(committedThrough: SequenceNumber(100), runs: [run], into: &w)
         }
         let expected = hex(
-            header(kind: "03", length: "4C 00 00 00"),  // 76 bytes
+            header(kind: "03", length: "50 00 00 00"),  // 80 bytes
             "64 00 00 00 00 00 00 00",  // committedThrough 100
             "01 00",                    // count 1
             "00 00 00 00 00 00",        // reserved
@@ -277,7 +279,7 @@ struct GoldenBytesTests {
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .commitSubmit, length: 76)
+            checkHeader(d.header, .commitSubmit, length: 80)
             guard case .commitSubmit(let b) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(b.committedThrough == SequenceNumber(100))
             #expect(Array(b.runs) == [run])
@@ -290,12 +292,12 @@ struct GoldenBytesTests {
             try CommitAck(storedThrough: SequenceNumber(42)).encode(into: &w)
         }
         let expected = hex(
-            header(kind: "04", length: "24 00 00 00"),  // 36 bytes
+            header(kind: "04", length: "28 00 00 00"),  // 40 bytes
             "2A 00 00 00 00 00 00 00"   // storedThrough 42
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .commitAck, length: 36)
+            checkHeader(d.header, .commitAck, length: 40)
             guard case .commitAck(let a) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(a.storedThrough == SequenceNumber(42))
         }
@@ -313,7 +315,7 @@ struct GoldenBytesTests {
             try RunBatch.encode(committedThrough: SequenceNumber(0x0123_4567_89AB_CDEE), runs: runs, into: &w)
         }
         let expected = hex(
-            header(kind: "05", length: "6C 00 00 00"),  // 108 bytes
+            header(kind: "05", length: "70 00 00 00"),  // 112 bytes
             "EE CD AB 89 67 45 23 01",  // committedThrough 0x0123456789ABCDEE
             "02 00",                    // count 2
             "00 00 00 00 00 00",        // reserved
@@ -332,7 +334,7 @@ struct GoldenBytesTests {
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .commit, length: 108)
+            checkHeader(d.header, .commit, length: 112)
             guard case .commit(let b) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(b.committedThrough == SequenceNumber(0x0123_4567_89AB_CDEE))
             let decoded = Array(b.runs)
@@ -354,14 +356,14 @@ struct GoldenBytesTests {
                           checkpointBytes: 1 << 32).encode(into: &w)
         }
         let expected = hex(
-            header(kind: "06", length: "34 00 00 00"),  // 52 bytes
+            header(kind: "06", length: "38 00 00 00"),  // 56 bytes
             "F4 01 00 00 00 00 00 00",  // committedThrough 500
             "E0 01 00 00 00 00 00 00",  // checkpointSeq 480
             "00 00 00 00 01 00 00 00"   // checkpointBytes 2^32
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .heartbeat, length: 52)
+            checkHeader(d.header, .heartbeat, length: 56)
             guard case .heartbeat(let h) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(h.committedThrough == SequenceNumber(500))
             #expect(h.checkpointSeq == SequenceNumber(480))
@@ -376,14 +378,14 @@ struct GoldenBytesTests {
                                  digest: 0xCAFE_BABE_DEAD_BEEF).encode(into: &w)
         }
         let expected = hex(
-            header(kind: "07", length: "34 00 00 00"),  // 52 bytes
+            header(kind: "07", length: "38 00 00 00"),  // 56 bytes
             "E0 01 00 00 00 00 00 00",  // terminalSeq 480
             "00 10 00 00 00 00 00 00",  // byteCount 4096
             "EF BE AD DE BE BA FE CA"   // digest 0xCAFEBABEDEADBEEF
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .checkpointReport, length: 52)
+            checkHeader(d.header, .checkpointReport, length: 56)
             guard case .checkpointReport(let c) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(c.terminalSeq == SequenceNumber(480))
             #expect(c.byteCount == 4096)
@@ -397,14 +399,14 @@ struct GoldenBytesTests {
             try IdQuery(firstSeq: SequenceNumber(77), count: 9).encode(into: &w)
         }
         let expected = hex(
-            header(kind: "08", length: "2C 00 00 00"),  // 44 bytes
+            header(kind: "08", length: "30 00 00 00"),  // 48 bytes
             "4D 00 00 00 00 00 00 00",  // firstSeq 77
             "09 00 00 00",              // count 9
             "00 00 00 00"               // reserved
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .idQuery, length: 44)
+            checkHeader(d.header, .idQuery, length: 48)
             guard case .idQuery(let q) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(q.firstSeq == SequenceNumber(77))
             #expect(q.count == 9)
@@ -420,7 +422,7 @@ struct GoldenBytesTests {
                                into: &w)
         }
         let expected = hex(
-            header(kind: "09", length: "54 00 00 00"),  // 84 bytes
+            header(kind: "09", length: "58 00 00 00"),  // 88 bytes
             "0A 00 00 00 00 00 00 00",  // lowWater 10
             "5A 00 00 00 00 00 00 00",  // committedThrough 90
             "01 00",                    // count 1
@@ -433,7 +435,7 @@ struct GoldenBytesTests {
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .idReply, length: 84)
+            checkHeader(d.header, .idReply, length: 88)
             guard case .idReply(let r) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(r.lowWater == SequenceNumber(10))
             #expect(r.batch.committedThrough == SequenceNumber(90))
@@ -453,7 +455,7 @@ struct GoldenBytesTests {
             try MessageFetch(sender: sender, firstCounter: 20, count: 3).encode(into: &w)
         }
         let expected = hex(
-            header(kind: "0A", length: "34 00 00 00"),  // 52 bytes
+            header(kind: "0A", length: "38 00 00 00"),  // 56 bytes
             "07 00 00 00 04 00 00 00",  // sender node 4, incarnation 7
             "14 00 00 00 00 00 00 00",  // firstCounter 20
             "03 00 00 00",              // count 3
@@ -461,7 +463,7 @@ struct GoldenBytesTests {
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .messageFetch, length: 52)
+            checkHeader(d.header, .messageFetch, length: 56)
             guard case .messageFetch(let f) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(f.sender == sender)
             #expect(f.firstCounter == 20)
@@ -478,7 +480,7 @@ struct GoldenBytesTests {
             try withBytes([1, 2, 3]) { (p) throws(EncodeError) in try DataMessage.appendBody(p, into: &w) }
         }
         let expected = hex(
-            header(kind: "0B", flags: "01 00", length: "43 00 00 00"),  // repair; 67 bytes
+            header(kind: "0B", flags: "01 00", length: "47 00 00 00"),  // repair; 71 bytes
             "07 00 00 00 04 00 00 00",  // sender node 4, incarnation 7
             "14 00 00 00 00 00 00 00",  // firstCounter 20
             "0F 00 00 00 00 00 00 00",  // logicalTs 15
@@ -490,7 +492,7 @@ struct GoldenBytesTests {
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .messageReply, flags: Header.flagRepair, length: 67)
+            checkHeader(d.header, .messageReply, flags: Header.flagRepair, length: 71)
             guard case .messageReply(let m) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(m.sender == sender)
             #expect(m.firstCounter == 20)
@@ -510,7 +512,7 @@ struct GoldenBytesTests {
                           checkpointSeq: SequenceNumber(0x400)).encode(into: &w)
         }
         let expected = hex(
-            header(kind: "0C", length: "44 00 00 00"),  // 68 bytes
+            header(kind: "0C", length: "48 00 00 00"),  // 72 bytes
             "07 00 00 00 04 00 00 00",  // sender node 4, incarnation 7
             "01 00 00 00 00 00 00 00",  // firstCounter 1
             "FF FF FF FF",              // count 2^32-1
@@ -521,7 +523,7 @@ struct GoldenBytesTests {
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .fetchMiss, length: 68)
+            checkHeader(d.header, .fetchMiss, length: 72)
             guard case .fetchMiss(let f) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(f.sender == sender)
             #expect(f.firstCounter == 1)
@@ -537,14 +539,14 @@ struct GoldenBytesTests {
             try CheckpointFetch(terminalSeq: SequenceNumber(0), firstChunk: 0x0506_0708).encode(into: &w)
         }
         let expected = hex(
-            header(kind: "0D", length: "2C 00 00 00"),  // 44 bytes
+            header(kind: "0D", length: "30 00 00 00"),  // 48 bytes
             "00 00 00 00 00 00 00 00",  // terminalSeq 0 (latest)
             "08 07 06 05",              // firstChunk 0x05060708
             "00 00 00 00"               // reserved
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .checkpointFetch, length: 44)
+            checkHeader(d.header, .checkpointFetch, length: 48)
             guard case .checkpointFetch(let f) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(f.terminalSeq == SequenceNumber(0))
             #expect(f.firstChunk == 0x0506_0708)
@@ -561,7 +563,7 @@ struct GoldenBytesTests {
             }
         }
         let expected = hex(
-            header(kind: "0E", length: "49 00 00 00"),  // 73 bytes
+            header(kind: "0E", length: "4D 00 00 00"),  // 77 bytes
             "E0 01 00 00 00 00 00 00",  // terminalSeq 480
             "0A 00 00 00 00 00 00 00",  // totalBytes 10
             "08 07 06 05 04 03 02 01",  // digest 0x0102030405060708
@@ -573,7 +575,7 @@ struct GoldenBytesTests {
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .checkpointChunk, length: 73)
+            checkHeader(d.header, .checkpointChunk, length: 77)
             guard case .checkpointChunk(let c) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(c.terminalSeq == SequenceNumber(480))
             #expect(c.totalBytes == 10)

@@ -7,22 +7,22 @@ import Testing
 
 /// Reserved (must-be-zero) fields of each sample: (datagram offset, width).
 private let reservedFields: [String: [(offset: Int, width: Int)]] = [
-    "data": [(58, 2)],
-    "data fragment": [(58, 2)],
-    "dataReport": [(30, 2)],
-    "commitSubmit": [(38, 6)] + (0..<4).map { (44 + 32 * $0 + 9, 3) },
-    "commitSubmit empty": [(38, 6)],
+    "data": [(62, 2)],
+    "data fragment": [(62, 2)],
+    "dataReport": [(34, 2)],
+    "commitSubmit": [(42, 6)] + (0..<4).map { (48 + 32 * $0 + 9, 3) },
+    "commitSubmit empty": [(42, 6)],
     "commitAck": [],
-    "commit": [(38, 6)] + (0..<4).map { (44 + 32 * $0 + 9, 3) },
+    "commit": [(42, 6)] + (0..<4).map { (48 + 32 * $0 + 9, 3) },
     "heartbeat": [],
     "checkpointReport": [],
-    "idQuery": [(40, 4)],
-    "idReply": [(46, 6)] + (0..<2).map { (52 + 32 * $0 + 9, 3) },
-    "messageFetch": [(48, 4)],
-    "messageReply": [(58, 2)],
-    "fetchMiss": [(48, 4), (53, 7)],
-    "checkpointFetch": [(40, 4)],
-    "checkpointChunk": [(64, 4)],
+    "idQuery": [(44, 4)],
+    "idReply": [(50, 6)] + (0..<2).map { (56 + 32 * $0 + 9, 3) },
+    "messageFetch": [(52, 4)],
+    "messageReply": [(62, 2)],
+    "fetchMiss": [(52, 4), (57, 7)],
+    "checkpointFetch": [(44, 4)],
+    "checkpointChunk": [(68, 4)],
 ]
 
 private let sampleNames = Samples.all.map(\.name)
@@ -38,10 +38,10 @@ private func patched(_ bytes: [UInt8], at offset: Int, width: Int, _ value: UInt
     return copy
 }
 
-/// Where the header decoder stops when the datagram has only `n` (< 28) bytes: the start of the
+/// Where the header decoder stops when the datagram has only `n` (< 32) bytes: the start of the
 /// field that byte `n` belongs to.
 private func headerFieldStart(containing n: Int) -> Int {
-    [0, 4, 5, 6, 8, 12, 20, 24].last { $0 <= n }!
+    [0, 4, 5, 6, 8, 12, 16, 24, 28].last { $0 <= n }!
 }
 
 private func expectError(_ bytes: [UInt8], _ expected: DecodeError, _ comment: Comment? = nil,
@@ -90,18 +90,18 @@ struct MalformedInputTests {
 
     @Test("a truncated fixed-size body fails at the first missing field")
     func truncatedFieldOffsets() {
-        // commitAck: the 8-byte storedThrough at 28.
-        var ack = Array(sample("commitAck")[..<35])
+        // commitAck: the 8-byte storedThrough at 32.
+        var ack = Array(sample("commitAck")[..<39])
         fixLength(&ack)
-        expectError(ack, .truncated(offset: 28))
-        // heartbeat: checkpointBytes at 44.
-        var beat = Array(sample("heartbeat")[..<50])
+        expectError(ack, .truncated(offset: 32))
+        // heartbeat: checkpointBytes at 48.
+        var beat = Array(sample("heartbeat")[..<54])
         fixLength(&beat)
-        expectError(beat, .truncated(offset: 44))
+        expectError(beat, .truncated(offset: 48))
         // checkpointChunk cut inside the chunk bytes: the length claims more than is left.
-        var chunk = Array(sample("checkpointChunk")[..<70])
+        var chunk = Array(sample("checkpointChunk")[..<74])
         fixLength(&chunk)
-        expectError(chunk, .badCount(offset: 60))
+        expectError(chunk, .badCount(offset: 64))
         // A datagram of 0 bytes.
         expectError([], .truncated(offset: 0))
     }
@@ -125,7 +125,7 @@ struct MalformedInputTests {
         expectError([0, 0, 0, 0, 1], .badMagic)
     }
 
-    @Test("bad version", arguments: [UInt8(0), 2, 3, 0x80, 0xFF])
+    @Test("bad version", arguments: [UInt8(0), 1, 3, 0x80, 0xFF])
     func badVersion(version: UInt8) {
         for name in sampleNames {
             expectError(patched(sample(name), at: 4, width: 1, UInt64(version)), .unsupportedVersion(version), "\(name)")
@@ -147,7 +147,7 @@ struct MalformedInputTests {
     func wrongBodyForKind() {
         // A commitAck body (8 bytes) labelled heartbeat: too short for a heartbeat.
         expectError(patched(sample("commitAck"), at: 5, width: 1, UInt64(MessageKind.heartbeat.rawValue)),
-                    .truncated(offset: 36))
+                    .truncated(offset: 40))
         // A heartbeat body (24 bytes) labelled commitAck: 16 bytes left over.
         expectError(patched(sample("heartbeat"), at: 5, width: 1, UInt64(MessageKind.commitAck.rawValue)),
                     .trailingBytes(count: 16))
@@ -186,8 +186,8 @@ struct MalformedInputTests {
     func lengthMismatch(name: String) {
         let bytes = sample(name)
         let n = bytes.count
-        for declared in [0, 1, 27, 28, n - 1, n + 1, 1472, Int(UInt32.max)] where declared != n {
-            expectError(patched(bytes, at: 24, width: 4, UInt64(declared)),
+        for declared in [0, 1, 31, 32, n - 1, n + 1, 1472, Int(UInt32.max)] where declared != n {
+            expectError(patched(bytes, at: 28, width: 4, UInt64(declared)),
                         .lengthMismatch(declared: UInt32(declared), actual: n), "declared \(declared)")
         }
     }
@@ -212,25 +212,25 @@ struct MalformedInputTests {
             fixLength(&out)
             return out
         }
-        let commitSubmit = hundredBytes(patched(sample("commitSubmit empty"), at: 36, width: 2, 0xFFFF))
-        let commit = hundredBytes(patched(patched(sample("commitSubmit empty"), at: 5, width: 1, 5), at: 36, width: 2, 0xFFFF))
-        var idReplyPrefix = Array(sample("idReply")[..<52])
-        patch(&idReplyPrefix, at: 44, width: 2, 0xFFFF)
+        let commitSubmit = hundredBytes(patched(sample("commitSubmit empty"), at: 40, width: 2, 0xFFFF))
+        let commit = hundredBytes(patched(patched(sample("commitSubmit empty"), at: 5, width: 1, 5), at: 40, width: 2, 0xFFFF))
+        var idReplyPrefix = Array(sample("idReply")[..<56])
+        patch(&idReplyPrefix, at: 48, width: 2, 0xFFFF)
         let idReply = hundredBytes(idReplyPrefix)
-        var reportPrefix = Array(sample("dataReport")[..<36])
-        patch(&reportPrefix, at: 28, width: 2, 0xFFFF)
+        var reportPrefix = Array(sample("dataReport")[..<40])
+        patch(&reportPrefix, at: 32, width: 2, 0xFFFF)
         let dataReport = hundredBytes(reportPrefix)
-        // data: 65535 bodies; the first one (length 0 at 60) would even be valid.
-        var dataPrefix = Array(sample("data")[..<60])
-        patch(&dataPrefix, at: 52, width: 2, 0xFFFF)
+        // data: 65535 bodies; the first one (length 0 at 64) would even be valid.
+        var dataPrefix = Array(sample("data")[..<64])
+        patch(&dataPrefix, at: 56, width: 2, 0xFFFF)
         let data = hundredBytes(dataPrefix + [0, 0, 0, 0])
 
         let cases: [([UInt8], DecodeError)] = [
-            (commitSubmit, .badCount(offset: 44)),
-            (commit, .badCount(offset: 44)),
-            (idReply, .badCount(offset: 52)),
-            (dataReport, .badCount(offset: 36)),
-            (data, .badCount(offset: 60)),
+            (commitSubmit, .badCount(offset: 48)),
+            (commit, .badCount(offset: 48)),
+            (idReply, .badCount(offset: 56)),
+            (dataReport, .badCount(offset: 40)),
+            (data, .badCount(offset: 64)),
         ]
         for (bytes, expected) in cases {
             #expect(bytes.count == 100)
@@ -253,38 +253,38 @@ struct MalformedInputTests {
     @Test("a list count one too high")
     func countOneTooHigh() {
         // 4 runs claimed as 5: 5 × 32 bytes do not fit the 128 that are left.
-        expectError(patched(sample("commitSubmit"), at: 36, width: 2, 5), .badCount(offset: 44))
-        expectError(patched(sample("idReply"), at: 44, width: 2, 3), .badCount(offset: 52))
+        expectError(patched(sample("commitSubmit"), at: 40, width: 2, 5), .badCount(offset: 48))
+        expectError(patched(sample("idReply"), at: 48, width: 2, 3), .badCount(offset: 56))
         // 2 report entries claimed as 3.
-        expectError(patched(sample("dataReport"), at: 28, width: 2, 3), .badCount(offset: 36))
-        // data bodies [1,2,3], [], [9] take 16 bytes at 60..<76. Claiming 5 bodies needs at least
+        expectError(patched(sample("dataReport"), at: 32, width: 2, 3), .badCount(offset: 40))
+        // data bodies [1,2,3], [], [9] take 16 bytes at 64..<80. Claiming 5 bodies needs at least
         // 20 bytes: refused up front. Claiming 4 passes that check (4 × 4 ≤ 16), and the fourth
         // length field is missing.
-        expectError(patched(sample("data"), at: 52, width: 2, 5), .badCount(offset: 60))
-        expectError(patched(sample("data"), at: 52, width: 2, 4), .truncated(offset: 76))
+        expectError(patched(sample("data"), at: 56, width: 2, 5), .badCount(offset: 64))
+        expectError(patched(sample("data"), at: 56, width: 2, 4), .truncated(offset: 80))
         // Fewer than there are leaves trailing bytes.
-        expectError(patched(sample("commitSubmit"), at: 36, width: 2, 3), .trailingBytes(count: 32))
-        expectError(patched(sample("data"), at: 52, width: 2, 2), .trailingBytes(count: 5))
+        expectError(patched(sample("commitSubmit"), at: 40, width: 2, 3), .trailingBytes(count: 32))
+        expectError(patched(sample("data"), at: 56, width: 2, 2), .trailingBytes(count: 5))
     }
 
     @Test("empty lists: commit runs may be empty, a data report and a data message may not")
     func emptyLists() {
         expectDecodes(sample("commitSubmit empty"))
-        var report = Array(sample("dataReport")[..<36])
-        patch(&report, at: 28, width: 2, 0)
+        var report = Array(sample("dataReport")[..<40])
+        patch(&report, at: 32, width: 2, 0)
         fixLength(&report)
-        expectError(report, .badCount(offset: 28))
-        var data = Array(sample("data")[..<60])
-        patch(&data, at: 52, width: 2, 0)
+        expectError(report, .badCount(offset: 32))
+        var data = Array(sample("data")[..<64])
+        patch(&data, at: 56, width: 2, 0)
         fixLength(&data)
-        expectError(data, .badCount(offset: 52))
+        expectError(data, .badCount(offset: 56))
     }
 
     // MARK: Runs
 
-    /// The commitSubmit sample's run `i` starts at 44 + 32 i: 0 messages (firstSeq 100, count 3,
+    /// The commitSubmit sample's run `i` starts at 48 + 32 i: 0 messages (firstSeq 100, count 3,
     /// firstCounter 10), 1 noop, 2 checkpointInterval, 3 endOfStream.
-    private func run(_ i: Int) -> Int { 44 + 32 * i }
+    private func run(_ i: Int) -> Int { 48 + 32 * i }
 
     @Test("runs with count 0 are refused")
     func emptyRuns() {
@@ -292,9 +292,9 @@ struct MalformedInputTests {
         for i in 0..<4 {
             expectError(patched(bytes, at: run(i) + 12, width: 4, 0), .badCount(offset: run(i)), "run \(i)")
         }
-        // The same in an idReply, whose runs start at 52.
-        expectError(patched(sample("idReply"), at: 52 + 12, width: 4, 0), .badCount(offset: 52))
-        expectError(patched(sample("idReply"), at: 84 + 12, width: 4, 0), .badCount(offset: 84))
+        // The same in an idReply, whose runs start at 56.
+        expectError(patched(sample("idReply"), at: 56 + 12, width: 4, 0), .badCount(offset: 56))
+        expectError(patched(sample("idReply"), at: 88 + 12, width: 4, 0), .badCount(offset: 88))
     }
 
     @Test("runs whose firstSeq + count overflows, or whose firstSeq is 0, are refused")
@@ -369,39 +369,39 @@ struct MalformedInputTests {
     @Test("data: counter 0 and counter overflow")
     func dataCounters() {
         let bytes = sample("data")  // firstCounter 10, 3 bodies
-        expectError(patched(bytes, at: 36, width: 8, 0), .badField(offset: 28))
-        expectError(patched(bytes, at: 36, width: 8, UInt64.max - 2), .badField(offset: 28))
-        expectError(patched(bytes, at: 36, width: 8, UInt64.max), .badField(offset: 28))
-        expectDecodes(patched(bytes, at: 36, width: 8, UInt64.max - 3))
+        expectError(patched(bytes, at: 40, width: 8, 0), .badField(offset: 32))
+        expectError(patched(bytes, at: 40, width: 8, UInt64.max - 2), .badField(offset: 32))
+        expectError(patched(bytes, at: 40, width: 8, UInt64.max), .badField(offset: 32))
+        expectDecodes(patched(bytes, at: 40, width: 8, UInt64.max - 3))
         // The same rules for a reply.
-        expectError(patched(sample("messageReply"), at: 36, width: 8, 0), .badField(offset: 28))
+        expectError(patched(sample("messageReply"), at: 40, width: 8, 0), .badField(offset: 32))
     }
 
     @Test("data: fragment rules")
     func dataFragments() {
         let fragment = sample("data fragment")  // index 1 of 3
-        expectError(patched(fragment, at: 54, width: 2, 3), .badField(offset: 54), "index == count")
-        expectError(patched(fragment, at: 54, width: 2, 0xFFFF), .badField(offset: 54), "index > count")
-        expectError(patched(fragment, at: 56, width: 2, 0), .badField(offset: 54), "fragment count 0")
-        expectError(patched(fragment, at: 56, width: 2, 1), .badField(offset: 54), "index 1 of 1")
-        expectDecodes(patched(fragment, at: 54, width: 2, 2), "last fragment")
-        expectDecodes(patched(patched(fragment, at: 54, width: 2, 0xFFFE), at: 56, width: 2, 0xFFFF))
+        expectError(patched(fragment, at: 58, width: 2, 3), .badField(offset: 58), "index == count")
+        expectError(patched(fragment, at: 58, width: 2, 0xFFFF), .badField(offset: 58), "index > count")
+        expectError(patched(fragment, at: 60, width: 2, 0), .badField(offset: 58), "fragment count 0")
+        expectError(patched(fragment, at: 60, width: 2, 1), .badField(offset: 58), "index 1 of 1")
+        expectDecodes(patched(fragment, at: 58, width: 2, 2), "last fragment")
+        expectDecodes(patched(patched(fragment, at: 58, width: 2, 0xFFFE), at: 60, width: 2, 0xFFFF))
         // An unfragmented message with fragmentCount 0 is refused too.
-        expectError(patched(sample("data"), at: 56, width: 2, 0), .badField(offset: 54))
+        expectError(patched(sample("data"), at: 60, width: 2, 0), .badField(offset: 58))
         // Fragmented data must carry exactly one body.
-        expectError(patched(sample("data"), at: 56, width: 2, 2), .badField(offset: 54), "3 bodies, 2 fragments")
+        expectError(patched(sample("data"), at: 60, width: 2, 2), .badField(offset: 58), "3 bodies, 2 fragments")
     }
 
     @Test("data: a body length larger than what is left")
     func dataBodyLengths() {
-        let bytes = sample("data")  // bodies at 60 (3 bytes), 67 (0 bytes), 71 (1 byte); 76 bytes
-        expectError(patched(bytes, at: 60, width: 4, 13), .badCount(offset: 60))
-        expectError(patched(bytes, at: 60, width: 4, UInt64(UInt32.max)), .badCount(offset: 60))
-        expectError(patched(bytes, at: 71, width: 4, 2), .badCount(offset: 71))
+        let bytes = sample("data")  // bodies at 64 (3 bytes), 71 (0 bytes), 75 (1 byte); 80 bytes
+        expectError(patched(bytes, at: 64, width: 4, 13), .badCount(offset: 64))
+        expectError(patched(bytes, at: 64, width: 4, UInt64(UInt32.max)), .badCount(offset: 64))
+        expectError(patched(bytes, at: 75, width: 4, 2), .badCount(offset: 75))
         // A longer first body swallows the others: then the third length is missing.
-        expectError(patched(bytes, at: 60, width: 4, 12), .truncated(offset: 76))
+        expectError(patched(bytes, at: 64, width: 4, 12), .truncated(offset: 80))
         // Fragment body.
-        expectError(patched(sample("data fragment"), at: 60, width: 4, 5), .badCount(offset: 60))
+        expectError(patched(sample("data fragment"), at: 64, width: 4, 5), .badCount(offset: 64))
     }
 
     // MARK: Other bodies
@@ -409,65 +409,65 @@ struct MalformedInputTests {
     @Test("checkpointChunk: index, count and length")
     func checkpointChunk() {
         let bytes = sample("checkpointChunk")  // index 1 of 2, totalBytes 10, 5 bytes
-        expectError(patched(bytes, at: 52, width: 4, 2), .badCount(offset: 52), "index == count")
-        expectError(patched(bytes, at: 52, width: 4, UInt64(UInt32.max)), .badCount(offset: 52))
-        expectError(patched(bytes, at: 56, width: 4, 0), .badCount(offset: 52), "count 0")
-        expectError(patched(bytes, at: 60, width: 4, 6), .badCount(offset: 60), "length > remaining")
-        expectError(patched(bytes, at: 60, width: 4, UInt64(UInt32.max)), .badCount(offset: 60))
-        expectError(patched(bytes, at: 36, width: 8, 4), .badCount(offset: 60), "length > totalBytes")
-        expectDecodes(patched(bytes, at: 36, width: 8, 5), "length == totalBytes")
-        expectDecodes(patched(bytes, at: 28, width: 8, 0), "terminalSeq 0 is not checked")
-        expectError(patched(bytes, at: 60, width: 4, 4), .trailingBytes(count: 1))
+        expectError(patched(bytes, at: 56, width: 4, 2), .badCount(offset: 56), "index == count")
+        expectError(patched(bytes, at: 56, width: 4, UInt64(UInt32.max)), .badCount(offset: 56))
+        expectError(patched(bytes, at: 60, width: 4, 0), .badCount(offset: 56), "count 0")
+        expectError(patched(bytes, at: 64, width: 4, 6), .badCount(offset: 64), "length > remaining")
+        expectError(patched(bytes, at: 64, width: 4, UInt64(UInt32.max)), .badCount(offset: 64))
+        expectError(patched(bytes, at: 40, width: 8, 4), .badCount(offset: 64), "length > totalBytes")
+        expectDecodes(patched(bytes, at: 40, width: 8, 5), "length == totalBytes")
+        expectDecodes(patched(bytes, at: 32, width: 8, 0), "terminalSeq 0 is not checked")
+        expectError(patched(bytes, at: 64, width: 4, 4), .trailingBytes(count: 1))
     }
 
     @Test("heartbeat: checkpointSeq above committedThrough")
     func heartbeat() {
         let bytes = sample("heartbeat")  // committed 106, checkpoint 64
-        expectError(patched(bytes, at: 36, width: 8, 107), .badField(offset: 36))
-        expectError(patched(bytes, at: 36, width: 8, UInt64.max), .badField(offset: 36))
-        expectDecodes(patched(bytes, at: 36, width: 8, 106))
-        expectDecodes(patched(patched(bytes, at: 28, width: 8, 0), at: 36, width: 8, 0))
-        expectError(patched(bytes, at: 28, width: 8, 0), .badField(offset: 36))
+        expectError(patched(bytes, at: 40, width: 8, 107), .badField(offset: 40))
+        expectError(patched(bytes, at: 40, width: 8, UInt64.max), .badField(offset: 40))
+        expectDecodes(patched(bytes, at: 40, width: 8, 106))
+        expectDecodes(patched(patched(bytes, at: 32, width: 8, 0), at: 40, width: 8, 0))
+        expectError(patched(bytes, at: 32, width: 8, 0), .badField(offset: 40))
     }
 
     @Test("checkpointReport: terminalSeq 0")
     func checkpointReport() {
-        expectError(patched(sample("checkpointReport"), at: 28, width: 8, 0), .badField(offset: 28))
+        expectError(patched(sample("checkpointReport"), at: 32, width: 8, 0), .badField(offset: 32))
     }
 
     @Test("idQuery: empty or overflowing ranges")
     func idQuery() {
         let bytes = sample("idQuery")  // firstSeq 100, count 7
-        expectError(patched(bytes, at: 28, width: 8, 0), .badCount(offset: 28))
-        expectError(patched(bytes, at: 36, width: 4, 0), .badCount(offset: 28))
-        expectError(patched(bytes, at: 28, width: 8, UInt64.max - 6), .badCount(offset: 28))
-        expectDecodes(patched(bytes, at: 28, width: 8, UInt64.max - 7))
+        expectError(patched(bytes, at: 32, width: 8, 0), .badCount(offset: 32))
+        expectError(patched(bytes, at: 40, width: 4, 0), .badCount(offset: 32))
+        expectError(patched(bytes, at: 32, width: 8, UInt64.max - 6), .badCount(offset: 32))
+        expectDecodes(patched(bytes, at: 32, width: 8, UInt64.max - 7))
     }
 
     @Test("messageFetch and fetchMiss: empty or overflowing ranges, bad reason")
     func fetches() {
         for name in ["messageFetch", "fetchMiss"] {
             let bytes = sample(name)
-            let count = UInt64(bytes[44])  // small counts: 3 and 9
-            expectError(patched(bytes, at: 36, width: 8, 0), .badCount(offset: 36), "\(name) counter 0")
-            expectError(patched(bytes, at: 44, width: 4, 0), .badCount(offset: 36), "\(name) count 0")
-            expectError(patched(bytes, at: 36, width: 8, UInt64.max - count + 1), .badCount(offset: 36), "\(name)")
-            expectDecodes(patched(bytes, at: 36, width: 8, UInt64.max - count), "\(name)")
+            let count = UInt64(bytes[48])  // small counts: 3 and 9
+            expectError(patched(bytes, at: 40, width: 8, 0), .badCount(offset: 40), "\(name) counter 0")
+            expectError(patched(bytes, at: 48, width: 4, 0), .badCount(offset: 40), "\(name) count 0")
+            expectError(patched(bytes, at: 40, width: 8, UInt64.max - count + 1), .badCount(offset: 40), "\(name)")
+            expectDecodes(patched(bytes, at: 40, width: 8, UInt64.max - count), "\(name)")
         }
         let miss = sample("fetchMiss")
         for reason: UInt64 in [2, 3, 0xFF] {
-            expectError(patched(miss, at: 52, width: 1, reason), .badField(offset: 52), "reason \(reason)")
+            expectError(patched(miss, at: 56, width: 1, reason), .badField(offset: 56), "reason \(reason)")
         }
-        expectDecodes(patched(miss, at: 52, width: 1, 0))
+        expectDecodes(patched(miss, at: 56, width: 1, 0))
     }
 
     @Test("dataReport: pendingCounter above heldThrough")
     func dataReportEntries() {
-        let bytes = sample("dataReport")  // entries at 36 (held 12, pending 11) and 76 (0, 0)
-        expectError(patched(bytes, at: 36 + 16, width: 8, 13), .badField(offset: 36 + 16))
-        expectError(patched(bytes, at: 76 + 16, width: 8, 1), .badField(offset: 76 + 16))
-        expectDecodes(patched(bytes, at: 36 + 16, width: 8, 12))
-        expectDecodes(patched(bytes, at: 36 + 8, width: 8, UInt64.max))
+        let bytes = sample("dataReport")  // entries at 40 (held 12, pending 11) and 80 (0, 0)
+        expectError(patched(bytes, at: 40 + 16, width: 8, 13), .badField(offset: 40 + 16))
+        expectError(patched(bytes, at: 80 + 16, width: 8, 1), .badField(offset: 80 + 16))
+        expectDecodes(patched(bytes, at: 40 + 16, width: 8, 12))
+        expectDecodes(patched(bytes, at: 40 + 8, width: 8, UInt64.max))
     }
 
     // MARK: Fuzz
@@ -506,7 +506,7 @@ struct MalformedInputTests {
                 bytes[5] = UInt8(rng.int(1...14))
                 bytes[6] = rng.bool() ? 0 : 1
                 bytes[7] = 0
-                if bytes.count >= 28 && rng.next() % 8 != 0 { fixLength(&bytes) }
+                if bytes.count >= Header.byteCount && rng.next() % 8 != 0 { fixLength(&bytes) }
             }
             fuzzOne(bytes, reasons: &reasons)
         }

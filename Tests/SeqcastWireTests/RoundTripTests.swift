@@ -57,8 +57,8 @@ struct MessageGenerator {
                                 pendingTs: SequenceNumber(rng.u64()), aheadTs: SequenceNumber(rng.u64()))
     }
 
-    /// Bodies that fill at most `budget` bytes including their 4-byte lengths; more than 1412
-    /// bytes in total when `large`.
+    /// Bodies that fill at most `budget` bytes including their 4-byte lengths; more than a
+    /// 1472-byte datagram's room (`roomIn1472`) in total when `large`.
     mutating func bodies(budget: Int, large: Bool) -> [[UInt8]] {
         let maxCount = min(budget / 4, Int(UInt16.max))
         let count: Int
@@ -68,8 +68,8 @@ struct MessageGenerator {
         default: count = rng.int(1...maxCount)
         }
         let left = budget - 4 * count
-        // When `large`, guarantee the datagram does not fit 1472 bytes: over 1412 body bytes.
-        let total = large ? rng.int(max(0, 1413 - 4 * count)...left) : rng.int(0...left)
+        // When `large`, guarantee the datagram does not fit 1472 bytes.
+        let total = large ? rng.int(max(0, roomIn1472 + 1 - 4 * count)...left) : rng.int(0...left)
         var rest = total
         var out: [[UInt8]] = []
         for i in 0..<count {
@@ -81,6 +81,9 @@ struct MessageGenerator {
         return out
     }
 
+    /// Body bytes (lengths included) a 1472-byte data datagram holds.
+    let roomIn1472 = 1472 - Header.byteCount - DataMessage.fixedByteCount
+
     mutating func data(capacity: Int) -> OwnedData {
         let budget = capacity - Header.byteCount - DataMessage.fixedByteCount
         let large = capacity > 1472
@@ -88,7 +91,7 @@ struct MessageGenerator {
             // One fragment of a large message.
             let fragmentCount = rng.u16(2...UInt16.max)
             let index = rng.u16(0...(fragmentCount - 1))
-            let length = large ? rng.int(1413...(budget - 4)) : rng.int(0...(budget - 4))
+            let length = large ? rng.int((roomIn1472 + 1)...(budget - 4)) : rng.int(0...(budget - 4))
             return OwnedData(sender: sender(), firstCounter: rng.edgy(1...(UInt64.max - 1)),
                              logicalTs: SequenceNumber(rng.u64()), fragmentIndex: index, fragmentCount: fragmentCount,
                              bodies: [rng.bytes(length)])
@@ -169,7 +172,7 @@ func documentedSize(_ m: OwnedMessage) -> Int {
     case .fetchMiss: body = 40
     case .checkpointChunk(let c): body = 40 + c.bytes.count
     }
-    return 28 + body
+    return Header.byteCount + body
 }
 
 /// Encodes a decoded datagram again straight from its views (no owned copy in between).
@@ -259,7 +262,7 @@ struct RoundTripTests {
         try roundTrip(original, capacity: 1472)
         let maxBodies = OwnedDatagram(.data(OwnedData(sender: SenderId(rawValue: 1), firstCounter: 1,
                                                       logicalTs: SequenceNumber(0),
-                                                      bodies: Array(repeating: [], count: (1472 - 60) / 4))))
+                                                      bodies: Array(repeating: [], count: (1472 - 64) / 4))))
         try roundTrip(maxBodies, capacity: 1472)
     }
 }

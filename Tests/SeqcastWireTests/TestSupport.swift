@@ -100,7 +100,7 @@ func patch(_ bytes: inout [UInt8], at offset: Int, width: Int, _ value: UInt64) 
 
 /// Sets the header's length field to the array's size.
 func fixLength(_ bytes: inout [UInt8]) {
-    patch(&bytes, at: 24, width: 4, UInt64(bytes.count))
+    patch(&bytes, at: 28, width: 4, UInt64(bytes.count))
 }
 
 // MARK: - Owned messages

@@ -40,7 +40,7 @@ public struct CommitServer: ProtocolRole {
     public var nextDeadline: Instant? { nil }
 
     public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
-        guard let d = output.decode(bytes, groupId: config.groupId) else { return }
+        guard let d = output.decode(bytes, groupId: config.groupId, fingerprint: config.fingerprint) else { return }
         switch d.message {
         case .commitSubmit(let batch):
             guard d.header.source == config.sequencer else { return dropUnexpected() }
@@ -163,7 +163,7 @@ public struct CommitServer: ProtocolRole {
     mutating func dropUnexpected() { output.counters.droppedUnexpectedKind &+= 1 }
 
     func header(_ kind: MessageKind) -> Header {
-        Header(kind: kind, groupId: config.groupId, epoch: epoch, source: node)
+        Header(kind: kind, groupId: config.groupId, fingerprint: config.fingerprint, epoch: epoch, source: node)
     }
 
     mutating func sendAck() {

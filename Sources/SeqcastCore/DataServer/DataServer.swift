@@ -62,7 +62,7 @@ public struct DataServer: ProtocolRole {
     public var nextDeadline: Instant? { earliest(earliest(reportAt, refreshAt), ledger.deadline) }
 
     public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
-        guard let d = output.decode(bytes, groupId: config.groupId) else { return }
+        guard let d = output.decode(bytes, groupId: config.groupId, fingerprint: config.fingerprint) else { return }
         switch d.message {
         case .data(let m), .messageReply(let m):
             onData(m, now: now)
@@ -443,7 +443,8 @@ public struct DataServer: ProtocolRole {
     mutating func dropUnexpected() { output.counters.droppedUnexpectedKind &+= 1 }
 
     func header(_ kind: MessageKind, flags: UInt16 = 0) -> Header {
-        Header(kind: kind, flags: flags, groupId: config.groupId, epoch: Epoch(1), source: node)
+        Header(kind: kind, flags: flags, groupId: config.groupId, fingerprint: config.fingerprint, epoch: Epoch(1),
+               source: node)
     }
 }
 

@@ -89,7 +89,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     // MARK: inputs
 
     public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
-        guard let d = output.decode(bytes, groupId: config.groupId) else { return }
+        guard let d = output.decode(bytes, groupId: config.groupId, fingerprint: config.fingerprint) else { return }
         switch d.message {
         case .data(let m), .messageReply(let m):
             onData(m)
@@ -313,6 +313,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     mutating func dropUnexpected() { output.counters.droppedUnexpectedKind &+= 1 }
 
     func header(_ kind: MessageKind, flags: UInt16 = 0) -> Header {
-        Header(kind: kind, flags: flags, groupId: config.groupId, epoch: Epoch(1), source: node)
+        Header(kind: kind, flags: flags, groupId: config.groupId, fingerprint: config.fingerprint, epoch: Epoch(1),
+               source: node)
     }
 }

@@ -4,6 +4,9 @@ import SeqcastWire
 /// checkpoint interval, and every timer and bound. Every node of a group runs with the same one.
 public struct GroupConfig: Sendable {
     public var groupId: UInt32
+    /// Digest of the group-wide configuration (`GroupLayout.fingerprint`), sent in every header;
+    /// a datagram carrying another is dropped and counted (`droppedWrongFingerprint`).
+    public var fingerprint: UInt32 = 0
     public var sequencer: NodeId
     public var dataServers: [NodeId]
     public var commitServers: [NodeId]
@@ -24,7 +27,7 @@ public struct GroupConfig: Sendable {
     public static let dataServersMax = 8
     public static let commitServersMax = 8
 
-    public struct Timing: Sendable {
+    public struct Timing: Sendable, Equatable {
         public var heartbeatInterval = Nanoseconds.millis(20)
         /// How long a data server batches newly held counters before reporting.
         public var reportDelay = Nanoseconds.micros(200)

@@ -6,6 +6,8 @@ public struct RoleCounters: Sendable, Equatable {
     public var datagramsReceived: UInt64 = 0
     public var droppedMalformed: UInt64 = 0
     public var droppedWrongGroup: UInt64 = 0
+    /// Datagrams of this group from a process whose group-wide configuration differs.
+    public var droppedWrongFingerprint: UInt64 = 0
     public var droppedUnexpectedKind: UInt64 = 0
     public var droppedStaleEpoch: UInt64 = 0
     public var droppedStoreFull: UInt64 = 0
@@ -17,5 +19,20 @@ public struct RoleCounters: Sendable, Equatable {
     public var checkpointFetches: UInt64 = 0
     /// The last decode failure's reason, for a person reading a counter dump.
     public var lastMalformedReason = ""
+    /// The first datagram refused for its fingerprint (who sent it, with which), so the driver
+    /// can say once which process disagrees.
+    public var firstForeignFingerprint: ForeignFingerprint?
     public init() {}
+}
+
+/// A sender of this group whose configuration fingerprint is not ours.
+public struct ForeignFingerprint: Sendable, Equatable {
+    public var source: NodeId
+    public var groupId: UInt32
+    public var fingerprint: UInt32
+    public init(source: NodeId, groupId: UInt32, fingerprint: UInt32) {
+        self.source = source
+        self.groupId = groupId
+        self.fingerprint = fingerprint
+    }
 }

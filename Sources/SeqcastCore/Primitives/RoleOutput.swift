@@ -16,8 +16,9 @@ public struct RoleOutput {
         events.reserveCapacity(1024)
     }
 
-    /// Decodes a received datagram, counting and dropping what is malformed or for another group.
-    @inlinable mutating func decode(_ bytes: UnsafeRawBufferPointer, groupId: UInt32) -> Datagram? {
+    /// Decodes a received datagram, counting and dropping what is malformed, for another group,
+    /// or from a process of this group whose configuration differs (another fingerprint).
+    @inlinable mutating func decode(_ bytes: UnsafeRawBufferPointer, groupId: UInt32, fingerprint: UInt32) -> Datagram? {
         counters.datagramsReceived &+= 1
         let d: Datagram
         do {
@@ -29,6 +30,14 @@ public struct RoleOutput {
         }
         guard d.header.groupId == groupId else {
             counters.droppedWrongGroup &+= 1
+            return nil
+        }
+        guard d.header.fingerprint == fingerprint else {
+            if counters.droppedWrongFingerprint == 0 {
+                counters.firstForeignFingerprint = ForeignFingerprint(
+                    source: d.header.source, groupId: d.header.groupId, fingerprint: d.header.fingerprint)
+            }
+            counters.droppedWrongFingerprint &+= 1
             return nil
         }
         return d

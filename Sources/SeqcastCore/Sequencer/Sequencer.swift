@@ -63,7 +63,7 @@ public struct Sequencer: ProtocolRole {
     // MARK: inputs
 
     public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
-        guard let d = output.decode(bytes, groupId: config.groupId) else { return }
+        guard let d = output.decode(bytes, groupId: config.groupId, fingerprint: config.fingerprint) else { return }
         switch d.message {
         case .dataReport(let report):
             guard let server = config.dataServerIndex(d.header.source) else { return dropUnexpected() }
@@ -208,7 +208,7 @@ public struct Sequencer: ProtocolRole {
     mutating func dropUnexpected() { output.counters.droppedUnexpectedKind &+= 1 }
 
     func header(_ kind: MessageKind) -> Header {
-        Header(kind: kind, groupId: config.groupId, epoch: epoch, source: node)
+        Header(kind: kind, groupId: config.groupId, fingerprint: config.fingerprint, epoch: epoch, source: node)
     }
 
     /// Group commit: every assignment made while handling one input goes into one record.

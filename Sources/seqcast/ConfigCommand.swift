@@ -1,0 +1,64 @@
+import ArgumentParser
+import SeqcastConfig
+import SeqcastNode
+import SeqcastRuntime
+import SeqcastTransport
+import SeqcastWire
+
+/// `seqcast config`: write a group file, or check one before any process starts from it.
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Write or check a group configuration file.",
+        subcommands: [Example.self, Check.self])
+
+    struct Example: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a commented group file for a whole group on loopback (a fresh instance id).")
+        @OptionGroup var shape: ShapeOptions
+        @Option(help: "Group name.") var name = "demo"
+        @Option(help: "Members listed in the file (more may join unlisted).") var members = 2
+
+        func run() throws {
+            var layout = shape.layout(members: members)
+            layout.name = name
+            if let problem = layout.problems().first { throw ValidationError("these options cannot run: \(problem)") }
+            print(GroupFile.render(layout), terminator: "")
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a group file: refuse it with every problem's field and line, or summarise it.",
+            discussion: "With --node, also check this host for that node: socket buffer limits, the "
+                + "locked-memory limit io_uring needs, and the multicast interface.")
+        @Argument(help: "The group file.") var file: String
+        @Option(help: "Also check this host for running this node.") var node: UInt32?
+
+        func run() throws {
+            let layout: GroupLayout
+            do {
+                layout = try GroupFile.load(path: file)
+            } catch {
+                print(error.description)
+                throw ExitCode(1)
+            }
+            print("\(file): ok: group \(layout.name) id 0x\(String(layout.groupId, radix: 16)) "
+                  + "instance 0x\(String(layout.instance, radix: 16)) fingerprint 0x\(String(layout.fingerprint, radix: 16))")
+            for role in [NodeRole.sequencer, .dataServer, .commitServer, .checkpointServer, .member] {
+                let nodes = layout.nodes.filter { $0.role == role }
+                guard !nodes.isEmpty else { continue }
+                print("  \(role.rawValue): " + nodes.map { "\($0.id.rawValue)@\($0.endpoint)" }.joined(separator: ", "))
+            }
+            print("  data group \(layout.dataGroup), commit group \(layout.commitGroup), ttl \(layout.ttl); "
+                  + "K \(layout.reportQuorum), Q \(layout.commitQuorum.map(String.init) ?? "majority"), "
+                  + "N \(layout.checkpointInterval), durability \(layout.durability.rawValue)")
+            if let node {
+                let network = NetworkConfig(layout: layout, node: NodeId(node))
+                let warnings = HostChecks.warnings(network: network, facts: HostFacts.read(for: network))
+                print("  this host for node \(node): " + (warnings.isEmpty ? "no problems found" : ""))
+                for w in warnings { print("  warning: \(w)") }
+            }
+        }
+    }
+}
