@@ -152,6 +152,12 @@ struct BenchCommand: ParsableCommand {
         r.add("checkpoints_installed", throughput.total("checkpoints_installed"))
         r.add("repair_throttled", throughput.total("repair_throttled", servers: true) + throughput.total("repair_throttled"))
         r.add("dropped_malformed", throughput.total("dropped_malformed", servers: true) + throughput.total("dropped_malformed"))
+        // Another group's datagrams, and this group's from a process with another group file.
+        for key in ["dropped_wrong_group", "dropped_wrong_fingerprint"] where hostileRate == 0 {
+            r.add(key, throughput.total(key, servers: true) + throughput.total(key))
+        }
+        r.add("fingerprint", String(layout.fingerprint, radix: 16))
+        r.add("group_file", base + "/throughput/group.yaml")
         r.add("throughput_phase_seconds", throughput.seconds)
         // CPU the whole group used in the throughput phase, per message delivered at a member:
         // what a message costs the machine, steadier than a rate on a shared host.
@@ -177,6 +183,8 @@ struct BenchCommand: ParsableCommand {
             print(r.description)
         } else {
             printSummary(throughput, latency, layout: layout, ok: ok, transport: transport)
+            print("  group file:  \(base)/throughput/group.yaml (fingerprint 0x\(String(layout.fingerprint, radix: 16)); "
+                  + "seqcast run <role> --config FILE --node N starts one process of such a group)")
         }
         if !ok { throw ExitCode(1) }
     }
