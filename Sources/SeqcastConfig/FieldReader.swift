@@ -26,7 +26,6 @@ final class FieldReader {
     /// A mapping's fields, with only `allowed` keys accepted.
     struct Section {
         let path: String
-        let node: Node
         let values: [String: Node]
     }
 
@@ -47,7 +46,7 @@ final class FieldReader {
             lines[field] = key.mark?.line ?? value.mark?.line
             values[name] = value
         }
-        return Section(path: path, node: node, values: values)
+        return Section(path: path, values: values)
     }
 
     func field(_ s: Section, _ key: String) -> String { s.path.isEmpty ? key : "\(s.path).\(key)" }

@@ -2,7 +2,7 @@ import Glibc
 import SeqcastTransport
 
 /// What a host offers a Seqcast process, read once at start (`HostFacts.read`).
-public struct HostFacts: Sendable, Equatable {
+public struct HostFacts: Sendable {
     public var rmemMax: Int?
     public var wmemMax: Int?
     /// Root (SO_RCVBUFFORCE passes the limits above).
@@ -27,12 +27,6 @@ public struct HostFacts: Sendable, Equatable {
     }
 
     public init() {}
-
-    public static func == (a: HostFacts, b: HostFacts) -> Bool {
-        a.rmemMax == b.rmemMax && a.wmemMax == b.wmemMax && a.privileged == b.privileged
-            && a.memlockBytes == b.memlockBytes && a.kernel?.0 == b.kernel?.0 && a.kernel?.1 == b.kernel?.1
-            && a.interface == b.interface
-    }
 
     /// This host's values for a process that will use `network`.
     public static func read(for network: NetworkConfig) -> HostFacts {

@@ -55,14 +55,6 @@ public struct NetworkConfig: Sendable {
         ttl = layout.ttl
     }
 
-    public static let ipv6Defaults: NetworkConfig = {
-        var n = NetworkConfig()
-        n.family = 6
-        n.interfaceAddress = "::1"
-        n.interfaceName = "lo"
-        return n
-    }()
-
     /// The layout's multicast groups and hosts for IPv6 on the interface (ff02:: groups, ::1).
     public static func useIPv6Defaults(_ layout: inout GroupLayout) {
         layout.dataGroup.host = "ff02::5351:1"
