@@ -168,6 +168,7 @@ func counters(_ output: RoleOutput, _ report: inout Report) {
     report.add("fetches_sent", c.fetchesSent)
     report.add("repairs_served", c.repairsServed)
     report.add("retransmissions", c.retransmissions)
+    report.add("retransmits_deferred", c.retransmitsDeferred)
     report.add("checkpoint_fetches", c.checkpointFetches)
 }
 

@@ -147,6 +147,7 @@ struct BenchCommand: ParsableCommand {
         r.add("fetches", throughput.total("fetches_sent"))
         r.add("repairs_served", throughput.total("repairs_served", servers: true))
         r.add("retransmissions", throughput.total("retransmissions"))
+        r.add("retransmits_deferred", throughput.total("retransmits_deferred"))
         // Members that fell behind the collection horizon and rejoined from a checkpoint: their
         // rate counts what the checkpoint moved them past.
         r.add("checkpoints_installed", throughput.total("checkpoints_installed"))

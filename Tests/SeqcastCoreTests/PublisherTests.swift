@@ -75,6 +75,35 @@ struct PublisherTests {
         #expect(g.sentPackets(kind: .data, from: g.memberId(0), to: ds).filter { $0.carries(x.sender, counter: 2) }.count == 2)
     }
 
+    @Test("publisher: a retransmission round resends at most retransmitDatagramsMax datagrams, oldest first; the rest waits and still commits")
+    func retransmissionRoundIsBounded() throws {
+        var g = TestGroup(members: 2) { $0.limits.retransmitDatagramsMax = 8 }
+        // Ten messages of four fragments each: 40 datagrams, five times one round's budget.
+        let ids = try (0..<10).map { try g.publishAccepted(0, TestGroup.body($0, size: 5_000)) }
+        let member = g.memberId(0)
+        let ds = g.config.dataServers[0]
+        // No data server hears the publisher for a while: nothing is numbered, every round is due.
+        let cutOff = g.now + .millis(200)
+        let fromPublisher: (Packet) -> Bool = { $0.kind == .data && $0.from == member && $0.sentAt < cutOff }
+        g.run(for: .millis(200), drop: fromPublisher)
+        let sends = g.sentPackets(kind: .data, from: member, to: ds).compactMap { p in p.data.map { (p.sentAt, $0) } }
+        let firstSend = sends.first?.0
+        let rounds = Dictionary(grouping: sends.filter { $0.0 != firstSend }, by: \.0)
+        #expect(sends.filter { $0.0 == firstSend }.count == 40, "the first send is not a retransmission: all of it goes")
+        #expect(rounds.count >= 3, "several retransmission rounds in 200 ms")
+        for (_, round) in rounds {
+            #expect(round.count <= 8, "a round stays within its budget")
+            // Oldest first: a round resends the head of the window, never skipping to later counters.
+            let counters = Set(round.map(\.1.counters.lowerBound))
+            #expect(counters.contains(1), "the head is in every round")
+        }
+        #expect(g.members[0].output.counters.retransmitsDeferred > 0)
+
+        // The network heals: the deferred rest goes out in later rounds and everything commits.
+        try g.run(until: { $0.allDelivered(through: 10) })
+        #expect(g.memberDeliveries(1).map(\.id) == ids)
+    }
+
     @Test("fragmentation: a message larger than a datagram travels as fragments and is delivered intact")
     func fragmentation() throws {
         var g = TestGroup(members: 3)

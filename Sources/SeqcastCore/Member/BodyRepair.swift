@@ -85,12 +85,15 @@ extension Member {
     }
 
     /// Sends what was published but not yet sent, and retransmits what has waited too long
-    /// for its commit (same id, same timestamp: Part 1 §6).
+    /// for its commit (same id, same timestamp: Part 1 §6). A retransmission round resends at
+    /// most `retransmitDatagramsMax` datagrams from the head of the window; due entries past
+    /// that budget wait one more delay (their commits most likely only wait for the head's).
     mutating func flushPublisher(now: Instant) {
         let writer = DataRunWriter(header: header(.data), destination: .dataGroup,
                                    datagramBytes: config.datagramBytesMax)
         var i = publisher.head
         var retransmitting = false
+        var budget = config.limits.retransmitDatagramsMax
         defer { if retransmitting { publisher.retransmitted(&prng) } }
         while i < publisher.window.count {
             let p = publisher.window[i]
@@ -100,7 +103,14 @@ extension Member {
                 i += 1
                 continue
             }
-            if p.sentAt != nil {
+            let resend = p.sentAt != nil
+            if resend {
+                guard budget > 0 else {
+                    publisher.window[i].sentAt = now
+                    output.counters.retransmitsDeferred &+= 1
+                    i += 1
+                    continue
+                }
                 output.counters.retransmissions &+= 1
                 retransmitting = true
             }
@@ -112,8 +122,10 @@ extension Member {
             }
             let first = i
             let encodeFailures = output.outbox.droppedEncode
+            let limit = resend ? budget : .max
             let sent = Self.send(writer, &output.outbox, bodies, publisher.window, first: first, count: n,
-                                 sender: publisher.sender, logicalTs: p.logicalTs)
+                                 datagramsMax: limit, sender: publisher.sender, logicalTs: p.logicalTs)
+            if resend { budget -= sent.datagrams }
             if output.outbox.droppedEncode != encodeFailures {
                 // A body that cannot be encoded (a size bug, counted) would fail again at once:
                 // wait for the retransmission timer instead of retrying on every tick.
@@ -121,11 +133,15 @@ extension Member {
                 i += n
                 continue
             }
-            // Only what left is sent; the rest (the outbox at its ceiling) stays due and goes
-            // with the next flush, after the node drained the outbox.
             for k in first..<(first + sent.bodies) { publisher.window[k].sentAt = now }
-            guard sent.bodies == n else { return }
-            i += n
+            i += sent.bodies
+            guard sent.bodies == n else {
+                // Stopped by the round's budget: the loop defers the rest. Stopped by the outbox
+                // at its ceiling: the rest stays due and goes with the next flush, after the node
+                // drained the outbox.
+                if sent.datagrams >= limit { continue }
+                return
+            }
         }
         publisher.flushDue = false
     }
@@ -134,9 +150,10 @@ extension Member {
     /// store and window as separate arguments, so the closures borrow them instead of making
     /// Swift copy the store (and window) for each call.
     static func send(_ writer: DataRunWriter, _ outbox: inout Outbox, _ bodies: BodyStore, _ window: [Publisher.Pending],
-                     first: Int, count: Int, sender: SenderId, logicalTs: SequenceNumber) -> DataRunWriter.Sent {
+                     first: Int, count: Int, datagramsMax: Int = .max, sender: SenderId,
+                     logicalTs: SequenceNumber) -> DataRunWriter.Sent {
         writer.send(outbox: &outbox, sender: sender, firstCounter: window[first].counter,
-                    logicalTs: logicalTs, count: count,
+                    logicalTs: logicalTs, count: count, datagramsMax: datagramsMax,
                     length: { bodies.byteCount(window[first + $0].body) },
                     write: { (k: Int, range: Range<Int>, w: inout WireWriter) throws(EncodeError) in
                         try bodies.write(window[first + k].body, range: range, into: &w)

@@ -56,6 +56,12 @@ public struct GroupConfig: Sendable {
         /// Body slots of a store (data server or member); a full store drops and counts.
         public var bodySlotsMax = 16_384
         public var outboxSlotsMax = 256
+        /// Datagrams one retransmission round of a publisher may resend, oldest first; the rest
+        /// of the window waits for the next round. The sequencer numbers a sender's counters in
+        /// order, so the head is what blocks: resending a whole window of large (fragmented)
+        /// messages every timeout measured as congestion collapse (a member busy resending for
+        /// good, never reading its commits). 256 covers a whole default window of small messages.
+        public var retransmitDatagramsMax = 256
         /// Reply datagrams one repair request may produce (protects servers from floods).
         public var repairDatagramsMax = 16
         /// Runs one id query may ask for.

@@ -16,6 +16,8 @@ public struct RoleCounters: Sendable, Equatable {
     public var fetchesSent: UInt64 = 0
     public var repairsServed: UInt64 = 0
     public var retransmissions: UInt64 = 0
+    /// Due window entries a retransmission round left for the next (its budget spent).
+    public var retransmitsDeferred: UInt64 = 0
     public var checkpointFetches: UInt64 = 0
     /// The last decode failure's reason, for a person reading a counter dump.
     public var lastMalformedReason = ""
