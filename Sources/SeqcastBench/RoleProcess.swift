@@ -34,8 +34,12 @@ public struct RoleProcessOptions: Sendable {
     public var joining = false
     /// The lowest incarnation this start may take (the state file's next one if higher).
     public var incarnation: UInt32 = 1
-    /// Where the node's incarnation file lives (data servers, members, checkpoint servers).
+    /// Where nodes' data folders live by default (`<stateDirectory>/<group name>-<node>`).
     public var stateDirectory = "/var/tmp/seqcast"
+    /// The node's data folder (DataFolder): its incarnation and, with durability sync, its log.
+    public var dataDirectory: String?
+    /// Format a new node's (empty) folder before starting (`seqcast run … --init`).
+    public var initialize = false
     public var spinPolls = 8
     public init(role: NodeRole, node: NodeId) {
         self.role = role
@@ -63,8 +67,36 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
     }
     let network = try NodeNetwork(config: o.network, layout: layout, node: o.node)
     if let reason = network.fallbackReason { log(reason) }
+    // The node's own disk: made by --init only, checked against the group, locked for this process.
+    let folderPath = o.dataDirectory ?? "\(o.stateDirectory)/\(layout.name)-\(o.node.rawValue)"
+    if o.initialize {
+        try DataFolder.create(path: folderPath, identity: DataFolder.Identity(
+            groupInstance: layout.instance, groupId: config.groupId, node: o.node, role: o.role.rawValue,
+            folderId: DataFolder.randomId()))
+    }
+    let folder = try DataFolder.open(path: folderPath, groupInstance: layout.instance, groupId: config.groupId,
+                                     node: o.node, role: o.role.rawValue)
+    let restarted = !o.initialize
+    if restarted, o.role == .sequencer, layout.durability == .none {
+        throw RoleProcessError.storage(StorageError(
+            "sequencer restart refused: the group's durability is none, so \(folderPath) holds no log of the numbers it "
+            + "assigned, and numbering again from scratch could bind a committed number to a second message. "
+            + "Run the group with durability sync (protocol.durability in the group file), or start a new group"))
+    }
+    // Roles whose records the protocol needs back after a crash keep a log (durability sync).
+    var store = RuntimeLogStore()
+    var recovered: [[UInt8]] = []
+    if layout.durability == .sync, o.role.keepsLog {
+        let opened = try FileLogStore.open(folder: folder.logFolder, create: o.initialize)
+        store = RuntimeLogStore(file: opened.store)
+        recovered = opened.recovered
+        if restarted {
+            log("recovered \(recovered.count) records from \(folder.logFolder)"
+                + (opened.tornBytes > 0 ? " (cut a torn tail of \(opened.tornBytes) bytes)" : ""))
+        }
+    }
     // Senders and data servers take an incarnation above every earlier start's.
-    let incarnationFile = IncarnationFile(directory: o.stateDirectory, group: config.groupId, node: o.node)
+    let incarnationFile = IncarnationFile(path: folder.incarnationPath)
     let incarnation = o.role.claimsIncarnation ? try incarnationFile.claim(atLeast: o.incarnation) : o.incarnation
     let now = Instant(nanoseconds: seqcast_monotonic_ns())
     let seed = now.nanoseconds ^ UInt64(o.node.rawValue) << 32
@@ -73,25 +105,27 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
     report.add("node", o.node.rawValue)
     report.add("transport", network.transport)
     report.add("threads", o.threads.resolved.rawValue)
-    report.add("durability", ImmediateLogStore().durability)
+    report.add("durability", store.durability)
+    report.add("data_folder", folderPath)
+    report.add("recovered_records", recovered.count)
     report.add("group", layout.name)
     report.add("fingerprint", String(fingerprint, radix: 16))
     report.add("incarnation", incarnation)
     switch o.role {
     case .sequencer:
-        let role = Sequencer(config: config, node: o.node, now: now)
-        var loop = RoleLoop(role: role, workload: NoWorkload<Sequencer>(), network: network, id: o.node)
+        let role = Sequencer(config: config, node: o.node, recovering: recovered, now: now)
+        var loop = RoleLoop(role: role, workload: NoWorkload<Sequencer>(), network: network, id: o.node, store: store)
         try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         report.add("committed_through", loop.role.committedThrough.rawValue)
         counters(loop.role.output, &report)
     case .dataServer:
         let role = DataServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now)
-        var loop = RoleLoop(role: role, workload: NoWorkload<DataServer>(), network: network, id: o.node)
+        var loop = RoleLoop(role: role, workload: NoWorkload<DataServer>(), network: network, id: o.node, store: store)
         try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         counters(loop.role.output, &report)
     case .commitServer:
-        let role = CommitServer(config: config, node: o.node, now: now)
-        var loop = RoleLoop(role: role, workload: NoWorkload<CommitServer>(), network: network, id: o.node)
+        let role = CommitServer(config: config, node: o.node, recovering: recovered, now: now)
+        var loop = RoleLoop(role: role, workload: NoWorkload<CommitServer>(), network: network, id: o.node, store: store)
         try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         counters(loop.role.output, &report)
     case .member, .checkpointServer:
@@ -100,11 +134,11 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
             ? Member(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now, app: app,
                      joining: o.joining)
             : .checkpointServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now, app: app,
-                                restarted: o.joining)
+                                recovering: recovered, restarted: o.joining || restarted)
         role.digestsDeliveredBodies = false  // nothing here reads the events' body digests
         var workload = MemberWorkload(plan: o.plan, node: o.node)
         workload.incarnationFile = incarnationFile
-        var loop = RoleLoop(role: role, workload: workload, network: network, id: o.node)
+        var loop = RoleLoop(role: role, workload: workload, network: network, id: o.node, store: store)
         try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         memberReport(loop, &report)
         counters(loop.role.output, &report)
@@ -139,6 +173,14 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
     report.add("loop_iterations", loop.stats.iterations)
     report.add("loop_blocking_polls", loop.stats.blockingPolls)
     report.add("loop_ticks", loop.stats.ticks)
+    if let file = loop.node.store.file {
+        report.add("log_records_written", file.recordsWritten)
+        report.add("log_bytes_written", file.bytesWritten)
+        report.add("log_syncs", file.syncs)
+        report.add("log_segments", file.segmentCount)
+        report.add("log_segments_deleted", file.segmentsDeleted)
+        report.add("log_disk_bytes", file.diskBytes)
+    }
     report.add("own_loopback", loop.node.counters.ownLoopback)
     report.add("tx_datagrams", loop.network.datagramsSent)
     report.add("tx_send_calls", loop.network.sendCalls)
@@ -209,9 +251,11 @@ public enum RoleProcessError: Error, CustomStringConvertible {
     case layout(LayoutProblem)
     case wrongRole(node: NodeId, listed: NodeRole, asked: NodeRole)
     case notListed(node: NodeId, role: NodeRole)
+    case storage(StorageError)
 
     public var description: String {
         switch self {
+        case .storage(let e): e.description
         case .layout(let p): "the group file cannot run: \(p)"
         case .wrongRole(let n, let listed, let asked):
             "node \(n.rawValue) is a \(listed.rawValue) in the group file, not a \(asked.rawValue)"

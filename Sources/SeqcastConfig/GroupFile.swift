@@ -154,7 +154,7 @@ public enum GroupFile {
                 l.durability = mode
             } else {
                 let allowed = DurabilityMode.allCases.map(\.rawValue).joined(separator: ", ")
-                r.fail(r.field(p, "durability"), "\"\(t)\" refused; allowed: \(allowed) (sync arrives with stable storage)", at: n)
+                r.fail(r.field(p, "durability"), "\"\(t)\" refused; allowed: \(allowed)", at: n)
             }
         }
     }

@@ -22,6 +22,9 @@ public enum NodeRole: String, Sendable, CaseIterable {
 
     /// Roles that send under an incarnation of their own (a data server reports under one too).
     public var claimsIncarnation: Bool { self != .sequencer && self != .commitServer }
+    /// Roles whose storage records the protocol needs back after a crash (durability sync):
+    /// the sequencer's assignments, commit servers' accepted runs, checkpoint servers' checkpoints.
+    public var keepsLog: Bool { self == .sequencer || self == .commitServer || self == .checkpointServer }
 }
 
 /// A host and port.
@@ -85,8 +88,8 @@ public struct GroupLayout: Sendable, Equatable {
     /// address; without an address each node uses its own unicast host's.
     public var interfaceName: String?
     public var interfaceAddress: String?
-    /// What a completed storage write means (only `none` exists until the storage issue lands).
-    public var durability = DurabilityMode.none
+    /// What a completed storage write means: `sync` (the default) or `none` (benchmarks).
+    public var durability = DurabilityMode.sync
     /// The protocol's timers (heartbeat, report delay, NAK and retransmission timers).
     public var timing = GroupConfig.Timing()
 
@@ -202,6 +205,11 @@ public struct GroupLayout: Sendable, Equatable {
 
 /// What a completed storage write means for a group (protocol.md Part 2 §4).
 public enum DurabilityMode: String, Sendable, CaseIterable {
-    /// Nothing reaches a disk: a write completes at once (every real process today).
+    /// A write completes once `fdatasync` returned on the node's own log (FileLogStore): the
+    /// sequencer's, commit servers' and checkpoint servers' state survives kill -9 and power
+    /// loss of a node (not of a majority of commit servers at once).
+    case sync
+    /// Nothing reaches a disk: a write completes at once. For benchmarks; every figure measured
+    /// with it says so. A restarted sequencer then cannot recover its numbering.
     case none
 }

@@ -63,23 +63,26 @@ public let stopRequested = Atomic<Bool>(false)
 /// until the role's next deadline (at most `blockMaxNanos`, so a stop request is seen). Two
 /// cores host a whole group here, so a loop never spins for long.
 ///
-/// Durability `none` (`ImmediateLogStore`): a storage write is complete as soon as it is
-/// queued (no stable storage yet); the role still never reveals a record before its ticket
-/// returns.
+/// Storage (`RuntimeLogStore`): with durability `none` a write is complete as soon as it is
+/// queued; with `sync` once the log's sync thread synced it. While a write waits for its sync
+/// the loop blocks at most `syncPollNanos`, so a completed sync reaches the role within that
+/// (the role never reveals a record before its ticket returns).
 public struct RoleLoop<W: LoopWorkload> {
-    public typealias RuntimeNode = Node<W.Role, NodeNetwork, ImmediateLogStore, W>
+    public typealias RuntimeNode = Node<W.Role, NodeNetwork, RuntimeLogStore, W>
     public var node: RuntimeNode
     public var stats = LoopStatistics()
     public var spinPolls = 8
     public var blockMaxNanos: Int64 = 10_000_000
+    /// How long the loop blocks at most while a storage write waits for its sync.
+    public var syncPollNanos: Int64 = 50_000
     /// Where the loop says what a person must hear once (a process with another group file).
     public var log: @Sendable (String) -> Void = { _ in }
     /// This process's group fingerprint, named when another process's differs.
     public var fingerprint: UInt32 = 0
     @usableFromInline var toldForeignFingerprint = false
 
-    public init(role: W.Role, workload: W, network: NodeNetwork, id: NodeId) {
-        node = Node(id: id, role: role, transport: network, store: ImmediateLogStore(), sink: workload,
+    public init(role: W.Role, workload: W, network: NodeNetwork, id: NodeId, store: RuntimeLogStore = RuntimeLogStore()) {
+        node = Node(id: id, role: role, transport: network, store: store, sink: workload,
                     repairDatagramsPerSecond: network.config.repairDatagramsPerSecond, now: Self.clock())
     }
 
@@ -103,7 +106,8 @@ public struct RoleLoop<W: LoopWorkload> {
             if let w = workloadWake { wake = wake.map { min($0, w) } ?? w }
             var timeout: Int64 = 0
             if idlePolls >= spinPolls, wake.map({ $0 > now }) ?? true {
-                timeout = wake.map { Int64(min(UInt64(blockMaxNanos), $0.nanoseconds - now.nanoseconds)) } ?? blockMaxNanos
+                let blockMax = node.store.awaitingSync ? syncPollNanos : blockMaxNanos
+                timeout = wake.map { Int64(min(UInt64(blockMax), $0.nanoseconds - now.nanoseconds)) } ?? blockMax
                 stats.blockingPolls &+= 1
             }
             let n = source.poll(timeoutNanos: timeout)

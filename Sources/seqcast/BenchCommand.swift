@@ -102,7 +102,9 @@ struct BenchCommand: ParsableCommand {
             }
         } else {
             l = shape.layout(members: members)
+            l.durability = .none
         }
+        if let d = shape.durability { l.durability = d }
         if netnsPrefix != nil {
             for n in l.nodes { l.setHost("\(netnsSubnet)\(n.id.rawValue)", of: n.id) }
             l.host = "\(netnsSubnet)0"
@@ -134,7 +136,7 @@ struct BenchCommand: ParsableCommand {
         r.add("latency_p99_us", latency.map { l in l.members.map { l.number($0, "latency_p99_us") }.max() ?? 0 } ?? 0)
         r.add("latency_rate_per_second", throughput.slowestRate * latencyFraction)
         r.add("transport", transport)
-        r.add("durability", "none")
+        r.add("durability", layout.durability.rawValue)
         r.add("messages", delivered)
         r.add("digests_match", ok)
         r.add("members", members)

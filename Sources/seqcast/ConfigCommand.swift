@@ -21,6 +21,7 @@ struct ConfigCommand: ParsableCommand {
 
         func run() throws {
             var layout = shape.layout(members: members)
+            if let d = shape.durability { layout.durability = d }
             layout.name = name
             if let problem = layout.problems().first { throw ValidationError("these options cannot run: \(problem)") }
             print(GroupFile.render(layout), terminator: "")

@@ -39,7 +39,9 @@ final class GroupLauncher {
         let report = "\(scratch)/\(node).json"
         let published = publishes ? "\(scratch)/\(node).published" : nil
         for path in [report, published].compactMap({ $0 }) { try? FileManager.default.removeItem(atPath: path) }
+        // A fresh group: each node formats its own folder in the scratch directory.
         var args = ["run", role.rawValue, "--node", "\(node)"] + commonArguments + extra + ["--report-file", report]
+            + ["--data-dir", "\(scratch)/data/\(node)", "--init"]
         if let p = published { args += ["--published-file", p] }
         let (netns, placed) = placement(node)
         args += placed

@@ -9,6 +9,7 @@ import SeqcastWire
 extension TransportChoice: ExpressibleByArgument {}
 extension ThreadMode: ExpressibleByArgument {}
 extension NodeRole: ExpressibleByArgument {}
+extension DurabilityMode: ExpressibleByArgument {}
 
 /// The shape of a group that `seqcast bench` builds or `seqcast config example` writes: these
 /// become a group file, which is all the processes see (they are not flags of `seqcast run`).
@@ -34,6 +35,8 @@ struct ShapeOptions: ParsableArguments {
     @Option(help: "Node n listens for unicast on base-port + n.") var basePort: UInt16 = 18_400
     @Option(help: "Multicast TTL / hop limit.") var ttl = 1
     @Option(help: "Interface name multicast uses (IPv6 needs one; default lo with --ipv6).") var interfaceName: String?
+    @Option(help: "sync (a completed write was fdatasync'ed on the node's log) or none (nothing kept; benchmarks). Default: none for bench, sync for config example.")
+    var durability: DurabilityMode?
 
     /// The standard layout of this shape with `members` members listed, placed on the network
     /// these options name, with a fresh instance id (a new group).

@@ -30,8 +30,12 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Non-blocking polls before a loop blocks in the kernel.") var spinPolls = 8
     @Flag(help: "Member: start from the group's latest checkpoint.") var join = false
     @Option(help: "Lowest incarnation to take (the state file's next one is used if higher).") var incarnation: UInt32 = 1
-    @Option(help: "Folder of the node's incarnation file (data servers, members, checkpoint servers).")
+    @Option(help: "Where data folders live unless --data-dir is given (<state-dir>/<group name>-<node>).")
     var stateDir = "/var/tmp/seqcast"
+    @Option(help: "The node's data folder: its incarnation and, with durability sync, its log. Restarting with the same folder recovers the node.")
+    var dataDir: String?
+    @Flag(name: .customLong("init"), help: "Format a new node's empty data folder first (refused if it holds anything); a restart runs without it.")
+    var initialize = false
     @Option(help: "Member: messages to publish.") var publish: UInt64 = 0
     @Option(help: "Member: stop publishing after this many seconds.") var publishSeconds: Double?
     @Option(help: "Member: messages per second (default: as fast as back-pressure allows).") var rate: Double?
@@ -70,6 +74,8 @@ struct RunCommand: ParsableCommand {
         o.joining = join
         o.incarnation = incarnation
         o.stateDirectory = stateDir
+        o.dataDirectory = dataDir
+        o.initialize = initialize
         o.plan.publishCount = publishSeconds != nil && publish == 0 ? UInt64.max : publish
         o.plan.publishSeconds = publishSeconds
         o.plan.rate = rate

@@ -74,7 +74,7 @@ struct GroupFileTests {
         ("report-quorum:", "  report-quorum: 4", "protocol.report-quorum", "between 1 and the 3 data servers"),
         ("checkpoint-interval:", "  checkpoint-interval: 40000", "protocol.checkpoint-interval", "two intervals"),
         ("sender-window:", "  sender-window: 100000", "protocol.sender-window", "must fit in a store"),
-        ("durability:", "  durability: fsync", "protocol.durability", "allowed: none"),
+        ("durability:", "  durability: fsync", "protocol.durability", "allowed: sync, none"),
         ("lifetime:", "  lifetime: 3", "protocol.lifetime", "16 …"),
         ("heartbeat:", "  heartbeat: 20", "timers.heartbeat", "20ms"),
         ("heartbeat:", "  heartbeats: 20ms", "timers.heartbeats", "unknown field"),

@@ -136,6 +136,14 @@ int seqcast_futex_wake(uint32_t *word, int count);
 /// A CPU pause for spin loops.
 void seqcast_cpu_relax(void);
 
+// ---- checksums ------------------------------------------------------------------------------
+/// CRC32C (Castagnoli, reflected, as in iSCSI/ext4) of `len` bytes, continuing from `crc` (0 to
+/// start; the result of one call feeds the next). SSE4.2's crc32 instruction where the CPU has
+/// it (checked once), a table otherwise; both give the same value.
+uint32_t seqcast_crc32c(uint32_t crc, const void *data, size_t len);
+/// 1 if the hardware path is in use.
+int seqcast_crc32c_hardware(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,9 @@ public struct IncarnationFile: Sendable {
         path = "\(directory)/group-\(group)-node-\(node.rawValue).incarnation"
     }
 
+    /// The file in a node's data folder (`DataFolder.incarnationPath`).
+    public init(path: String) { self.path = path }
+
     /// Claims this start's incarnation: above every recorded one and at least `atLeast`.
     public func claim(atLeast: UInt32) throws(FileError) -> UInt32 {
         let recorded = read() ?? 0
