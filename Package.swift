@@ -59,7 +59,8 @@ let package = Package(
         // modes and the SPSC ring, the state files, the system-call policy.
         .target(
             name: "SeqcastRuntime",
-            dependencies: ["SeqcastTransport", "SeqcastNode", "SeqcastCore", "SeqcastWire", "CSeqcastShim"]
+            dependencies: ["SeqcastTransport", "SeqcastNode", "SeqcastCore", "SeqcastWire", "CSeqcastShim"],
+            exclude: ["Storage/STORAGE.md"]
         ),
         // The benchmark workload and application (`seqcast run` / `seqcast bench`), outside the
         // library; latency percentiles with HdrHistogram.

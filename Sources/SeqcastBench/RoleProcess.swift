@@ -211,6 +211,7 @@ func counters(_ output: RoleOutput, _ report: inout Report) {
     report.add("repairs_served", c.repairsServed)
     report.add("retransmissions", c.retransmissions)
     report.add("retransmits_deferred", c.retransmitsDeferred)
+    report.add("bodies_evicted", c.bodiesEvicted)
     report.add("checkpoint_fetches", c.checkpointFetches)
 }
 

@@ -1,8 +1,7 @@
 import SeqcastCore
 
 /// The storage seam of a node: takes the records a role queued (`StorageQueue`), makes them
-/// durable in order, and says which ticket is durable. Real files arrive with the storage
-/// issue; the simulator's `SimDisk` and the runtime's `ImmediateLogStore` implement it now.
+/// durable in order, and says which ticket is durable. Implemented by the simulator's `SimDisk`, the runtime's `ImmediateLogStore` (none) and `FileLogStore` (sync).
 ///
 /// Contract: tickets are appended in rising order; `takeDurable` returns each durable prefix at
 /// most once, rising, so the role's `persisted(_:now:)` sees "durable through t" exactly once per

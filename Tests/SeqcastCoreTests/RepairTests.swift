@@ -136,3 +136,35 @@ struct RepairTests {
         #expect(g.memberDeliveries(1).map(\.bodyDigest) == [TestGroup.digest(body)])
     }
 }
+
+@Suite("A member's full store")
+struct FullStoreTests {
+    // A member far behind (a restarted checkpoint server replaying from its checkpoint) fills
+    // its store with the live stream; the bodies it fetches for its next numbers must still fit.
+    @Test("a body due soon evicts the bodies far ahead; a body far ahead is dropped and counted")
+    func dueSoonEvictsFarAhead() {
+        let config = TestGroup.makeConfig { $0.limits.bodySlotsMax = 64 }
+        var m = Member(config: config, node: NodeId(41), incarnation: 1, seed: 1, now: .zero)
+        let other = SenderId(node: NodeId(42), incarnation: 1)
+        let body = [UInt8](repeating: 7, count: 1_000)  // one datagram-sized slot each
+        func keep(_ counter: UInt64) {
+            body.withUnsafeBytes { m.keep(MessageId(sender: other, counter: counter), logicalTs: .zero, body: $0) }
+        }
+        for c in UInt64(20)..<84 { keep(c) }
+        #expect(m.bodies.largeSlotsFree == 0, "64 bodies far ahead fill the store")
+        #expect(m.dueSoonCounters == 16)
+
+        keep(200)
+        #expect(m.output.counters.droppedStoreFull == 1, "far ahead and full: dropped")
+        #expect(m.output.counters.bodiesEvicted == 0, "a far body never evicts others")
+        #expect(m.pending[MessageId(sender: other, counter: 200)] == nil)
+
+        keep(1)
+        #expect(m.pending[MessageId(sender: other, counter: 1)] != nil, "the next body is kept")
+        #expect(m.output.counters.bodiesEvicted == 64, "every body beyond counter 16 went")
+        #expect(m.bodies.largeSlotsFree == 63)
+        keep(16)
+        #expect(m.pending[MessageId(sender: other, counter: 16)] != nil)
+        #expect(m.output.counters.droppedStoreFull == 1)
+    }
+}

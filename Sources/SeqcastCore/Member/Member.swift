@@ -189,11 +189,35 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     }
 
     mutating func keep(_ id: MessageId, logicalTs: SequenceNumber, body: UnsafeRawBufferPointer) {
-        guard let h = bodies.store(body) else {
-            output.counters.droppedStoreFull &+= 1
+        if let h = bodies.store(body) {
+            pending[id] = StoredMessage(logicalTs: logicalTs, body: h)
             return
         }
-        pending[id] = StoredMessage(logicalTs: logicalTs, body: h)
+        // Full. A member far behind (a restarted checkpoint server replaying from its
+        // checkpoint) fills its store with the live stream far ahead of what it delivers, and
+        // could then never keep the bodies it fetches for its next numbers: measured as a group
+        // stalled for good (the checkpoint server stuck, data servers' stores full behind it).
+        // A body due soon makes room by evicting every body far ahead (fetched again when due).
+        if isDueSoon(id), evictFarAhead() > 0, let h = bodies.store(body) {
+            pending[id] = StoredMessage(logicalTs: logicalTs, body: h)
+            return
+        }
+        output.counters.droppedStoreFull &+= 1
+    }
+
+    /// Counters per sender counted as due soon: a quarter of the store shared by the senders.
+    var dueSoonCounters: UInt64 { UInt64(max(16, config.limits.bodySlotsMax / 4 / max(1, deliveredCounter.count))) }
+
+    func isDueSoon(_ id: MessageId) -> Bool {
+        id.counter <= deliveredCounter[id.sender, default: 0] + dueSoonCounters
+    }
+
+    /// Frees the kept bodies of other senders that are not due soon; returns how many.
+    mutating func evictFarAhead() -> Int {
+        let far = pending.entries.map(\.key).filter { $0.sender != publisher.sender && !isDueSoon($0) }
+        for id in far { bodies.free(pending.removeValue(forKey: id)!.body) }
+        output.counters.bodiesEvicted &+= UInt64(far.count)
+        return far.count
     }
 
     /// Lifetime rule at a member: a kept body whose timestamp is more than L behind what we

@@ -11,6 +11,8 @@ public struct RoleCounters: Sendable, Equatable {
     public var droppedUnexpectedKind: UInt64 = 0
     public var droppedStaleEpoch: UInt64 = 0
     public var droppedStoreFull: UInt64 = 0
+    /// Kept bodies far ahead of delivery a member freed to keep one due soon (a full store).
+    public var bodiesEvicted: UInt64 = 0
     public var droppedInconsistent: UInt64 = 0
     public var idQueriesSent: UInt64 = 0
     public var fetchesSent: UInt64 = 0
