@@ -127,6 +127,8 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
         let role = CommitServer(config: config, node: o.node, recovering: recovered, now: now)
         var loop = RoleLoop(role: role, workload: NoWorkload<CommitServer>(), network: network, id: o.node, store: store)
         try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
+        report.add("stored_through", loop.role.storedThrough.rawValue)
+        report.add("conflict_at", loop.role.conflictAt?.rawValue ?? 0)
         counters(loop.role.output, &report)
     case .member, .checkpointServer:
         let app = BenchApplication(measurement: o.measurement)

@@ -80,6 +80,7 @@ public struct RoleLoop<W: LoopWorkload> {
     /// This process's group fingerprint, named when another process's differs.
     public var fingerprint: UInt32 = 0
     @usableFromInline var toldForeignFingerprint = false
+    @usableFromInline var toldInconsistent = false
 
     public init(role: W.Role, workload: W, network: NodeNetwork, id: NodeId, store: RuntimeLogStore = RuntimeLogStore()) {
         node = Node(id: id, role: role, transport: network, store: store, sink: workload,
@@ -127,6 +128,7 @@ public struct RoleLoop<W: LoopWorkload> {
                 idlePolls = 0
                 if !toldForeignFingerprint { tellForeignFingerprint() }
             }
+            if !toldInconsistent, node.role.output.counters.droppedInconsistent > 0 { tellInconsistent() }
             network.flush()
         }
         network.flush()
@@ -134,6 +136,14 @@ public struct RoleLoop<W: LoopWorkload> {
 }
 
 extension RoleLoop {
+    /// Raises the alarm once: a number bound differently than this node holds it.
+    @usableFromInline mutating func tellInconsistent() {
+        toldInconsistent = true
+        log("ALARM: a submit bound a sequence number differently from this node's log (dropped_inconsistent); "
+            + "acks stay below that number from now on. A sequencer bug, or a folder copied or restored from "
+            + "another node or an older state: stop this node and check its data folder")
+    }
+
     /// Says once that datagrams of this group from a process with another fingerprint are being
     /// dropped (checked on ticks, not per datagram: the counter is the per-message record).
     @usableFromInline mutating func tellForeignFingerprint() {

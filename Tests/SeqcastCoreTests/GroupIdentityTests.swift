@@ -61,3 +61,57 @@ struct GroupIdentityTests {
         }
     }
 }
+
+@Suite("Commit server: a conflicting binding")
+struct CommitConflictTests {
+    static func submit(_ runs: [SequenceRun]) -> [UInt8] {
+        TestGroup.encode(Header(kind: .commitSubmit, groupId: 0x5351, fingerprint: 0xA1B2_C3D4, epoch: Epoch(1),
+                                source: NodeId(1))) { w throws(EncodeError) in
+            try RunBatch.encode(committedThrough: .zero, runs: runs, into: &w)
+        }
+    }
+
+    static func run(_ first: UInt64, _ count: UInt32, node: UInt32, counter: UInt64) -> SequenceRun {
+        SequenceRun(firstSeq: SequenceNumber(first), count: count,
+                    content: .messages(sender: SenderId(node: NodeId(node), incarnation: 1), firstCounter: counter))
+    }
+
+    /// Every ack the server has queued, then cleared.
+    static func acks(_ server: inout CommitServer) -> [UInt64] {
+        let outbox = server.output.outbox
+        let acks = (0..<outbox.entries.count).compactMap { i -> UInt64? in
+            outbox.withBytes(of: i) { b in
+                guard let d = try? Datagram.decode(b), case .commitAck(let a) = d.message else { return nil }
+                return a.storedThrough.rawValue
+            }
+        }
+        server.output.outbox.removeAll()
+        return acks
+    }
+
+    static func deliver(_ bytes: [UInt8], to server: inout CommitServer) {
+        GroupIdentityTests.receive(bytes, by: &server)
+        for t in server.output.storage.writes.map(\.ticket) { server.persisted(t, now: Instant(nanoseconds: 2)) }
+        server.output.storage.removeAll()
+    }
+
+    @Test("a number submitted bound differently is counted, and acks never again reach it")
+    func conflictStopsAcks() {
+        var server = CommitServer(config: GroupIdentityTests.config, node: NodeId(21), now: Instant(nanoseconds: 0))
+        Self.deliver(Self.submit([Self.run(1, 5, node: 41, counter: 1)]), to: &server)
+        #expect(Self.acks(&server) == [5])
+
+        // Numbers 3…7 bound to another sender (what a restarted sequencer without its log would do).
+        Self.deliver(Self.submit([Self.run(1, 2, node: 41, counter: 1), Self.run(3, 5, node: 42, counter: 1)]), to: &server)
+        #expect(server.output.counters.droppedInconsistent == 1)
+        #expect(server.conflictAt == SequenceNumber(3), "1 and 2 agree; 3 is the first bound differently")
+        let afterConflict = Self.acks(&server)
+        #expect(afterConflict.allSatisfy { $0 <= 2 }, "no ack credits the conflicting numbers: \(afterConflict)")
+
+        // The log goes on (numbers past the conflict are stored), but acks stay below it.
+        Self.deliver(Self.submit([Self.run(8, 4, node: 41, counter: 6)]), to: &server)
+        #expect(server.storedThrough == SequenceNumber(11))
+        let later = Self.acks(&server)
+        #expect(!later.isEmpty && later.allSatisfy { $0 == 2 }, "acks stop at 2: \(later)")
+    }
+}

@@ -19,6 +19,9 @@ public struct CommitServer: ProtocolRole {
     public private(set) var lowWater = SequenceNumber.zero
     public private(set) var appendedThrough = SequenceNumber.zero
     public private(set) var storedThrough = SequenceNumber.zero
+    /// The first number a submit bound differently from this server's log (an alarm: acks
+    /// stay below it for good, and the runtime says so in the log).
+    public private(set) var conflictAt: SequenceNumber?
     /// Highest number known committed (commits, heartbeats, submits' frontier).
     public private(set) var committedThrough = SequenceNumber.zero
     public var output: RoleOutput
@@ -109,15 +112,19 @@ public struct CommitServer: ProtocolRole {
     }
 
     mutating func checkConsistent(_ run: SequenceRun) {
-        // The same number bound differently within one epoch is a sequencer bug (protocol.md
-        // 4.4-2): refuse it and count the alarm.
+        // The same number bound differently (a sequencer bug, protocol.md 4.4-2, or a restart
+        // from a copied or stale folder): refuse it, count the alarm, and never again ack
+        // through the conflict: an ack there would let the sequencer credit a binding this
+        // server does not hold and commit a number twice.
         guard run.firstSeq > lowWater else { return }
-        var same = true
+        var conflict: SequenceNumber?
         log.forEachSlice(from: run.firstSeq, through: run.lastSeq) { held in
-            if held != run.slice(from: held.firstSeq, through: held.lastSeq) { same = false }
-            return same
+            if held != run.slice(from: held.firstSeq, through: held.lastSeq) { conflict = held.firstSeq }
+            return conflict == nil
         }
-        if !same { output.counters.droppedInconsistent &+= 1 }
+        guard let at = conflict else { return }
+        output.counters.droppedInconsistent &+= 1
+        conflictAt = min(conflictAt ?? at, at)
     }
 
     mutating func learnCommitted(_ seq: SequenceNumber) {
@@ -167,7 +174,9 @@ public struct CommitServer: ProtocolRole {
     }
 
     mutating func sendAck() {
-        let ack = CommitAck(storedThrough: storedThrough)
+        // Below a conflict only (see `checkConsistent`).
+        let through = conflictAt.map { min(storedThrough, SequenceNumber($0.rawValue - 1)) } ?? storedThrough
+        let ack = CommitAck(storedThrough: through)
         output.outbox.send(to: .node(config.sequencer), header: header(.commitAck)) { w throws(EncodeError) in
             try ack.encode(into: &w)
         }
