@@ -29,10 +29,17 @@ public final class FileLogStore: LogStore {
     var pendingTicket: WriteTicket?
     /// Highest key among the pending records (given to the segment they are written into).
     var pendingKeyMax: UInt64 = 0
-    /// Batches written, each with the highest ticket and truncation it carried.
-    var batches: [(batch: UInt64, ticket: WriteTicket?, truncation: UInt64?)] = []
+    /// Batches written, each with the highest ticket and truncation it carried, and where its
+    /// segment ended after it.
+    var batches: [(batch: UInt64, ticket: WriteTicket?, truncation: UInt64?, segment: Int, end: Int)] = []
+    /// Test mode (`SEQCAST_LOG_RECORD_SYNCED=1`): each segment's length known synced is kept in
+    /// `<segment>.synced`, so a crash test can cut files back to it (power loss: the page cache
+    /// keeps unsynced writes across kill -9, a machine that loses power does not).
+    let recordsSyncedLengths = getenv("SEQCAST_LOG_RECORD_SYNCED").map { String(cString: $0) == "1" } ?? false
     var batchesWritten: UInt64 = 0
     var durableBatch: UInt64 = 0
+    /// Batches made durable by the sync of a segment closed by `roll`.
+    var rolledThrough: UInt64 = 0
     var pendingTruncation: UInt64?
     var reported = WriteTicket(0)
     var durableTicket = WriteTicket(0)
@@ -105,7 +112,7 @@ public final class FileLogStore: LogStore {
         if let failure = shared.failure.withLock({ $0 }) {
             fatalError("fdatasync \(failure): the log's state on disk is unknown, stopping")
         }
-        let synced = max(durableBatch, shared.synced.load(ordering: .acquiring))
+        let synced = max(rolledThrough, shared.synced.load(ordering: .acquiring))
         if synced > durableBatch {
             durableBatch = synced
             var truncation: UInt64?
@@ -115,6 +122,7 @@ public final class FileLogStore: LogStore {
                 if let t = batches[k].truncation { truncation = max(truncation ?? 0, t) }
                 k += 1
             }
+            if recordsSyncedLengths, k > 0 { recordSynced(segment: batches[k - 1].segment, length: batches[k - 1].end) }
             batches.removeFirst(k)
             if let t = truncation { deleteSegments(through: t) }
         }
@@ -139,7 +147,8 @@ public final class FileLogStore: LogStore {
         pendingKeyMax = 0
         pending.removeAll(keepingCapacity: true)
         batchesWritten += 1
-        batches.append((batchesWritten, pendingTicket, pendingTruncation))
+        let segment = segments[segments.count - 1]
+        batches.append((batchesWritten, pendingTicket, pendingTruncation, Int(segment.index), segment.bytes))
         pendingTicket = nil
         pendingTruncation = nil
         shared.requested.store(batchesWritten, ordering: .releasing)
@@ -150,7 +159,9 @@ public final class FileLogStore: LogStore {
     func roll() {
         let old = segments[segments.count - 1]
         Syscall.syncOrStop(shared.fd, path: old.path)
-        durableBatch = max(durableBatch, batchesWritten)
+        if recordsSyncedLengths { recordSynced(segment: Int(old.index), length: old.bytes) }
+        // Everything written so far is durable: the next takeDurable reports it.
+        rolledThrough = batchesWritten
         let index = old.index + 1
         let path = LogRecovery.segmentPath(folder: folder, index: index)
         let fd: Int32
@@ -159,10 +170,16 @@ public final class FileLogStore: LogStore {
         shared.replace(fd: fd, path: path)
     }
 
+    func recordSynced(segment: Int, length: Int) {
+        let path = LogRecovery.segmentPath(folder: folder, index: UInt64(segment)) + ".synced"
+        try? SmallFile.write("\(length)\n", to: path)
+    }
+
     /// Deletes closed segments whose every record is at or below `key` (the marker is durable).
     func deleteSegments(through key: UInt64) {
         while segments.count > 1, segments[0].keyMax <= key {
             unlink(segments[0].path)
+            if recordsSyncedLengths { unlink(segments[0].path + ".synced") }
             segments.removeFirst()
             segmentsDeleted &+= 1
         }

@@ -73,6 +73,12 @@ struct LogRecovery {
                 r.tornBytes = bytes.count - offset
                 try cut(path, to: offset)
             }
+            // What a crash left in the page cache but never synced is synced now: the role acts on
+            // what it recovers, so a later power loss must not take it back.
+            try syncFile(path)
+            if getenv("SEQCAST_LOG_RECORD_SYNCED").map({ String(cString: $0) == "1" }) ?? false {
+                try? SmallFile.write("\(length)\n", to: path + ".synced")
+            }
             r.segments.append(SegmentFile(index: index, path: path, bytes: length, keyMax: keyMax))
         }
         var truncatedThrough: UInt64 = 0
@@ -117,6 +123,13 @@ struct LogRecovery {
             offset += n
         }
         return bytes
+    }
+
+    static func syncFile(_ path: String) throws(StorageError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StorageError("open", path: path, errno: errno) }
+        defer { close(fd) }
+        Syscall.syncOrStop(fd, path: path)
     }
 
     /// Cuts a torn tail and makes the cut durable before anything is written after it.
