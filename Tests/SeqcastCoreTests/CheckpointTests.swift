@@ -72,6 +72,22 @@ struct CheckpointTests {
         }
     }
 
+    @Test("with two checkpoint servers, garbage collection waits for a checkpoint both reported")
+    func collectionWaitsForTwoCheckpointServers() throws {
+        var g = TestGroup(checkpointServers: 2, members: 1) { $0.checkpointInterval = 4 }
+        _ = try g.publishMany(0, 5)
+        try g.run(until: { $0.allDelivered(through: 5) && $0.sequencer.checkpointSeq == SequenceNumber(4) })
+        // One checkpoint server goes down: the other alone checkpoints 8 and 12 and reports them.
+        g.crash(g.checkpointIndex(1))
+        _ = try g.publishMany(0, 8)
+        try g.run(until: { $0.receiver($0.checkpointIndex(0)).deliveredThrough == SequenceNumber(13) })
+        g.run(for: .millis(100))
+        #expect(g.checkpointsTaken(g.checkpointIndex(0)).map(\.terminalSeq.rawValue) == [4, 8, 12])
+        #expect(g.sequencer.checkpointSeq == SequenceNumber(4), "one server's checkpoint is not enough to collect behind")
+        let heartbeats = g.sentPackets(kind: .heartbeat).suffix(3).compactMap(\.heartbeat)
+        #expect(!heartbeats.isEmpty && heartbeats.allSatisfy { $0.checkpointSeq == SequenceNumber(4) })
+    }
+
     @Test("claim 16: a late joiner installs the latest checkpoint, then delivers the rest and reaches the same state")
     func lateJoiner() throws {
         var g = TestGroup(checkpointServers: 2, members: 1) { $0.checkpointInterval = 4 }

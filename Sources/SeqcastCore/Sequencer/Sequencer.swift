@@ -27,6 +27,8 @@ public struct Sequencer: ProtocolRole {
     public private(set) var recoveredThrough = SequenceNumber.zero
     public private(set) var checkpointSeq = SequenceNumber.zero
     public private(set) var checkpointBytes: UInt64 = 0
+    /// Each checkpoint server's latest report (number, bytes), by its index in the config.
+    var checkpointReports: [(seq: SequenceNumber, bytes: UInt64)] = []
     public var output: RoleOutput
 
     var senders: [SenderId: SenderTally] = [:]
@@ -74,8 +76,8 @@ public struct Sequencer: ProtocolRole {
         case .checkpointReport(let report):
             // Data servers delete what a checkpoint covers: only a configured checkpoint server
             // may announce one.
-            guard config.checkpointServers.contains(d.header.source) else { return dropUnexpected() }
-            onCheckpointReport(report)
+            guard let server = config.checkpointServers.firstIndex(of: d.header.source) else { return dropUnexpected() }
+            onCheckpointReport(report, server: server)
         default:
             dropUnexpected()
         }
@@ -191,10 +193,22 @@ public struct Sequencer: ProtocolRole {
         assigned.removeThrough(quorum)
     }
 
-    mutating func onCheckpointReport(_ report: CheckpointReport) {
-        guard report.terminalSeq > checkpointSeq, report.terminalSeq <= committedThrough else { return }
-        checkpointSeq = report.terminalSeq
-        checkpointBytes = report.byteCount
+    /// The checkpoint every data server may collect behind is one that two checkpoint servers
+    /// reported (one, if only one is configured): a single lost disk must not take the history
+    /// that joiners need. The second-highest report: both servers took that number's checkpoint
+    /// (checkpoints fall on the same multiples of N everywhere) and each keeps its last two.
+    mutating func onCheckpointReport(_ report: CheckpointReport, server: Int) {
+        guard report.terminalSeq <= committedThrough else { return }
+        if checkpointReports.isEmpty {
+            checkpointReports = Array(repeating: (.zero, 0), count: config.checkpointServers.count)
+        }
+        guard report.terminalSeq > checkpointReports[server].seq else { return }
+        checkpointReports[server] = (report.terminalSeq, report.byteCount)
+        let needed = min(2, checkpointReports.count)
+        let agreed = checkpointReports.sorted { $0.seq > $1.seq }[needed - 1]
+        guard agreed.seq > checkpointSeq else { return }
+        checkpointSeq = agreed.seq
+        checkpointBytes = agreed.bytes
         // Truncate the log behind the checkpoint (Part 1 §8), keeping the newest record so a
         // restart still knows where numbering stands.
         if snapshotWrite == nil, checkpointSeq > truncatedThrough, persistedThrough > checkpointSeq {
