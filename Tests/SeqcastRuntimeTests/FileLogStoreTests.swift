@@ -167,6 +167,14 @@ struct FileLogStoreTests {
                 #expect(error.description.contains(segment))
             }
             #expect(Self.size(segment) == before, "nothing was truncated (\(field))")
+            // `seqcast log inspect` shows the same, read only.
+            let summary = try LogRecovery.inspect(folder: log).first { $0.path == segment }
+            if case .corrupt(let offset, let next, _)? = summary?.damage {
+                #expect(offset == offsets[2] && next == offsets[3])
+            } else {
+                Issue.record("inspect did not report the corrupt record (\(field))")
+            }
+            #expect(summary?.records == 2)
         }
     }
 

@@ -8,7 +8,7 @@ import Glibc
 ///
 /// Truncation markers apply to the records before them: a record whose key is at or below a
 /// later marker's is not returned (its segment may still exist until it fills).
-struct LogRecovery {
+public struct LogRecovery {
     struct SegmentFile {
         var index: UInt64
         var path: String
@@ -92,6 +92,30 @@ struct LogRecovery {
         }
         r.records = kept.reversed()
         return r
+    }
+
+    /// What a log folder holds, read only (nothing cut or synced): `seqcast log inspect`.
+    public struct SegmentSummary: Sendable {
+        public var path: String
+        public var bytes: Int
+        public var records: Int
+        public var markers: Int
+        public var keyMax: UInt64
+        public var damage: LogFrame.Damage?
+    }
+
+    public static func inspect(folder: String) throws(StorageError) -> [SegmentSummary] {
+        var out: [SegmentSummary] = []
+        for index in try segmentIndexes(folder) {
+            let path = segmentPath(folder: folder, index: index)
+            let bytes = try readAll(path)
+            let (frames, damage) = bytes.withUnsafeBytes { LogFrame.scan($0) }
+            let records = frames.filter { $0.kind == .record }
+            out.append(SegmentSummary(path: path, bytes: bytes.count, records: records.count,
+                                      markers: frames.count - records.count, keyMax: records.map(\.key).max() ?? 0,
+                                      damage: damage))
+        }
+        return out
     }
 
     static func segmentIndexes(_ folder: String) throws(StorageError) -> [UInt64] {
