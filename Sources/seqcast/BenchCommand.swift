@@ -196,7 +196,8 @@ struct BenchCommand: ParsableCommand {
         let committed = t.servers.first { $0["role"] as? String == "sequencer" }.map { UInt64(t.number($0, "committed_through")) }
         print("seqcast bench: \(members) members (\(publishers) publishing), \(layout.ids(.dataServer).count) data / "
               + "\(layout.ids(.commitServer).count) commit / \(layout.ids(.checkpointServer).count) checkpoint servers, \(transport), "
-              + "\(messageSize) B messages, GSO \(net.noGso ? "off" : "on")")
+              + "\(messageSize) B messages, GSO \(net.noGso ? "off" : "on"), durability \(layout.durability.rawValue)"
+              + (layout.durability == .none ? " (nothing kept on disk; --durability sync measures the other)" : ""))
         print("  committed:   \(committed.map(String.init) ?? "?") sequence numbers; every member delivered "
               + "\(t.members.map { "\(UInt64(t.number($0, "delivered")))" }.joined(separator: "/"))")
         print("  rate:        \(Int(t.slowestRate)) commits/s at the slowest member (after warm-up)")
