@@ -88,3 +88,7 @@ void seqcast_cpu_relax(void)
     __asm__ __volatile__("" ::: "memory");
 #endif
 }
+
+uint32_t seqcast_atomic_increment_u32(uint32_t *word) { return __atomic_add_fetch(word, 1, __ATOMIC_SEQ_CST); }
+
+uint32_t seqcast_atomic_load_u32(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST); }

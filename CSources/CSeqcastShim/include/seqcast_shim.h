@@ -133,6 +133,10 @@ uint64_t seqcast_monotonic_ns(void);
 int seqcast_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
 /// Wakes up to `count` waiters on word.
 int seqcast_futex_wake(uint32_t *word, int count);
+/// Atomically adds 1 to *word (sequentially consistent) and returns the new value; a futex
+/// word shared between threads is written only through this and read through the next.
+uint32_t seqcast_atomic_increment_u32(uint32_t *word);
+uint32_t seqcast_atomic_load_u32(const uint32_t *word);
 /// A CPU pause for spin loops.
 void seqcast_cpu_relax(void);
 

@@ -27,6 +27,8 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     var pending = CounterTable<StoredMessage>()
     var bodies: BodyStore
     var deliveredCounter = HashTable<SenderId, UInt64>()
+    /// Where delivery stood when an eviction scan last found nothing far ahead (nil: none).
+    var evictScanFutileAt: SequenceNumber?
     /// Streams ended by the lifetime rule, with their last counter (kept in checkpoints).
     var endedStreams: [SenderId: UInt64] = [:]
     var reassembly = Reassembly()
@@ -198,7 +200,9 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         // could then never keep the bodies it fetches for its next numbers: measured as a group
         // stalled for good (the checkpoint server stuck, data servers' stores full behind it).
         // A body due soon makes room by evicting every body far ahead (fetched again when due).
-        if isDueSoon(id), evictFarAhead() > 0, let h = bodies.store(body) {
+        // A scan that freed nothing is not repeated until delivery moves (it would cost the
+        // whole table per message while the store holds only bodies due soon).
+        if isDueSoon(id), evictScanFutileAt != deliveredThrough, evictFarAhead() > 0, let h = bodies.store(body) {
             pending[id] = StoredMessage(logicalTs: logicalTs, body: h)
             return
         }
@@ -217,6 +221,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         let far = pending.entries.map(\.key).filter { $0.sender != publisher.sender && !isDueSoon($0) }
         for id in far { bodies.free(pending.removeValue(forKey: id)!.body) }
         output.counters.bodiesEvicted &+= UInt64(far.count)
+        evictScanFutileAt = far.isEmpty ? deliveredThrough : nil
         return far.count
     }
 

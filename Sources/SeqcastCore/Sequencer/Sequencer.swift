@@ -195,8 +195,10 @@ public struct Sequencer: ProtocolRole {
 
     /// The checkpoint every data server may collect behind is one that two checkpoint servers
     /// reported (one, if only one is configured): a single lost disk must not take the history
-    /// that joiners need. The second-highest report: both servers took that number's checkpoint
-    /// (checkpoints fall on the same multiples of N everywhere) and each keeps its last two.
+    /// that joiners need. The second-highest report: two servers hold that checkpoint or a newer
+    /// one (checkpoints fall on the same multiples of N everywhere). The price: with exactly two
+    /// checkpoint servers, one down stops garbage collection until it is back (stores fill,
+    /// publishers see back-pressure); three survive the loss of one.
     mutating func onCheckpointReport(_ report: CheckpointReport, server: Int) {
         guard report.terminalSeq <= committedThrough else { return }
         if checkpointReports.isEmpty {

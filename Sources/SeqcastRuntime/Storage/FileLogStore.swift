@@ -158,7 +158,13 @@ public final class FileLogStore: LogStore {
     /// Closes the current segment (synced here, so everything in it is durable) and starts the next.
     func roll() {
         let old = segments[segments.count - 1]
+        // Linux reports a writeback error once per open file: if the sync thread's fdatasync is
+        // in flight and gets it, ours could return 0. Wait for it, sync, then check its outcome.
+        while shared.target.withLock({ $0.inFlight }) { usleep(50) }
         Syscall.syncOrStop(shared.fd, path: old.path)
+        if let failure = shared.failure.withLock({ $0 }) {
+            fatalError("fdatasync \(failure): the log's state on disk is unknown, stopping")
+        }
         if recordsSyncedLengths { recordSynced(segment: Int(old.index), length: old.bytes) }
         // Everything written so far is durable: the next takeDurable reports it.
         rolledThrough = batchesWritten
@@ -229,7 +235,7 @@ final class SyncShared: @unchecked Sendable {
     deinit { word.deallocate() }
 
     func wake() {
-        word.pointee &+= 1
+        _ = seqcast_atomic_increment_u32(word)
         _ = seqcast_futex_wake(word, 1)
     }
 
@@ -244,7 +250,7 @@ final class SyncShared: @unchecked Sendable {
     func main() {
         var done: UInt64 = 0
         while true {
-            let seen = word.pointee
+            let seen = seqcast_atomic_load_u32(word)
             let wanted = requested.load(ordering: .acquiring)
             if wanted > done {
                 let (fd, path) = target.withLock { t in
@@ -261,7 +267,7 @@ final class SyncShared: @unchecked Sendable {
                 }
                 if rc != 0 {
                     failure.withLock { $0 = "\(path): \(String(cString: strerror(e)))" }
-                    return
+                    return  // the role's thread stops the process at its next takeDurable
                 }
                 done = wanted
                 syncs.add(1, ordering: .relaxed)
