@@ -49,6 +49,7 @@ public struct RoleProcessOptions: Sendable {
 
 /// Runs one role until it finishes (a member's plan) or a stop signal arrives; returns its report.
 public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (String) -> Void) throws -> Report {
+    let startedNanos = seqcast_monotonic_ns()
     var layout = o.layout
     // Nothing starts half-configured: the layout's own checks, then the protocol's.
     if let problem = layout.problems().first { throw RoleProcessError.layout(problem) }
@@ -114,7 +115,8 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
     switch o.role {
     case .sequencer:
         let role = Sequencer(config: config, node: o.node, recovering: recovered, now: now)
-        var loop = RoleLoop(role: role, workload: NoWorkload<Sequencer>(), network: network, id: o.node, store: store)
+        let watch = SequencerRestartWatch(startedNanos: startedNanos, records: recovered.count, log: log)
+        var loop = RoleLoop(role: role, workload: watch, network: network, id: o.node, store: store)
         try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         report.add("committed_through", loop.role.committedThrough.rawValue)
         counters(loop.role.output, &report)
@@ -266,4 +268,27 @@ public enum RoleProcessError: Error, CustomStringConvertible {
             "node \(n.rawValue) is not listed in the group file; a \(role.rawValue) must be (under \(GroupLayout.field(of: role)))"
         }
     }
+}
+
+/// A restarted sequencer says once how long after its start it committed a new number (its
+/// recovery time: reading its log, re-submitting what was not known committed, and the commit
+/// servers' acks), so a crash test can report it.
+struct SequencerRestartWatch: LoopWorkload {
+    let startedNanos: UInt64
+    let records: Int
+    let log: @Sendable (String) -> Void
+    var told = false
+
+    mutating func step(_ role: inout Sequencer, now: Instant) -> Instant? {
+        if !told, role.recoveredThrough > .zero, role.committedThrough > role.recoveredThrough {
+            told = true
+            let ms = Double(now.nanoseconds &- startedNanos) / 1e6
+            log("committing again \((ms * 10).rounded() / 10) ms after start (recovered \(records) records, "
+                + "numbers through \(role.recoveredThrough.rawValue))")
+        }
+        return nil
+    }
+
+    mutating func observe(_ event: RoleEvent, now: Instant) {}
+    func finished(_ role: Sequencer) -> Bool { false }
 }
