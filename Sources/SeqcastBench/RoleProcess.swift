@@ -87,7 +87,8 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
     // Roles whose records the protocol needs back after a crash keep a log (durability sync).
     var store = RuntimeLogStore()
     var recovered: [[UInt8]] = []
-    if layout.durability == .sync, o.role.keepsLog {
+    let keepsLog = o.role.keepsLog || (o.role == .dataServer && layout.dataStore == .disk)
+    if layout.durability == .sync, keepsLog {
         let opened = try FileLogStore.open(folder: folder.logFolder, create: o.initialize)
         store = RuntimeLogStore(file: opened.store)
         recovered = opened.recovered
@@ -107,6 +108,7 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
     report.add("transport", network.transport)
     report.add("threads", o.threads.resolved.rawValue)
     report.add("durability", store.durability)
+    report.add("data_store", layout.dataStore.rawValue)
     report.add("data_folder", folderPath)
     report.add("recovered_records", recovered.count)
     report.add("group", layout.name)
@@ -121,7 +123,8 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
         report.add("committed_through", loop.role.committedThrough.rawValue)
         counters(loop.role.output, &report)
     case .dataServer:
-        let role = DataServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now)
+        let role = DataServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now,
+                              recovering: recovered)
         var loop = RoleLoop(role: role, workload: NoWorkload<DataServer>(), network: network, id: o.node, store: store)
         try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         counters(loop.role.output, &report)

@@ -138,7 +138,7 @@ public enum GroupFile {
 
     static func readProtocol(_ r: FieldReader, _ top: FieldReader.Section, _ l: inout GroupLayout) {
         let keys = ["report-quorum", "commit-quorum", "lifetime", "checkpoint-interval", "sender-window",
-                    "body-slots", "datagram-bytes", "durability"]
+                    "body-slots", "datagram-bytes", "durability", "data-store"]
         guard let p = r.section(top, "protocol", allowed: keys) else { return }
         if let k: Int = r.integer(p, "report-quorum", 1...GroupConfig.dataServersMax) { l.reportQuorum = k }
         if let q = r.string(p, "commit-quorum"), q != "majority" {
@@ -155,6 +155,14 @@ public enum GroupFile {
             } else {
                 let allowed = DurabilityMode.allCases.map(\.rawValue).joined(separator: ", ")
                 r.fail(r.field(p, "durability"), "\"\(t)\" refused; allowed: \(allowed)", at: n)
+            }
+        }
+        if let (t, n) = r.text(p, "data-store", required: false, what: "memory or disk") {
+            if let mode = DataStoreMode(rawValue: t) {
+                l.dataStore = mode
+            } else {
+                let allowed = DataStoreMode.allCases.map(\.rawValue).joined(separator: ", ")
+                r.fail(r.field(p, "data-store"), "\"\(t)\" refused; allowed: \(allowed)", at: n)
             }
         }
     }

@@ -51,6 +51,7 @@ extension GroupFile {
           body-slots: \(l.bodySlots)          # message slots of a store (data server or member)
           datagram-bytes: \(l.datagramBytes)       # largest datagram (1472 for IPv4 over a 1500-byte MTU)
           durability: \(l.durability.rawValue)           # what a completed storage write means: \(DurabilityMode.allCases.map(\.rawValue).joined(separator: ", "))
+          data-store: \(l.dataStore.rawValue)           # where data servers keep bodies: memory, or disk (needs durability sync)
         timers:
 
         """

@@ -17,7 +17,7 @@ extension GroupLayout {
             "report-quorum=\(reportQuorum)", "commit-quorum=\(commitQuorum.map(String.init) ?? "majority")",
             "lifetime=\(lifetime)", "checkpoint-interval=\(checkpointInterval)",
             "sender-window=\(senderWindow)", "body-slots=\(bodySlots)", "datagram-bytes=\(datagramBytes)",
-            "durability=\(durability.rawValue)",
+            "durability=\(durability.rawValue)", "data-store=\(dataStore.rawValue)",
         ]
         for (name, value) in timing.named { lines.append("timer.\(name)=\(value.value)") }
         for n in nodes.sorted(by: { $0.id.rawValue < $1.id.rawValue }) {

@@ -90,6 +90,8 @@ public struct GroupLayout: Sendable, Equatable {
     public var interfaceAddress: String?
     /// What a completed storage write means: `sync` (the default) or `none` (benchmarks).
     public var durability = DurabilityMode.sync
+    /// Where data servers keep bodies (`disk` needs durability sync).
+    public var dataStore = DataStoreMode.memory
     /// The protocol's timers (heartbeat, report delay, NAK and retransmission timers).
     public var timing = GroupConfig.Timing()
 

@@ -23,6 +23,10 @@ extension GroupLayout {
         } catch {
             found.append(LayoutProblem(Self.field(of: error), error.description))
         }
+        if dataStore == .disk, durability != .sync {
+            found.append(LayoutProblem("protocol.data-store",
+                                       "disk needs durability sync (with none nothing reaches a disk); use memory, or sync"))
+        }
         // A data server frees a message only once a checkpoint covers it, so a store holds the
         // interval being filled and the one waiting for its checkpoint.
         if checkpointInterval > UInt64(bodySlots / 2) {
@@ -93,6 +97,7 @@ extension GroupLayout {
                             checkpointInterval: checkpointInterval, datagramBytesMax: datagramBytes)
         c.limits.senderWindowMax = senderWindow
         c.limits.bodySlotsMax = bodySlots
+        c.dataStore = dataStore
         c.timing = timing
         c.fingerprint = fingerprint
         try c.validate()

@@ -51,8 +51,11 @@ public struct SimulationReport: Sendable {
     public var repairThrottled: UInt64 = 0
     /// Datagrams nodes received from themselves (multicast loopback), dropped by the node.
     public var ownLoopback: UInt64 = 0
+    /// Data servers' disk store (a third of the seeds): restarts that read bodies back.
+    public var dataStoreDisk = false
+    public var dataServerRecoveries = 0
     public var faultSummary: String {
-        "simulated=\(simulatedMicros / 1000)ms throttled=\(repairThrottled) slots=\(bodySlots) store-full=\(storeFullDrops) commit-down-together=\(commitServersDownTogether) crashes=\(crashes) partitions=\(partitions) dropped=\(datagramsDropped) duplicated=\(datagramsDuplicated) grace-steps=\(graceSteps)"
+        "data-store=\(dataStoreDisk ? "disk" : "memory") data-server-recoveries=\(dataServerRecoveries) simulated=\(simulatedMicros / 1000)ms throttled=\(repairThrottled) slots=\(bodySlots) store-full=\(storeFullDrops) commit-down-together=\(commitServersDownTogether) crashes=\(crashes) partitions=\(partitions) dropped=\(datagramsDropped) duplicated=\(datagramsDuplicated) grace-steps=\(graceSteps)"
     }
 }
 
@@ -117,6 +120,10 @@ public struct Simulator {
         // and collection behind checkpoints must drain them again (L5).
         layout.bodySlots = prng.chance(1, in: 4) ? 192 : 4_096
         layout.senderWindow = 128
+        // Data servers keep bodies on their simulated disk in a third of the seeds (from the seed,
+        // not drawn: every seed's other draws stay as they were): a body counts as held only once
+        // synced, and a crashed data server comes back with what its disk kept.
+        if options.seed % 3 == 0 { layout.dataStore = .disk }
         self.layout = layout
         do {
             config = try layout.config()
@@ -126,6 +133,7 @@ public struct Simulator {
         checker = InvariantChecker(config: config)
         report = SimulationReport(seed: options.seed, steps: 0, violations: [])
         report.bodySlots = layout.bodySlots
+        report.dataStoreDisk = layout.dataStore == .disk
         lossPercent = options.faults ? prng.below(12) : 0
         duplicatePercent = options.faults ? prng.below(5) : 0
         delayMaxMicros = 50 + prng.below(options.faults ? 2_000 : 200)
@@ -341,7 +349,9 @@ public struct Simulator {
         case .commitServer:
             started = node(CommitServer(config: config, node: h.id, recovering: recovering, now: now))
         case .dataServer:
-            started = node(DataServer(config: config, node: h.id, incarnation: UInt32(nodes[i].life), seed: seed, now: now))
+            if config.dataStore == .disk, !recovering.isEmpty { report.dataServerRecoveries += 1 }
+            started = node(DataServer(config: config, node: h.id, incarnation: UInt32(nodes[i].life), seed: seed, now: now,
+                                      recovering: recovering))
         case .checkpointServer:
             started = node(Member<ReferenceApplication>.checkpointServer(
                 config: config, node: h.id, incarnation: h.incarnation, seed: seed, now: now, recovering: recovering,

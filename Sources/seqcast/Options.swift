@@ -10,6 +10,7 @@ extension TransportChoice: ExpressibleByArgument {}
 extension ThreadMode: ExpressibleByArgument {}
 extension NodeRole: ExpressibleByArgument {}
 extension DurabilityMode: ExpressibleByArgument {}
+extension DataStoreMode: ExpressibleByArgument {}
 
 /// The shape of a group that `seqcast bench` builds or `seqcast config example` writes: these
 /// become a group file, which is all the processes see (they are not flags of `seqcast run`).
@@ -37,6 +38,8 @@ struct ShapeOptions: ParsableArguments {
     @Option(help: "Interface name multicast uses (IPv6 needs one; default lo with --ipv6).") var interfaceName: String?
     @Option(help: "sync (a completed write was fdatasync'ed on the node's log) or none (nothing kept; benchmarks). Default: none for bench, sync for config example.")
     var durability: DurabilityMode?
+    @Option(help: "Where data servers keep bodies: memory, or disk (their log; needs durability sync).")
+    var dataStore = DataStoreMode.memory
 
     /// The standard layout of this shape with `members` members listed, placed on the network
     /// these options name, with a fresh instance id (a new group).
@@ -60,6 +63,7 @@ struct ShapeOptions: ParsableArguments {
         l.setBasePort(basePort)
         if let h = host { l.setHost(h) }
         l.ttl = ttl
+        l.dataStore = dataStore
         return l
     }
 }

@@ -220,3 +220,77 @@ struct DurabilityTests {
         #expect(g.sequencer.output.counters.retransmissions >= 1)
     }
 }
+
+@Suite("Data servers' disk store")
+struct DiskStoreTests {
+    static func config() -> GroupConfig {
+        var c = GroupConfig(groupId: 0x5351, sequencer: NodeId(1), dataServers: [NodeId(11)],
+                            commitServers: [NodeId(21)], checkpointServers: [])
+        c.dataStore = .disk
+        return c
+    }
+
+    /// One data datagram of `sender`'s counter `counter`.
+    static func data(_ sender: SenderId, counter: UInt64, body: [UInt8]) -> [UInt8] {
+        TestGroup.encode(Header(kind: .data, groupId: 0x5351, epoch: Epoch(1), source: NodeId(41))) { w throws(EncodeError) in
+            _ = try DataMessage.encodeFixed(sender: sender, firstCounter: counter, logicalTs: .zero, count: 1, into: &w)
+            try w.writeU32(UInt32(body.count))
+            for byte in body { try w.writeU8(byte) }
+        }
+    }
+
+    /// The highest `heldThrough` any report the server queued gives for `sender`.
+    static func reportedHeld(_ server: inout DataServer, _ sender: SenderId) -> UInt64? {
+        let outbox = server.output.outbox
+        var held: UInt64?
+        for i in 0..<outbox.entries.count {
+            outbox.withBytes(of: i) { b in
+                guard let d = try? Datagram.decode(b), case .dataReport(let r) = d.message else { return }
+                for e in r.entries where e.sender == sender { held = max(held ?? 0, e.heldThrough) }
+            }
+        }
+        server.output.outbox.removeAll()
+        return held
+    }
+
+    @Test("a body is reported held only once its record is durable")
+    func reportAfterDurable() {
+        var server = DataServer(config: Self.config(), node: NodeId(11), incarnation: 1, seed: 1, now: .zero)
+        let sender = SenderId(node: NodeId(41), incarnation: 1)
+        Self.data(sender, counter: 1, body: [1, 2, 3]).withUnsafeBytes {
+            server.receive($0, from: PeerAddress(41), now: Instant(nanoseconds: 1))
+        }
+        let writes = server.output.storage.writes
+        #expect(writes.count == 1, "the body went to the log")
+        server.output.storage.removeAll()
+        server.tick(now: Instant(nanoseconds: 50_000_000))
+        #expect((Self.reportedHeld(&server, sender) ?? 0) == 0, "not durable yet: not reported held")
+        server.persisted(writes[0].ticket, now: Instant(nanoseconds: 50_000_001))
+        server.tick(now: Instant(nanoseconds: 100_000_000))
+        #expect(Self.reportedHeld(&server, sender) == 1, "durable: reported")
+    }
+
+    @Test("a restarted data server comes back with the bodies its disk kept, and its log is truncated behind collection")
+    func restartAndTruncate() throws {
+        var g = TestGroup(checkpointServers: 1, members: 2) {
+            $0.dataStore = .disk
+            $0.checkpointInterval = 4
+        }
+        _ = try g.publishMany(0, 6)
+        try g.run(until: { $0.allDelivered(through: 6) })
+        let stored = g.dataServers[0].storedCount
+        #expect(stored > 0)
+        let records = g.syncedRecords(g.dataIndex(0)).count
+        g.crash(g.dataIndex(0))
+        g.restartDataServer(0, incarnation: 2)
+        #expect(g.dataServers[0].storedCount == stored, "every body it held came back from its disk")
+
+        // More traffic: checkpoints pass, bodies behind them go, and so do their records.
+        _ = try g.publishMany(1, 10)
+        try g.run(until: { $0.allDelivered(through: 16) && $0.sequencer.checkpointSeq >= SequenceNumber(12) })
+        g.run(for: .millis(50))
+        #expect(g.dataServers[0].storedCount < stored + 10, "collected behind the checkpoint")
+        #expect(g.syncedRecords(g.dataIndex(0)).count < records + 10, "the log was truncated behind collection")
+        #expect(g.dataServers.allSatisfy { $0.output.counters.droppedStoreFull == 0 })
+    }
+}

@@ -503,6 +503,18 @@ struct TestGroup {
         drain(n)
     }
 
+    /// Starts a new data server (next incarnation) from the records its stable storage kept.
+    mutating func restartDataServer(_ i: Int, incarnation: UInt32) {
+        let n = dataIndex(i)
+        var disk = dataServerNodes[i].store
+        disk.restarted()
+        let role = DataServer(config: config, node: config.dataServers[i], incarnation: incarnation, seed: UInt64(i),
+                              now: now, recovering: disk.syncedBytes)
+        dataServerNodes[i] = Self.node(config.dataServers[i], role, disk: disk, now: now)
+        down.remove(n)
+        drain(n)
+    }
+
     // MARK: observations
 
     func deliveries(_ n: Int) -> [Delivery] {

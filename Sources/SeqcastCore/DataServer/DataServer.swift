@@ -41,8 +41,12 @@ public struct DataServer: ProtocolRole {
     var refreshAt: Instant
     var peerCursor = 0
     var reportScratch: [DataReport.Entry] = []
+    /// The disk store's bookkeeping (`config.dataStore == .disk`; empty otherwise).
+    var disk = DiskHoldings()
 
-    public init(config: GroupConfig, node: NodeId, incarnation: UInt32, seed: UInt64, now: Instant) {
+    /// `recovering`: this server's log after a restart (disk store: its bodies come back).
+    public init(config: GroupConfig, node: NodeId, incarnation: UInt32, seed: UInt64, now: Instant,
+                recovering records: [[UInt8]] = []) {
         precondition((try? config.validate()) != nil, "invalid group configuration")
         self.config = config
         ledger = CommitLedger(timing: config.timing)
@@ -55,6 +59,7 @@ public struct DataServer: ProtocolRole {
         store = CounterTable(laneCapacity: 2 * config.limits.bodySlotsMax)
         prng = Prng(seed: seed)
         refreshAt = now + config.timing.reportRefresh
+        if config.dataStore == .disk { recoverBodies(records) }
     }
 
     public var storedCount: Int { store.count }
@@ -115,6 +120,7 @@ public struct DataServer: ProtocolRole {
             }
             sendReports()
             fetchFromPeers(now: now)
+            if onDisk { truncateDisk() }
             refreshAt = now + config.timing.reportRefresh
         }
         if let (query, server) = ledger.pollIdQuery(now: now, config: config, prng: &prng) {
@@ -125,7 +131,9 @@ public struct DataServer: ProtocolRole {
         }
     }
 
-    public mutating func persisted(_ ticket: WriteTicket, now: Instant) {}
+    public mutating func persisted(_ ticket: WriteTicket, now: Instant) {
+        if onDisk { bodiesPersisted(through: ticket, now: now) }
+    }
 
     // MARK: storing
 
@@ -159,7 +167,9 @@ public struct DataServer: ProtocolRole {
         return id.counter <= h.collectedThrough || store[id] != nil
     }
 
-    mutating func store(_ id: MessageId, logicalTs: SequenceNumber, body: UnsafeRawBufferPointer) {
+    /// Keeps a body; on disk also writes it (or, `recoveredKey`, notes the record it came from).
+    mutating func store(_ id: MessageId, logicalTs: SequenceNumber, body: UnsafeRawBufferPointer,
+                        recoveredKey: UInt64? = nil) {
         if senders[id.sender] == nil {
             senders[id.sender] = SenderHoldings()
             senderOrder.append(id.sender)
@@ -177,6 +187,9 @@ public struct DataServer: ProtocolRole {
             return
         }
         store[id] = StoredMessage(logicalTs: logicalTs, body: handle)
+        if onDisk {
+            if let key = recoveredKey { noteOnDisk(id, key: key) } else { writeBody(id, logicalTs: logicalTs, body: body) }
+        }
         senders.update(id.sender) { $0.highestStored = max($0.highestStored, id.counter) }
         advancePrefixes(id.sender)
     }
@@ -190,7 +203,7 @@ public struct DataServer: ProtocolRole {
         defer { senders.moveIn(slot: slot, h) }
         let before = h.heldThrough
         h.heldThrough = max(h.heldThrough, h.committedThrough)
-        while store[MessageId(sender: s, counter: h.heldThrough + 1)] != nil { h.heldThrough += 1 }
+        while isHeld(MessageId(sender: s, counter: h.heldThrough + 1)) { h.heldThrough += 1 }
         h.repairedThrough = max(h.repairedThrough, h.collectedThrough)
         while store[MessageId(sender: s, counter: h.repairedThrough + 1)] != nil { h.repairedThrough += 1 }
         if h.heldThrough > before, h.heldThrough > h.committedThrough, h.endedAt == nil { h.dirty = true }
@@ -231,6 +244,7 @@ public struct DataServer: ProtocolRole {
     mutating func collect(_ id: MessageId, seq: SequenceNumber?) {
         guard let m = store.removeValue(forKey: id) else { return }
         bodies.free(m.body)
+        if onDisk { forgetOnDisk(id) }
         reassembly.discard(id)
         output.events.append(.collected(id: id, seq: seq, checkpointSeq: checkpointSeq))
     }

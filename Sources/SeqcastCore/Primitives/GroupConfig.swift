@@ -23,6 +23,8 @@ public struct GroupConfig: Sendable {
     public var datagramBytesMax: Int
     public var timing: Timing
     public var limits: Limits
+    /// Where data servers keep bodies: memory, or disk (their log, with durability sync).
+    public var dataStore = DataStoreMode.memory
 
     public static let dataServersMax = 8
     public static let commitServersMax = 8
@@ -109,6 +111,15 @@ public struct GroupConfig: Sendable {
 
     @inlinable public func dataServerIndex(_ node: NodeId) -> Int? { dataServers.firstIndex(of: node) }
     @inlinable public func commitServerIndex(_ node: NodeId) -> Int? { commitServers.firstIndex(of: node) }
+}
+
+/// Where a data server keeps the bodies it stores (STORAGE.md).
+public enum DataStoreMode: String, Sendable, CaseIterable {
+    /// In memory: a restarted data server starts empty (K ≥ 2 keeps each body elsewhere).
+    case memory
+    /// Also in the data server's log: a body is reported held only once it is durable, and a
+    /// restarted data server comes back with what it held.
+    case disk
 }
 
 /// Why a configuration was refused.

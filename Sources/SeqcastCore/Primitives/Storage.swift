@@ -54,6 +54,14 @@ public struct StorageQueue {
         arena.append(contentsOf: repeatElement(0, count: pad))
     }
 
+    /// Appends a length-prefixed byte string from a buffer (no array made), padded to whole words.
+    public mutating func put(raw bytes: UnsafeRawBufferPointer) {
+        put(UInt64(bytes.count))
+        arena.append(contentsOf: bytes)
+        let pad = (8 - bytes.count % 8) % 8
+        arena.append(contentsOf: repeatElement(0, count: pad))
+    }
+
     public mutating func close() -> WriteTicket {
         guard let o = open else { preconditionFailure("no open record") }
         open = nil

@@ -1,0 +1,112 @@
+import SeqcastWire
+
+/// A data server's disk store (`GroupConfig.dataStore == .disk`, STORAGE.md): every body it
+/// stores is also written to its log, and counts as held (reported to the sequencer) only once
+/// that record is durable. A restarted data server reads its bodies back. Records are keyed by
+/// write order; the log is truncated behind the oldest body still stored, so disk use follows
+/// the store (bodies go behind checkpoints, orphans after their lifetime).
+struct DiskHoldings {
+    /// Body record: tag, key, sender, counter, logical timestamp, bytes.
+    static let bodyTag: UInt64 = 0x5344_424F_4459  // "SDBODY"
+    /// Bodies written and not yet durable, in ticket order.
+    var awaiting: [(ticket: WriteTicket, id: MessageId)] = []
+    var awaitingHead = 0
+    var unsynced = CounterTable<WriteTicket>()
+    /// Each stored body's record key; the write order of live and collected records.
+    var keys = CounterTable<UInt64>()
+    var order: [(key: UInt64, id: MessageId)] = []
+    var orderHead = 0
+    var nextKey: UInt64 = 1
+    var truncatedThrough: UInt64 = 0
+
+    /// The oldest record still needed: everything before it may go.
+    mutating func truncationPoint() -> UInt64 {
+        while orderHead < order.count, keys[order[orderHead].id] != order[orderHead].key { orderHead += 1 }
+        if orderHead > 4_096, orderHead * 2 > order.count {
+            order.removeFirst(orderHead)
+            orderHead = 0
+        }
+        return (orderHead < order.count ? order[orderHead].key : nextKey) - 1
+    }
+}
+
+extension DataServer {
+    var onDisk: Bool { config.dataStore == .disk }
+
+    /// Held for the report: stored, and (on disk) durable.
+    @inline(__always) func isHeld(_ id: MessageId) -> Bool {
+        guard store[id] != nil else { return false }
+        return !onDisk || disk.unsynced[id] == nil
+    }
+
+    /// Writes a just-stored body to the log (disk mode; not while recovering it).
+    mutating func writeBody(_ id: MessageId, logicalTs: SequenceNumber, body: UnsafeRawBufferPointer) {
+        let key = disk.nextKey
+        disk.nextKey += 1
+        output.storage.begin(key: key)
+        output.storage.put(DiskHoldings.bodyTag)
+        output.storage.put(key)
+        output.storage.put(id.sender.rawValue)
+        output.storage.put(id.counter)
+        output.storage.put(logicalTs.rawValue)
+        output.storage.put(raw: body)
+        let ticket = output.storage.close()
+        disk.awaiting.append((ticket, id))
+        disk.unsynced[id] = ticket
+        noteOnDisk(id, key: key)
+    }
+
+    mutating func noteOnDisk(_ id: MessageId, key: UInt64) {
+        disk.keys[id] = key
+        disk.order.append((key, id))
+        disk.nextKey = max(disk.nextKey, key + 1)
+    }
+
+    /// Bodies whose records are durable now count as held (and are reported).
+    mutating func bodiesPersisted(through ticket: WriteTicket, now: Instant) {
+        var touched: SenderId?
+        while disk.awaitingHead < disk.awaiting.count, disk.awaiting[disk.awaitingHead].ticket <= ticket {
+            let id = disk.awaiting[disk.awaitingHead].id
+            disk.awaitingHead += 1
+            guard disk.unsynced.removeValue(forKey: id) != nil, store[id] != nil else { continue }
+            if touched != id.sender {
+                if let s = touched { advancePrefixes(s) }
+                touched = id.sender
+            }
+        }
+        if let s = touched { advancePrefixes(s) }
+        if disk.awaitingHead == disk.awaiting.count {
+            disk.awaiting.removeAll(keepingCapacity: true)
+            disk.awaitingHead = 0
+        }
+        if reportAt == nil, senderOrder.contains(where: { senders[$0]!.dirty }) {
+            let earliestNext = lastReportAt.map { $0 + config.timing.reportDelay } ?? now
+            reportAt = max(now, earliestNext)
+        }
+    }
+
+    /// A collected body's record is dead.
+    mutating func forgetOnDisk(_ id: MessageId) {
+        _ = disk.keys.removeValue(forKey: id)
+        _ = disk.unsynced.removeValue(forKey: id)
+    }
+
+    /// Truncates the log behind the oldest live body (on refresh ticks: a marker at most per refresh).
+    mutating func truncateDisk() {
+        let through = disk.truncationPoint()
+        guard through > disk.truncatedThrough else { return }
+        disk.truncatedThrough = through
+        output.storage.truncate(through: through)
+    }
+
+    /// Reads bodies back from this server's log after a restart; they are durable already.
+    mutating func recoverBodies(_ records: [[UInt8]]) {
+        for bytes in records {
+            var r = RecordReader(bytes)
+            guard r.next() == DiskHoldings.bodyTag, let key = r.next(), let sender = r.next(), let counter = r.next(),
+                  let ts = r.next(), let body = r.nextBytes() else { continue }  // not a body record
+            let id = MessageId(sender: SenderId(rawValue: sender), counter: counter)
+            body.withUnsafeBytes { store(id, logicalTs: SequenceNumber(ts), body: $0, recoveredKey: key) }
+        }
+    }
+}
