@@ -8,10 +8,14 @@ import SeqcastWire
 struct DiskHoldings {
     /// Body record: tag, key, sender, counter, logical timestamp, bytes.
     static let bodyTag: UInt64 = 0x5344_424F_4459  // "SDBODY"
-    /// Bodies written and not yet durable, in ticket order.
+    /// Collected record: tag, key, sender, counter through which the sender's bodies were
+    /// collected (a restart must not take them back: it could not learn they were committed).
+    static let collectedTag: UInt64 = 0x5344_434F_4C4C  // "SDCOLL"
+    /// Bodies written and not yet durable, in ticket order, and kept aside until they are (the
+    /// memory store's path stays as it was: `store` holds only what may be reported).
     var awaiting: [(ticket: WriteTicket, id: MessageId)] = []
     var awaitingHead = 0
-    var unsynced = CounterTable<WriteTicket>()
+    var awaitingBodies = CounterTable<StoredMessage>()
     /// Each stored body's record key; the write order of live and collected records.
     var keys = CounterTable<UInt64>()
     var order: [(key: UInt64, id: MessageId)] = []
@@ -31,16 +35,8 @@ struct DiskHoldings {
 }
 
 extension DataServer {
-    var onDisk: Bool { config.dataStore == .disk }
-
-    /// Held for the report: stored, and (on disk) durable.
-    @inline(__always) func isHeld(_ id: MessageId) -> Bool {
-        guard store[id] != nil else { return false }
-        return !onDisk || disk.unsynced[id] == nil
-    }
-
     /// Writes a just-stored body to the log (disk mode; not while recovering it).
-    mutating func writeBody(_ id: MessageId, logicalTs: SequenceNumber, body: UnsafeRawBufferPointer) {
+    @inline(never) mutating func writeBody(_ id: MessageId, _ m: StoredMessage, body: UnsafeRawBufferPointer) {
         let key = disk.nextKey
         disk.nextKey += 1
         output.storage.begin(key: key)
@@ -48,15 +44,15 @@ extension DataServer {
         output.storage.put(key)
         output.storage.put(id.sender.rawValue)
         output.storage.put(id.counter)
-        output.storage.put(logicalTs.rawValue)
+        output.storage.put(m.logicalTs.rawValue)
         output.storage.put(raw: body)
         let ticket = output.storage.close()
         disk.awaiting.append((ticket, id))
-        disk.unsynced[id] = ticket
+        disk.awaitingBodies[id] = m
         noteOnDisk(id, key: key)
     }
 
-    mutating func noteOnDisk(_ id: MessageId, key: UInt64) {
+    @inline(never) mutating func noteOnDisk(_ id: MessageId, key: UInt64) {
         disk.keys[id] = key
         disk.order.append((key, id))
         disk.nextKey = max(disk.nextKey, key + 1)
@@ -68,7 +64,14 @@ extension DataServer {
         while disk.awaitingHead < disk.awaiting.count, disk.awaiting[disk.awaitingHead].ticket <= ticket {
             let id = disk.awaiting[disk.awaitingHead].id
             disk.awaitingHead += 1
-            guard disk.unsynced.removeValue(forKey: id) != nil, store[id] != nil else { continue }
+            guard let m = disk.awaitingBodies.removeValue(forKey: id) else { continue }
+            // Collected (or its stream ended) while its write was in flight: not kept.
+            if isHeldOrObsolete(id) {
+                bodies.free(m.body)
+                forgetOnDisk(id)
+                continue
+            }
+            store[id] = m
             if touched != id.sender {
                 if let s = touched { advancePrefixes(s) }
                 touched = id.sender
@@ -85,10 +88,21 @@ extension DataServer {
         }
     }
 
+    /// The sender's bodies through `counter` are collected: recorded, so a restart skips them.
+    @inline(never) mutating func writeCollected(_ sender: SenderId, through counter: UInt64) {
+        let key = disk.nextKey
+        disk.nextKey += 1
+        output.storage.begin(key: key)
+        output.storage.put(DiskHoldings.collectedTag)
+        output.storage.put(key)
+        output.storage.put(sender.rawValue)
+        output.storage.put(counter)
+        _ = output.storage.close()
+    }
+
     /// A collected body's record is dead.
-    mutating func forgetOnDisk(_ id: MessageId) {
+    @inline(never) mutating func forgetOnDisk(_ id: MessageId) {
         _ = disk.keys.removeValue(forKey: id)
-        _ = disk.unsynced.removeValue(forKey: id)
     }
 
     /// Truncates the log behind the oldest live body (on refresh ticks: a marker at most per refresh).
@@ -100,11 +114,30 @@ extension DataServer {
     }
 
     /// Reads bodies back from this server's log after a restart; they are durable already.
+    /// Bodies a later record says were collected are skipped (and stay collected).
     mutating func recoverBodies(_ records: [[UInt8]]) {
+        var collected: [SenderId: UInt64] = [:]
+        for bytes in records {
+            var r = RecordReader(bytes)
+            guard r.next() == DiskHoldings.collectedTag, let key = r.next(), let sender = r.next(),
+                  let counter = r.next() else { continue }
+            collected[SenderId(rawValue: sender), default: 0] = max(collected[SenderId(rawValue: sender), default: 0], counter)
+            disk.nextKey = max(disk.nextKey, key + 1)
+        }
+        for s in collected.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            senders[s] = SenderHoldings()
+            senderOrder.append(s)
+            senders.update(s) {
+                $0.collectedThrough = collected[s]!
+                $0.committedThrough = collected[s]!
+            }
+            advancePrefixes(s)
+        }
         for bytes in records {
             var r = RecordReader(bytes)
             guard r.next() == DiskHoldings.bodyTag, let key = r.next(), let sender = r.next(), let counter = r.next(),
                   let ts = r.next(), let body = r.nextBytes() else { continue }  // not a body record
+            disk.nextKey = max(disk.nextKey, key + 1)
             let id = MessageId(sender: SenderId(rawValue: sender), counter: counter)
             body.withUnsafeBytes { store(id, logicalTs: SequenceNumber(ts), body: $0, recoveredKey: key) }
         }

@@ -43,6 +43,8 @@ public struct DataServer: ProtocolRole {
     var reportScratch: [DataReport.Entry] = []
     /// The disk store's bookkeeping (`config.dataStore == .disk`; empty otherwise).
     var disk = DiskHoldings()
+    /// `config.dataStore == .disk`, read once (the memory store's hot path pays one test of it).
+    let onDisk: Bool
 
     /// `recovering`: this server's log after a restart (disk store: its bodies come back).
     public init(config: GroupConfig, node: NodeId, incarnation: UInt32, seed: UInt64, now: Instant,
@@ -59,7 +61,8 @@ public struct DataServer: ProtocolRole {
         store = CounterTable(laneCapacity: 2 * config.limits.bodySlotsMax)
         prng = Prng(seed: seed)
         refreshAt = now + config.timing.reportRefresh
-        if config.dataStore == .disk { recoverBodies(records) }
+        onDisk = config.dataStore == .disk
+        if onDisk { recoverBodies(records) }
     }
 
     public var storedCount: Int { store.count }
@@ -164,10 +167,11 @@ public struct DataServer: ProtocolRole {
     func isHeldOrObsolete(_ id: MessageId) -> Bool {
         guard let h = senders[id.sender] else { return false }
         if let end = h.endedAt, id.counter > end { return true }
-        return id.counter <= h.collectedThrough || store[id] != nil
+        return id.counter <= h.collectedThrough || store[id] != nil || onDisk && disk.awaitingBodies[id] != nil
     }
 
-    /// Keeps a body; on disk also writes it (or, `recoveredKey`, notes the record it came from).
+    /// Keeps a body; on disk also writes it, and holds it once durable (`recoveredKey`: read
+    /// back from this server's log, durable already).
     mutating func store(_ id: MessageId, logicalTs: SequenceNumber, body: UnsafeRawBufferPointer,
                         recoveredKey: UInt64? = nil) {
         if senders[id.sender] == nil {
@@ -186,10 +190,14 @@ public struct DataServer: ProtocolRole {
             output.counters.droppedStoreFull &+= 1
             return
         }
-        store[id] = StoredMessage(logicalTs: logicalTs, body: handle)
-        if onDisk {
-            if let key = recoveredKey { noteOnDisk(id, key: key) } else { writeBody(id, logicalTs: logicalTs, body: body) }
+        if onDisk, recoveredKey == nil {
+            // The disk store: in `store` (held, reported) only once its record is durable.
+            writeBody(id, StoredMessage(logicalTs: logicalTs, body: handle), body: body)
+            senders.update(id.sender) { $0.highestStored = max($0.highestStored, id.counter) }
+            return
         }
+        store[id] = StoredMessage(logicalTs: logicalTs, body: handle)
+        if let key = recoveredKey { noteOnDisk(id, key: key) }
         senders.update(id.sender) { $0.highestStored = max($0.highestStored, id.counter) }
         advancePrefixes(id.sender)
     }
@@ -203,7 +211,7 @@ public struct DataServer: ProtocolRole {
         defer { senders.moveIn(slot: slot, h) }
         let before = h.heldThrough
         h.heldThrough = max(h.heldThrough, h.committedThrough)
-        while isHeld(MessageId(sender: s, counter: h.heldThrough + 1)) { h.heldThrough += 1 }
+        while store[MessageId(sender: s, counter: h.heldThrough + 1)] != nil { h.heldThrough += 1 }
         h.repairedThrough = max(h.repairedThrough, h.collectedThrough)
         while store[MessageId(sender: s, counter: h.repairedThrough + 1)] != nil { h.repairedThrough += 1 }
         if h.heldThrough > before, h.heldThrough > h.committedThrough, h.endedAt == nil { h.dirty = true }
@@ -254,6 +262,7 @@ public struct DataServer: ProtocolRole {
         for s in senderOrder {
             // Destructured, so no second copy of the holdings (the tuple) keeps their arrays shared.
             guard case (let slot, var h)? = senders.moveOut(s) else { continue }
+            let before = h.collectedThrough
             var dropRuns = 0
             // By index: a `for … in` iterator would hold a second reference to the array, and
             // the `removeFirst` below would then copy it (one allocation per collection round,
@@ -271,7 +280,9 @@ public struct DataServer: ProtocolRole {
                 if through == lastSeq { dropRuns += 1 } else { break }
             }
             h.commitRuns.removeFirst(dropRuns)
+            let collectedNow = h.collectedThrough > before
             senders.moveIn(slot: slot, h)
+            if onDisk, collectedNow { writeCollected(s, through: senders[s]!.collectedThrough) }
             advancePrefixes(s)
         }
     }
@@ -295,6 +306,7 @@ public struct DataServer: ProtocolRole {
             $0.collectedThrough = last
             $0.committedThrough = max(h.committedThrough, last)
         }
+        if onDisk { writeCollected(miss.sender, through: last) }
         advancePrefixes(miss.sender)
     }
 
