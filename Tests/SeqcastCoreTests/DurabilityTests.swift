@@ -270,6 +270,48 @@ struct DiskStoreTests {
         #expect(Self.reportedHeld(&server, sender) == 1, "durable: reported")
     }
 
+    /// Feeds one datagram and makes every record it wrote durable; returns those records.
+    static func feed(_ bytes: [UInt8], to server: inout DataServer, at t: UInt64) -> [[UInt8]] {
+        bytes.withUnsafeBytes { server.receive($0, from: PeerAddress(41), now: Instant(nanoseconds: t)) }
+        let q = server.output.storage
+        let records = (0..<q.writes.count).map { i in q.withBytes(of: i) { Array($0) } }
+        if let last = q.writes.last { server.persisted(last.ticket, now: Instant(nanoseconds: t)) }
+        server.output.storage.removeAll()
+        server.output.outbox.removeAll()
+        return records
+    }
+
+    @Test("collected bodies stay collected across a restart, even while an older body holds the log's truncation back")
+    func collectedStayCollected() {
+        let x = SenderId(node: NodeId(41), incarnation: 1)
+        let y = SenderId(node: NodeId(42), incarnation: 1)
+        var server = DataServer(config: Self.config(), node: NodeId(11), incarnation: 1, seed: 1, now: .zero)
+        var log: [[UInt8]] = []
+        // y's body first (the oldest record; never committed here), then x's three.
+        log += Self.feed(Self.data(y, counter: 1, body: [9]), to: &server, at: 1)
+        for c in UInt64(1)...3 { log += Self.feed(Self.data(x, counter: c, body: [UInt8(c)]), to: &server, at: 1 + c) }
+        #expect(server.storedCount == 4)
+        // x's three are committed at 1...3 and a checkpoint at 3 lets them go.
+        let commit = TestGroup.encode(Header(kind: .commit, groupId: 0x5351, epoch: Epoch(1), source: NodeId(1))) {
+            w throws(EncodeError) in
+            try RunBatch.encode(committedThrough: SequenceNumber(3),
+                                runs: [SequenceRun(firstSeq: SequenceNumber(1), count: 3,
+                                                   content: .messages(sender: x, firstCounter: 1))], into: &w)
+        }
+        let heartbeat = TestGroup.encode(Header(kind: .heartbeat, groupId: 0x5351, epoch: Epoch(1), source: NodeId(1))) {
+            w throws(EncodeError) in
+            try Heartbeat(committedThrough: SequenceNumber(3), checkpointSeq: SequenceNumber(3), checkpointBytes: 0)
+                .encode(into: &w)
+        }
+        log += Self.feed(commit, to: &server, at: 10)
+        log += Self.feed(heartbeat, to: &server, at: 11)
+        #expect(server.storedCount == 1, "x's bodies were collected behind the checkpoint")
+        // The restart reads every record (y's body holds truncation back, so x's are still there).
+        let restarted = DataServer(config: Self.config(), node: NodeId(11), incarnation: 2, seed: 1, now: .zero,
+                                   recovering: log)
+        #expect(restarted.storedCount == 1, "only y's body came back; x's stay collected")
+    }
+
     @Test("a restarted data server comes back with the bodies its disk kept, and its log is truncated behind collection")
     func restartAndTruncate() throws {
         var g = TestGroup(checkpointServers: 1, members: 2) {
