@@ -149,22 +149,20 @@ public enum GroupFile {
         if let v: Int = r.integer(p, "sender-window", 1...1 << 20) { l.senderWindow = v }
         if let v: Int = r.integer(p, "body-slots", 64...1 << 24) { l.bodySlots = v }
         if let v: Int = r.integer(p, "datagram-bytes", 512...65_507) { l.datagramBytes = v }
-        if let (t, n) = r.text(p, "durability", required: false, what: "a durability mode") {
-            if let mode = DurabilityMode(rawValue: t) {
-                l.durability = mode
-            } else {
-                let allowed = DurabilityMode.allCases.map(\.rawValue).joined(separator: ", ")
-                r.fail(r.field(p, "durability"), "\"\(t)\" refused; allowed: \(allowed)", at: n)
-            }
+        if let mode = choice(r, p, "durability", DurabilityMode.self) { l.durability = mode }
+        if let mode = choice(r, p, "data-store", DataStoreMode.self) { l.dataStore = mode }
+    }
+
+    /// An optional field naming one case of `E`; anything else is refused with the cases allowed.
+    static func choice<E: RawRepresentable & CaseIterable>(_ r: FieldReader, _ s: FieldReader.Section, _ key: String,
+                                                           _: E.Type) -> E? where E.RawValue == String {
+        let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let (t, n) = r.text(s, key, required: false, what: "one of \(allowed)") else { return nil }
+        guard let value = E(rawValue: t) else {
+            r.fail(r.field(s, key), "\"\(t)\" refused; allowed: \(allowed)", at: n)
+            return nil
         }
-        if let (t, n) = r.text(p, "data-store", required: false, what: "memory or disk") {
-            if let mode = DataStoreMode(rawValue: t) {
-                l.dataStore = mode
-            } else {
-                let allowed = DataStoreMode.allCases.map(\.rawValue).joined(separator: ", ")
-                r.fail(r.field(p, "data-store"), "\"\(t)\" refused; allowed: \(allowed)", at: n)
-            }
-        }
+        return value
     }
 
     static func readTimers(_ r: FieldReader, _ top: FieldReader.Section, _ l: inout GroupLayout) {

@@ -88,8 +88,8 @@ import Testing
 @Suite struct IncarnationFileTests {
     @Test func everyStartClaimsAHigherIncarnationAndStreamEndsAreRecorded() throws {
         let dir = "/tmp/seqcast-incarnation-test-\(getpid())"
-        defer { _ = unlink("\(dir)/group-7-node-41.incarnation"); _ = rmdir(dir) }
-        let file = IncarnationFile(directory: dir, group: 7, node: NodeId(41))
+        defer { _ = unlink("\(dir)/incarnation"); _ = rmdir(dir) }
+        let file = IncarnationFile(path: "\(dir)/incarnation")
         #expect(file.read() == nil)
         #expect(try file.claim(atLeast: 1) == 1)
         #expect(try file.claim(atLeast: 1) == 2)

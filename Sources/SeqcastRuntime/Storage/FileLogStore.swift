@@ -45,6 +45,8 @@ public final class FileLogStore: LogStore {
     var durableTicket = WriteTicket(0)
     var appendedMax = WriteTicket(0)
     let shared: SyncShared
+    /// The segment being written (the role's thread's own copy: it alone replaces it on a roll).
+    var fd: Int32
     var thread = pthread_t()
     /// Counts for the report.
     public private(set) var recordsWritten: UInt64 = 0
@@ -71,6 +73,7 @@ public final class FileLogStore: LogStore {
         let path = LogRecovery.segmentPath(folder: folder, index: index)
         let fd = try Self.createSegment(path, folder: folder)
         segments.append(Segment(index: index, path: path, bytes: 0, keyMax: 0))
+        self.fd = fd
         shared = SyncShared(fd: fd, path: path)
         let context = Unmanaged.passRetained(shared).toOpaque()
         let rc = pthread_create(&thread, nil, { raw in
@@ -85,7 +88,7 @@ public final class FileLogStore: LogStore {
         shared.stop.store(true, ordering: .releasing)
         shared.wake()
         pthread_join(thread, nil)
-        close(shared.fd)
+        close(fd)
     }
 
     public var durability: String { "sync" }
@@ -109,9 +112,7 @@ public final class FileLogStore: LogStore {
 
     public func takeDurable() -> WriteTicket? {
         if !pending.isEmpty { writeBatch() }
-        if let failure = shared.failure.withLock({ $0 }) {
-            fatalError("fdatasync \(failure): the log's state on disk is unknown, stopping")
-        }
+        stopIfSyncFailed()
         let synced = max(rolledThrough, shared.synced.load(ordering: .acquiring))
         if synced > durableBatch {
             durableBatch = synced
@@ -137,7 +138,7 @@ public final class FileLogStore: LogStore {
         if segments[current].bytes > 0, segments[current].bytes + pending.count > segmentBytesMax { roll() }
         let path = segments[segments.count - 1].path
         do {
-            try Syscall.writeAll(shared.fd, pending, path: path)
+            try Syscall.writeAll(fd, pending, path: path)
         } catch {
             fatalError("\(error): stopping (records after the last completed sync were never acknowledged)")
         }
@@ -161,19 +162,24 @@ public final class FileLogStore: LogStore {
         // Linux reports a writeback error once per open file: if the sync thread's fdatasync is
         // in flight and gets it, ours could return 0. Wait for it, sync, then check its outcome.
         while shared.target.withLock({ $0.inFlight }) { usleep(50) }
-        Syscall.syncOrStop(shared.fd, path: old.path)
-        if let failure = shared.failure.withLock({ $0 }) {
-            fatalError("fdatasync \(failure): the log's state on disk is unknown, stopping")
-        }
+        Syscall.syncOrStop(fd, path: old.path)
+        stopIfSyncFailed()
         if recordsSyncedLengths { recordSynced(segment: Int(old.index), length: old.bytes) }
         // Everything written so far is durable: the next takeDurable reports it.
         rolledThrough = batchesWritten
         let index = old.index + 1
         let path = LogRecovery.segmentPath(folder: folder, index: index)
-        let fd: Int32
         do { fd = try Self.createSegment(path, folder: folder) } catch { fatalError("\(error): stopping") }
         segments.append(Segment(index: index, path: path, bytes: 0, keyMax: 0))
         shared.replace(fd: fd, path: path)
+    }
+
+    /// A failed fdatasync stops the process (an atomic flag per drain; the message under a lock
+    /// only once it is set).
+    @inline(__always) func stopIfSyncFailed() {
+        guard shared.failed.load(ordering: .acquiring) else { return }
+        let failure = shared.failure.withLock { $0 } ?? "unknown"
+        fatalError("fdatasync \(failure): the log's state on disk is unknown, stopping")
     }
 
     func recordSynced(segment: Int, length: Int) {
@@ -214,6 +220,7 @@ final class SyncShared: @unchecked Sendable {
     let syncs = Atomic<UInt64>(0)
     let stop = Atomic<Bool>(false)
     let failure = Mutex<String?>(nil)
+    let failed = Atomic<Bool>(false)
     /// The futex word the sync thread sleeps on; bumped by every wake.
     let word = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
     /// The segment being written, and whether a sync of it is in flight (a replaced descriptor
@@ -225,7 +232,6 @@ final class SyncShared: @unchecked Sendable {
         var retired: [Int32] = []
     }
     let target: Mutex<Target>
-    var fd: Int32 { target.withLock { $0.fd } }
 
     init(fd: Int32, path: String) {
         word.initialize(to: 0)
@@ -267,6 +273,7 @@ final class SyncShared: @unchecked Sendable {
                 }
                 if rc != 0 {
                     failure.withLock { $0 = "\(path): \(String(cString: strerror(e)))" }
+                    failed.store(true, ordering: .releasing)
                     return  // the role's thread stops the process at its next takeDurable
                 }
                 done = wanted

@@ -7,13 +7,9 @@ import SeqcastWire
 /// publisher would reuse message ids that data servers and members already hold, and its new
 /// messages would be dropped as duplicates.
 ///
-/// One small file per node (`SmallFile`, durable: fsync of the file and its folder).
+/// One small file per node, in its data folder (`SmallFile`, durable: fsync of the file and its folder).
 public struct IncarnationFile: Sendable {
     public let path: String
-
-    public init(directory: String, group: UInt32, node: NodeId) {
-        path = "\(directory)/group-\(group)-node-\(node.rawValue).incarnation"
-    }
 
     /// The file in a node's data folder (`DataFolder.incarnationPath`).
     public init(path: String) { self.path = path }
