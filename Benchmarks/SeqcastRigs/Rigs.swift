@@ -48,8 +48,29 @@ public struct DatagramBuffer {
     func deallocate() { storage.deallocate() }
 }
 
-func makeHeader(_ kind: MessageKind, from node: NodeId) -> Header {
-    Header(kind: kind, groupId: group.groupId, epoch: Epoch(1), source: node)
+func makeHeader(_ kind: MessageKind, from node: NodeId, epoch: Epoch = Epoch(1)) -> Header {
+    Header(kind: kind, groupId: group.groupId, epoch: epoch, source: node)
+}
+
+/// Runs a fresh sequencer's start to the end (its epoch record persisted, two of three commit
+/// servers answering the seal with nothing held), as every start does before it numbers.
+func completeStart(_ sequencer: inout Sequencer, now: Instant) {
+    let ticket = sequencer.output.storage.writes[sequencer.output.storage.writes.count - 1].ticket
+    sequencer.output.storage.removeAll()
+    sequencer.persisted(ticket, now: now)
+    sequencer.output.outbox.removeAll()
+    var reply = DatagramBuffer(capacity: 128)
+    defer { reply.deallocate() }
+    for node in group.commitServers.prefix(2) {
+        reply.encode(makeHeader(.sealReply, from: node, epoch: sequencer.epoch)) { w throws(EncodeError) in
+            try SealReply.encode(lowWater: .zero, storedThrough: .zero, pageThrough: .zero, runsEpoch: .none,
+                                 committedThrough: .zero, runs: [SequenceRun](), into: &w)
+        }
+        sequencer.receive(reply.bytes, from: PeerAddress(UInt64(node.rawValue)), now: now)
+    }
+    precondition(sequencer.isActive, "the sequencer's start did not complete")
+    sequencer.output.outbox.removeAll()
+    sequencer.output.storage.removeAll()
 }
 
 // MARK: - field offsets (WIRE.md), checked against a decode in every setup
@@ -163,6 +184,7 @@ public final class SequencerLoad {
         precondition(Self.senders <= RunBatch.runsMax(datagramBytes: group.datagramBytesMax))
         self.messagesPerRun = messagesPerRun
         sequencer = Sequencer(config: group, node: group.sequencer, now: now)
+        completeStart(&sequencer, now: now)
         let entries = (0..<Self.senders).map { i in
             DataReport.Entry(sender: SenderId(node: NodeId(100 + UInt32(i)), incarnation: 1), heldThrough: 0,
                              pendingCounter: 0, pendingTs: .zero, aheadTs: .zero)
@@ -171,7 +193,7 @@ public final class SequencerLoad {
             try DataReport.encode(entries, into: &w)
         }
         for (i, node) in [NodeId(5), NodeId(6)].enumerated() {
-            acks[i].encode(makeHeader(.commitAck, from: node)) { w throws(EncodeError) in
+            acks[i].encode(makeHeader(.commitAck, from: node, epoch: sequencer.epoch)) { w throws(EncodeError) in
                 try CommitAck(storedThrough: .zero).encode(into: &w)
             }
         }

@@ -23,8 +23,9 @@ public struct InvariantChecker {
     /// Contiguous committed frontier and the reference digest after each number (S12, S13).
     public private(set) var frontier: UInt64 = 0
     var referenceDigest: [UInt64] = [ReferenceApplication().stateDigest]
-    /// S7: every binding ever submitted, and the highest submitted number.
-    var submitted: [UInt64: SequenceRun.Content] = [:]
+    /// S7, S8: every binding ever submitted with the epoch that submitted it, and the highest
+    /// submitted number.
+    var submitted: [UInt64: (content: SequenceRun.Content, epoch: Epoch)] = [:]
     var submittedMax: UInt64 = 0
     /// S6: per sender, per data server, the highest prefix reported by the server's current
     /// incarnation (a restarted data server's memory is gone: what it held before is no copy).
@@ -32,9 +33,13 @@ public struct InvariantChecker {
     var reporterIncarnation: [NodeId: UInt32] = [:]
     /// The highest number any assignment record covered.
     var assignedMax: UInt64 = 0
-    /// S5: per commit server, the highest number acknowledged (this epoch), and the bindings
-    /// its durable records hold (what its ack vouches for).
-    var acked: [NodeId: UInt64] = [:]
+    /// S5: per commit server, its latest epoch and the highest number acknowledged in it, and
+    /// the bindings its durable records hold (what its ack vouches for).
+    var acked: [NodeId: (epoch: Epoch, through: UInt64)] = [:]
+    /// S11: the commit servers that answered a seal of each epoch (their promise was durable),
+    /// and the highest epoch a majority promised.
+    var promisedBy: [Epoch: Set<NodeId>] = [:]
+    var sealedEpoch = Epoch.none
     var stored: [NodeId: [UInt64: SequenceRun.Content]] = [:]
     var heartbeatMax: UInt64 = 0
     var checkpointMax: UInt64 = 0
@@ -115,9 +120,9 @@ public struct InvariantChecker {
         guard let d = try? Datagram.decode(bytes) else { return fail("wire", "\(node) sent an undecodable datagram") }
         switch d.message {
         case .commitSubmit(let batch):
-            for run in batch.runs { checkSubmitted(run, syncedKeyMax: syncedKeyMax) }
+            for run in batch.runs { checkSubmitted(run, epoch: d.header.epoch, syncedKeyMax: syncedKeyMax) }
         case .commit(let batch):
-            for run in batch.runs { checkCommitted(run) }
+            for run in batch.runs { checkCommitted(run, epoch: d.header.epoch) }
         case .heartbeat(let hb):
             let s = hb.committedThrough.rawValue
             if s > frontier { fail("S10", "heartbeat says \(s) but the committed frontier is \(frontier)") }
@@ -130,7 +135,14 @@ public struct InvariantChecker {
             guard config.commitServers.contains(node) else { return fail("S5", "\(node) sent a commit ack but is no commit server") }
             let s = ack.storedThrough.rawValue
             if s > syncedKeyMax { fail("S5", "\(node) acked \(s) with only \(syncedKeyMax) durable") }
-            acked[node] = max(acked[node] ?? 0, s)
+            let e = d.header.epoch
+            if let prior = acked[node], prior.epoch > e { fail("S11", "\(node) acked in \(e) after promising \(prior.epoch)") }
+            if let prior = acked[node], prior.epoch == e { acked[node] = (e, max(prior.through, s)) } else { acked[node] = (e, s) }
+        case .sealReply where config.commitServers.contains(node):
+            let e = d.header.epoch
+            promisedBy[e, default: []].insert(node)
+            if e > sealedEpoch, promisedBy[e]!.count > config.commitServers.count / 2 { sealedEpoch = e }
+            if let prior = acked[node], prior.epoch < e { acked[node] = (e, 0) }
         case .idReply(let reply):
             for run in reply.batch.runs {
                 for k in 0..<UInt64(run.count) {
@@ -163,7 +175,7 @@ public struct InvariantChecker {
         content == run.slice(from: SequenceNumber(seq), through: SequenceNumber(seq)).content
     }
 
-    mutating func checkSubmitted(_ run: SequenceRun, syncedKeyMax: UInt64) {
+    mutating func checkSubmitted(_ run: SequenceRun, epoch: Epoch, syncedKeyMax: UInt64) {
         if run.lastSeq.rawValue > syncedKeyMax {
             fail("S5", "submit reveals \(run.lastSeq) before the sequencer persisted it (durable through \(syncedKeyMax))")
         }
@@ -171,14 +183,18 @@ public struct InvariantChecker {
         for k in 0..<UInt64(run.count) {
             let s = run.firstSeq.rawValue + k
             let c = run.slice(from: SequenceNumber(s), through: SequenceNumber(s)).content
-            if let prior = submitted[s], prior != c { fail("S8", "number \(s) re-submitted with a different binding") }
-            submitted[s] = c
+            // A later epoch may bind an uncommitted number anew (its merge found no majority
+            // member holding it); a committed one never changes, nor anything within an epoch.
+            if let prior = submitted[s], prior.content != c, prior.epoch >= epoch || committed[s] != nil {
+                fail("S8", "number \(s) re-submitted with a different binding (\(prior.epoch) -> \(epoch))")
+            }
+            submitted[s] = (c, epoch)
         }
         submittedMax = max(submittedMax, run.lastSeq.rawValue)
     }
 
-    mutating func checkCommitted(_ run: SequenceRun) {
-        let ackers = acked.filter { $0.value >= run.lastSeq.rawValue }.map(\.key)
+    mutating func checkCommitted(_ run: SequenceRun, epoch: Epoch) {
+        let ackers = acked.filter { $0.value.epoch == epoch && $0.value.through >= run.lastSeq.rawValue }.map(\.key)
         if ackers.count < config.commitQuorum {
             fail("S5", "commit of \(run) with \(ackers.count) commit servers' acks (Q=\(config.commitQuorum))")
         }
@@ -189,6 +205,8 @@ public struct InvariantChecker {
                 if prior != c { fail("S1", "number \(s) committed to two bindings") }
                 continue
             }
+            // S11: once a majority promised a newer epoch, an older one binds nothing new.
+            if epoch < sealedEpoch { fail("S11", "\(run) newly committed in \(epoch) after a majority promised \(sealedEpoch)") }
             // An ack vouches for what the server durably holds: Q of them must hold this binding.
             let holding = ackers.filter { stored[$0]?[s] == c }.count
             if ackers.count >= config.commitQuorum, holding < config.commitQuorum {
@@ -314,9 +332,20 @@ public struct InvariantChecker {
 
     mutating func advanceMember(_ node: NodeId, to seq: UInt64) {
         var m = members[node] ?? MemberStream(last: 0)
+        // Numbers a member passes without an event: no-ops (a recovery's fill), and a message it
+        // already delivered at a lower number (S15: every member skips the same, later one).
+        while m.last + 1 < seq, let c = committed[m.last + 1], skippedSilently(c, by: m) { m.last += 1 }
         if seq != m.last + 1 { fail("S3", "\(node) moved to \(seq) after \(m.last)") }
         m.last = seq
         members[node] = m
+    }
+
+    func skippedSilently(_ c: SequenceRun.Content, by m: MemberStream) -> Bool {
+        switch c {
+        case .noop: true
+        case .messages(let sender, let counter): counter <= m.counters[sender] ?? 0
+        case .checkpointInterval, .endOfStream: false
+        }
     }
 
     mutating func delivered(seq: UInt64, id: MessageId, bodyDigest: UInt64, stateDigest: UInt64, member: NodeId) {

@@ -16,6 +16,8 @@
         case fetchMiss(FetchMiss)
         case checkpointFetch(CheckpointFetch)
         case checkpointChunk(CheckpointChunk)
+        case seal(Seal)
+        case sealReply(SealReply)
     }
 
     public var header: Header
@@ -46,6 +48,8 @@
         case .fetchMiss: message = .fetchMiss(try FetchMiss.decode(&r))
         case .checkpointFetch: message = .checkpointFetch(try CheckpointFetch.decode(&r))
         case .checkpointChunk: message = .checkpointChunk(try CheckpointChunk.decode(&r))
+        case .seal: message = .seal(try Seal.decode(&r))
+        case .sealReply: message = .sealReply(try SealReply.decode(&r))
         }
         guard r.remaining == 0 else { throw .trailingBytes(count: r.remaining) }
         return Datagram(header: header, message: message)

@@ -21,11 +21,24 @@
     public var description: String { "#\(rawValue)" }
 }
 
-/// The sequencer's term. Every sequencer-originated message carries one (protocol.md Part 1 §5).
-@frozen public struct Epoch: Hashable, Comparable, Sendable {
+/// The sequencer's term, a ballot: a round in the high 48 bits and the index of the sequencer
+/// candidate that owns it in the low 16, so two candidates can never start the same epoch
+/// (protocol.md Part 2 §5.3-1). Every sequencer-originated message carries one (Part 1 §5).
+/// `Epoch(0)` is "none promised yet"; epochs of round 0 are what wire version 2 peers sent.
+@frozen public struct Epoch: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var rawValue: UInt64
     @inlinable public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    @inlinable public init(round: UInt64, candidate: UInt16) {
+        precondition(round < 1 << 48, "epoch round out of range")
+        rawValue = round << 16 | UInt64(candidate)
+    }
+    public static let none = Epoch(0)
+    @inlinable public var round: UInt64 { rawValue >> 16 }
+    @inlinable public var candidate: UInt16 { UInt16(truncatingIfNeeded: rawValue) }
+    /// The first epoch of `candidate` above `self`.
+    @inlinable public func next(for candidate: UInt16) -> Epoch { Epoch(round: round + 1, candidate: candidate) }
     @inlinable public static func < (a: Epoch, b: Epoch) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { "e\(round).\(candidate)" }
 }
 
 /// One incarnation of a sender: the high 32 bits are its node id, the low 32 bits an

@@ -10,6 +10,8 @@
 /// - id query / id reply: NAK for unknown bindings, answered by a commit server.
 /// - message fetch / message reply / fetch miss: NAK for bodies, answered by a data server.
 /// - checkpoint fetch / checkpoint chunk: a joiner's checkpoint transfer.
+/// - seal / seal reply: a sequencer starting an epoch fences commit servers and reads their
+///   holdings (fail-over and every sequencer start, protocol.md Part 2 §5.3).
 /// - run: a batch of consecutive sequence numbers bound to consecutive counters of one sender,
 ///   to nothing (no-op), or to a control action (`SequenceRun`).
 public enum MessageKind: UInt8, Sendable, CaseIterable {
@@ -27,4 +29,6 @@ public enum MessageKind: UInt8, Sendable, CaseIterable {
     case fetchMiss = 12
     case checkpointFetch = 13
     case checkpointChunk = 14
+    case seal = 15
+    case sealReply = 16
 }

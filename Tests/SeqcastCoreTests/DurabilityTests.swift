@@ -58,7 +58,9 @@ struct DurabilityTests {
         let crashedAt = g.now
         g.restartSequencer()
         #expect(g.sequencer.nextSeq == SequenceNumber(4), "resumes above every persisted number")
-        #expect(g.sequencer.persistedThrough == SequenceNumber(3))
+        // Its start sealed the commit servers; what they hold (1…3) is proposed again in the new epoch.
+        #expect(g.sequencer.recordedThrough == SequenceNumber(3))
+        #expect(g.sequencer.epoch > Epoch(round: 1, candidate: 0))
 
         try g.run(until: { $0.allDelivered(through: 3) })
         let resubmitted = g.sentPackets(kind: .commitSubmit).filter { $0.sentAt >= crashedAt }.compactMap(\.batch)
@@ -77,7 +79,7 @@ struct DurabilityTests {
         #expect(g.commitServers.allSatisfy { $0.output.counters.droppedInconsistent == 0 })
     }
 
-    @Test("claims 21/22: an assignment made durable just before a crash is submitted by the restarted sequencer")
+    @Test("claims 21/22: an assignment made durable but never submitted before a crash becomes a no-op, its message numbered again")
     func durableButUnrevealedAssignment() throws {
         var g = TestGroup(members: 2)
         _ = try g.publishMany(0, 1)
@@ -96,11 +98,15 @@ struct DurabilityTests {
         #expect(g.sentPackets(kind: .commitSubmit).allSatisfy { $0.batch?.seqs == [1] })
 
         g.restartSequencer()
-        #expect(g.sequencer.nextSeq == SequenceNumber(3))
-        try g.run(until: { $0.allDelivered(through: 2) })
+        #expect(g.sequencer.nextSeq == SequenceNumber(3), "resumes above every number it persisted")
+        // No commit server holds 2: it was never committed, so the recovery binds it to nothing
+        // (a no-op) and numbers y again above it (protocol.md Part 2 §5.3-4).
+        try g.run(until: { $0.allDelivered(through: 3) })
         let submits = g.sentPackets(kind: .commitSubmit).filter { $0.sentAt >= crashedAt }.compactMap(\.batch)
-        #expect(submits.contains { $0.runs.contains(messagesRun(2, 1, y.sender, 1)) })
+        #expect(submits.contains { $0.runs.contains(SequenceRun(firstSeq: SequenceNumber(2), count: 1, content: .noop)) })
+        #expect(submits.contains { $0.runs.contains(messagesRun(3, 1, y.sender, 1)) })
         #expect(g.memberDeliveries(0).last?.id == y)
+        #expect(g.memberDeliveries(0).last?.seq == SequenceNumber(3))
         #expect(g.memberDeliveries(1) == g.memberDeliveries(0))
     }
 
@@ -178,9 +184,9 @@ struct DurabilityTests {
         g.crash(g.sequencerIndex)
         g.restartSequencer()
         #expect(g.sequencer.nextSeq == SequenceNumber(9))
-        #expect(g.sequencer.committedThrough >= SequenceNumber(4))
         let x = try g.publishAccepted(1, TestGroup.body(30))
         try g.run(until: { $0.allDelivered(through: 9) })
+        #expect(g.sequencer.committedThrough == SequenceNumber(9))
         for r in g.receiverIndices {
             #expect(g.deliveries(r).map(\.seq.rawValue) == Array(1...9))
             #expect(g.deliveries(r).last?.id == x)

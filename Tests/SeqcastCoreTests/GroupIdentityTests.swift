@@ -43,7 +43,9 @@ struct GroupIdentityTests {
         Self.receive(Self.submit(groupId: 0x5351, fingerprint: 0xA1B2_C3D4), by: &server)
         c = server.output.counters
         #expect(c.droppedWrongGroup == 1 && c.droppedWrongFingerprint == 2 && c.droppedMalformed == 0)
-        #expect(server.output.storage.writes.count == 1, "its own group's submit is stored")
+        // Its own group's submit is stored: the promise of the submit's epoch, then the runs.
+        #expect(server.output.storage.writes.count == 2)
+        #expect(AssignmentRecord.epoch(in: server.output.storage.withBytes(of: 0) { Array($0) }) != nil)
     }
 
     @Test("every role's datagrams carry its group id and fingerprint")

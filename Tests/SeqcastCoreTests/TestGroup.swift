@@ -157,6 +157,24 @@ struct TestGroup {
         for _ in 0..<memberCount { _ = addMember() }
         // Whatever the roles produced while starting goes out like any other output.
         for n in nodes.indices { apply(n, .none) }
+        completeSequencerStart()
+    }
+
+    /// Runs the sequencer's start (its epoch record, the seal of the commit servers and their
+    /// answers) to the end, syncing those disks and delivering only the seal's datagrams; the
+    /// rest of the network waits, and the seal's datagrams are left out of the packet logs, so
+    /// a test begins with a sequencer that numbers.
+    mutating func completeSequencerStart(sourceLocation: SourceLocation = #_sourceLocation) {
+        let isSeal: (Packet) -> Bool = { $0.kind == .seal || $0.kind == .sealReply }
+        for _ in 0..<20 where !sequencer.isActive {
+            sync(sequencerIndex)
+            for i in config.commitServers.indices { sync(commitIndex(i)) }
+            deliverAll(hold: { !isSeal($0) }, sourceLocation: sourceLocation)
+            release()
+        }
+        if !sequencer.isActive { Issue.record("the sequencer's start never completed", sourceLocation: sourceLocation) }
+        sent.removeAll(where: isSeal)
+        delivered.removeAll(where: isSeal)
     }
 
     static func node<R: ProtocolRole>(_ id: NodeId, _ role: R, disk: SimDisk = SimDisk(), now: Instant) -> TestNode<R> {
@@ -286,7 +304,11 @@ struct TestGroup {
     }
 
     /// Stable storage per node, record by record.
-    var disks: [[SimDisk.Record]] { nodes.indices.map { disk($0).records } }
+    /// Each node's records, less the epoch records of sequencer starts and commit servers'
+    /// promises (tests count the assignment records around them).
+    var disks: [[SimDisk.Record]] {
+        nodes.indices.map { disk($0).records.filter { AssignmentRecord.epoch(in: $0.bytes) == nil } }
+    }
 
     // MARK: commands
 
@@ -483,13 +505,14 @@ struct TestGroup {
     }
 
     /// Starts a new sequencer from the records its stable storage kept.
-    mutating func restartSequencer() {
+    mutating func restartSequencer(completingStart: Bool = true) {
         var disk = sequencerNode.store
         disk.restarted()
         let role = Sequencer(config: config, node: config.sequencer, recovering: disk.syncedBytes, now: now)
         sequencerNode = Self.node(config.sequencer, role, disk: disk, now: now)
         down.remove(sequencerIndex)
         drain(sequencerIndex)
+        if completingStart { completeSequencerStart() }
     }
 
     /// Starts a new commit server from the records its stable storage kept.
@@ -634,6 +657,9 @@ enum Decoded {
     case fetchMiss(FetchMiss)
     case checkpointFetch(CheckpointFetch)
     case checkpointChunk(terminalSeq: SequenceNumber, chunkIndex: UInt32, chunkCount: UInt32)
+    case seal(Seal)
+    case sealReply(lowWater: SequenceNumber, storedThrough: SequenceNumber, pageThrough: SequenceNumber,
+                   runsEpoch: Epoch, BatchInfo)
     case malformed(String)
 
     init(_ bytes: [UInt8]) {
@@ -662,6 +688,10 @@ enum Decoded {
             case .checkpointFetch(let f): return .checkpointFetch(f)
             case .checkpointChunk(let c):
                 return .checkpointChunk(terminalSeq: c.terminalSeq, chunkIndex: c.chunkIndex, chunkCount: c.chunkCount)
+            case .seal(let s): return .seal(s)
+            case .sealReply(let r):
+                return .sealReply(lowWater: r.lowWater, storedThrough: r.storedThrough, pageThrough: r.pageThrough,
+                                  runsEpoch: r.runsEpoch, batch(r.batch))
             }
         }
     }

@@ -64,7 +64,7 @@ struct GoldenBytesTests {
         #expect(DataMessage.bodyOverhead == 4)
         #expect(RunBatch.fixedByteCount == 16)
         #expect(CheckpointChunk.fixedByteCount == 40)
-        #expect(MessageKind.allCases.map(\.rawValue) == Array(1...14))
+        #expect(MessageKind.allCases.map(\.rawValue) == Array(1...16))
         #expect(RunBatch.runsMax(datagramBytes: 1472) == 44)
         #expect(DataReport.entriesMax(datagramBytes: 1472) == 35)
     }
@@ -446,6 +446,68 @@ struct GoldenBytesTests {
             #expect(runs[0].content == .messages(sender: sender, firstCounter: 5))
             #expect(runs[0].messageId(at: SequenceNumber(80)) == MessageId(sender: sender, counter: 8))
         }
+    }
+
+    @Test("seal")
+    func seal() throws {
+        let bytes = try encode(.seal) { (w) throws(EncodeError) in
+            try Seal(fromSeq: SequenceNumber(300)).encode(into: &w)
+        }
+        let expected = hex(
+            header(kind: "0F", length: "28 00 00 00"),  // 40 bytes
+            "2C 01 00 00 00 00 00 00"   // fromSeq 300
+        )
+        expectBytes(bytes, expected)
+        try withDecoded(expected) { d in
+            checkHeader(d.header, .seal, length: 40)
+            guard case .seal(let s) = d.message else { Issue.record("wrong message \(d.message)"); return }
+            #expect(s.fromSeq == SequenceNumber(300))
+        }
+    }
+
+    @Test("sealReply")
+    func sealReply() throws {
+        let run = SequenceRun(firstSeq: SequenceNumber(77), count: 9, content: .noop)
+        let epoch = Epoch(round: 2, candidate: 1)
+        let bytes = try encode(.sealReply) { (w) throws(EncodeError) in
+            try SealReply.encode(lowWater: SequenceNumber(10), storedThrough: SequenceNumber(120),
+                                 pageThrough: SequenceNumber(100), runsEpoch: epoch,
+                                 committedThrough: SequenceNumber(90), runs: [run], into: &w)
+        }
+        let expected = hex(
+            header(kind: "10", length: "70 00 00 00"),  // 112 bytes
+            "0A 00 00 00 00 00 00 00",  // lowWater 10
+            "78 00 00 00 00 00 00 00",  // storedThrough 120
+            "64 00 00 00 00 00 00 00",  // pageThrough 100
+            "01 00 02 00 00 00 00 00",  // runsEpoch: candidate 1, round 2
+            "5A 00 00 00 00 00 00 00",  // committedThrough 90
+            "01 00",                    // count 1
+            "00 00 00 00 00 00",        // reserved
+            "4D 00 00 00 00 00 00 00",  // run firstSeq 77
+            "01", "00 00 00",           // run kind 1 (noop), reserved
+            "09 00 00 00",              // count 9
+            "00 00 00 00 00 00 00 00",  // a
+            "00 00 00 00 00 00 00 00"   // b
+        )
+        expectBytes(bytes, expected)
+        try withDecoded(expected) { d in
+            checkHeader(d.header, .sealReply, length: 112)
+            guard case .sealReply(let r) = d.message else { Issue.record("wrong message \(d.message)"); return }
+            #expect(r.lowWater == SequenceNumber(10))
+            #expect(r.storedThrough == SequenceNumber(120))
+            #expect(r.pageThrough == SequenceNumber(100))
+            #expect(r.runsEpoch == epoch)
+            #expect(r.runsEpoch.round == 2 && r.runsEpoch.candidate == 1)
+            #expect(r.batch.committedThrough == SequenceNumber(90))
+            #expect(Array(r.batch.runs) == [run])
+        }
+        // A page beyond what the server stored, or a run beyond its page, is refused.
+        var beyond = expected
+        beyond[32 + 16] = 0x79  // pageThrough 121 > storedThrough 120
+        #expect(decodeError(beyond) == .badField(offset: 48))
+        var runBeyond = expected
+        runBeyond[32 + 16] = 0x50  // pageThrough 80 < the run's last number 85
+        #expect(decodeError(runBeyond) == .badField(offset: 48))
     }
 
     @Test("messageFetch")

@@ -23,6 +23,8 @@ private let reservedFields: [String: [(offset: Int, width: Int)]] = [
     "fetchMiss": [(52, 4), (57, 7)],
     "checkpointFetch": [(44, 4)],
     "checkpointChunk": [(68, 4)],
+    "seal": [],
+    "sealReply": [(74, 6)] + (0..<2).map { (80 + 32 * $0 + 9, 3) },
 ]
 
 private let sampleNames = Samples.all.map(\.name)
@@ -132,10 +134,10 @@ struct MalformedInputTests {
         }
     }
 
-    @Test("unknown kind: 0 and 15...255")
+    @Test("unknown kind: 0 and 17...255")
     func unknownKind() {
         let bytes = sample("commitAck")
-        for kind in [UInt8(0)] + Array(UInt8(15)...UInt8(255)) {
+        for kind in [UInt8(0)] + Array(UInt8(17)...UInt8(255)) {
             expectError(patched(bytes, at: 5, width: 1, UInt64(kind)), .unknownKind(kind))
         }
         for name in sampleNames {

@@ -119,6 +119,13 @@ struct MessageGenerator {
         case .idReply:
             return .idReply(lowWater: SequenceNumber(rng.u64()), committedThrough: SequenceNumber(rng.u64()),
                             runs: runs(fixed: 8 + RunBatch.fixedByteCount, capacity: capacity))
+        case .sealReply:
+            let runs = runs(fixed: SealReply.fixedByteCount, capacity: capacity)
+            let page = rng.edgy((runs.map(\.lastSeq.rawValue).max() ?? 0)...UInt64.max)
+            return .sealReply(lowWater: SequenceNumber(rng.u64()), storedThrough: SequenceNumber(rng.edgy(page...UInt64.max)),
+                              pageThrough: SequenceNumber(page), runsEpoch: Epoch(rng.u64()),
+                              committedThrough: SequenceNumber(rng.u64()), runs: runs)
+        case .seal: return .seal(Seal(fromSeq: SequenceNumber(rng.u64())))
         case .commitAck: return .commitAck(CommitAck(storedThrough: SequenceNumber(rng.u64())))
         case .heartbeat:
             let committed = rng.u64()
@@ -166,7 +173,8 @@ func documentedSize(_ m: OwnedMessage) -> Int {
     case .dataReport(let e): body = 8 + 40 * e.count
     case .commitSubmit(_, let runs), .commit(_, let runs): body = 16 + 32 * runs.count
     case .idReply(_, _, let runs): body = 24 + 32 * runs.count
-    case .commitAck: body = 8
+    case .sealReply(_, _, _, _, _, let runs): body = 48 + 32 * runs.count
+    case .commitAck, .seal: body = 8
     case .heartbeat, .checkpointReport, .messageFetch: body = 24
     case .idQuery, .checkpointFetch: body = 16
     case .fetchMiss: body = 40
@@ -202,6 +210,11 @@ func reencode(_ d: Datagram, capacity: Int) throws(EncodeError) -> [UInt8] {
             case .checkpointChunk(let c):
                 try CheckpointChunk.encode(terminalSeq: c.terminalSeq, totalBytes: c.totalBytes, digest: c.digest,
                                            chunkIndex: c.chunkIndex, chunkCount: c.chunkCount, bytes: c.bytes, into: &w)
+            case .seal(let s): try s.encode(into: &w)
+            case .sealReply(let r):
+                try SealReply.encode(lowWater: r.lowWater, storedThrough: r.storedThrough, pageThrough: r.pageThrough,
+                                     runsEpoch: r.runsEpoch, committedThrough: r.batch.committedThrough,
+                                     runs: Array(r.batch.runs), into: &w)
             }
         }
     }
@@ -248,7 +261,7 @@ struct RoundTripTests {
             }
         }
         switch kind {
-        case .data, .messageReply, .dataReport, .checkpointChunk, .commitSubmit, .commit, .idReply:
+        case .data, .messageReply, .dataReport, .checkpointChunk, .commitSubmit, .commit, .idReply, .sealReply:
             #expect(tooBigForDefault == 60, "list kinds should only produce datagrams over 1472 bytes here")
         default:
             #expect(tooBigForDefault == 0)

@@ -25,7 +25,10 @@ struct SplitMix64: RandomNumberGenerator {
         case 1: return range.upperBound
         case 2: return range.lowerBound == range.upperBound ? range.lowerBound : range.lowerBound + 1
         case 3: return range.lowerBound == range.upperBound ? range.upperBound : range.upperBound - 1
-        case 4: return UInt64.random(in: range.lowerBound...min(range.upperBound, range.lowerBound &+ 1000), using: &self)
+        case 4:
+            // Near the low edge (without wrapping past UInt64.max when the range ends there).
+            let near = range.upperBound - range.lowerBound > 1000 ? range.lowerBound + 1000 : range.upperBound
+            return UInt64.random(in: range.lowerBound...near, using: &self)
         default: return UInt64.random(in: range, using: &self)
         }
     }
@@ -189,6 +192,9 @@ enum OwnedMessage: Equatable {
     case fetchMiss(FetchMiss)
     case checkpointFetch(CheckpointFetch)
     case checkpointChunk(OwnedChunk)
+    case seal(Seal)
+    case sealReply(lowWater: SequenceNumber, storedThrough: SequenceNumber, pageThrough: SequenceNumber,
+                   runsEpoch: Epoch, committedThrough: SequenceNumber, runs: [SequenceRun])
 
     var kind: MessageKind {
         switch self {
@@ -206,6 +212,8 @@ enum OwnedMessage: Equatable {
         case .fetchMiss: .fetchMiss
         case .checkpointFetch: .checkpointFetch
         case .checkpointChunk: .checkpointChunk
+        case .seal: .seal
+        case .sealReply: .sealReply
         }
     }
 
@@ -226,6 +234,10 @@ enum OwnedMessage: Equatable {
         case .fetchMiss(let f): self = .fetchMiss(f)
         case .checkpointFetch(let f): self = .checkpointFetch(f)
         case .checkpointChunk(let c): self = .checkpointChunk(OwnedChunk(c))
+        case .seal(let s): self = .seal(s)
+        case .sealReply(let r):
+            self = .sealReply(lowWater: r.lowWater, storedThrough: r.storedThrough, pageThrough: r.pageThrough,
+                              runsEpoch: r.runsEpoch, committedThrough: r.batch.committedThrough, runs: Array(r.batch.runs))
         }
     }
 
@@ -245,6 +257,10 @@ enum OwnedMessage: Equatable {
         case .fetchMiss(let f): try f.encode(into: &w)
         case .checkpointFetch(let f): try f.encode(into: &w)
         case .checkpointChunk(let c): try c.encode(into: &w)
+        case .seal(let s): try s.encode(into: &w)
+        case .sealReply(let low, let stored, let page, let e, let c, let runs):
+            try SealReply.encode(lowWater: low, storedThrough: stored, pageThrough: page, runsEpoch: e,
+                                 committedThrough: c, runs: runs, into: &w)
         }
     }
 }
@@ -358,6 +374,10 @@ enum Samples {
     static let checkpointChunk = OwnedDatagram(.checkpointChunk(OwnedChunk(
         terminalSeq: SequenceNumber(64), totalBytes: 10, digest: 0xDEAD_BEEF, chunkIndex: 1, chunkCount: 2,
         bytes: [1, 2, 3, 4, 5])))
+    static let seal = OwnedDatagram(.seal(Seal(fromSeq: SequenceNumber(51))))
+    static let sealReply = OwnedDatagram(.sealReply(
+        lowWater: SequenceNumber(50), storedThrough: SequenceNumber(110), pageThrough: SequenceNumber(106),
+        runsEpoch: Epoch(round: 3, candidate: 1), committedThrough: SequenceNumber(99), runs: Array(runs[0...1])))
 
     /// Every sample with a name for test messages.
     static let all: [(name: String, datagram: OwnedDatagram)] = [
@@ -366,7 +386,7 @@ enum Samples {
         ("commit", commit), ("heartbeat", heartbeat), ("checkpointReport", checkpointReport),
         ("idQuery", idQuery), ("idReply", idReply), ("messageFetch", messageFetch),
         ("messageReply", messageReply), ("fetchMiss", fetchMiss), ("checkpointFetch", checkpointFetch),
-        ("checkpointChunk", checkpointChunk),
+        ("checkpointChunk", checkpointChunk), ("seal", seal), ("sealReply", sealReply),
     ]
 
     static func bytes(_ d: OwnedDatagram) -> [UInt8] {

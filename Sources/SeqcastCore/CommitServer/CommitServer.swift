@@ -1,35 +1,59 @@
 import SeqcastWire
 
-/// A commit server (claims 1, 7, 9): stores the sequencer's assignments durably, acknowledges
-/// cumulatively only after its record is persisted, and answers id queries with bindings it
-/// knows are committed (Part 1 §5), never with one it merely acknowledged.
+/// A commit server (claims 1, 7, 9), and an acceptor of the sequencer's epochs (protocol.md
+/// Part 2 §5.3): stores the sequencer's assignments durably, acknowledges cumulatively only
+/// after its record is persisted, promises an epoch to a sealing sequencer (durably, refusing
+/// lower epochs from then on) and lists what it holds with the epoch that wrote it; answers id
+/// queries with bindings it knows are committed (Part 1 §5), never with one it merely
+/// acknowledged.
 ///
-/// Inputs: commit submits, commits and heartbeats (commit group), id queries; `persisted`.
-/// Outputs: commit acks (to the sequencer), id replies (to the requester), storage records.
+/// Inputs: commit submits, seals, commits and heartbeats (commit group), id queries;
+/// `persisted`. Outputs: commit acks (to the sequencer), seal replies, id replies (to the
+/// requester), storage records.
 ///
 /// Owned by one thread. Invariants:
 /// - `log` holds runs of `lowWater+1 ... appendedThrough` in order; a hole only where every
 ///   number in it was committed while this server was away;
-/// - `storedThrough <= appendedThrough`; an ack never names more than `storedThrough` (S5);
-/// - an id reply never names a number above `min(committedThrough, storedThrough)`.
+/// - `marks` split the log by the epoch that wrote each part, epochs rising with the numbers:
+///   a submit of a higher epoch rebinds the suffix it covers, never a middle part;
+/// - `storedThrough <= appendedThrough`; an ack never names more than `storedThrough` (S5),
+///   nor, in an epoch, a number above that epoch's floor held from an older epoch;
+/// - an id reply never names a number that its mark's own epoch has not committed (S5b).
 public struct CommitServer: ProtocolRole {
+    /// Where an epoch's writes begin in the log, and the committed frontier learned from that
+    /// epoch's own sequencer (only it can vouch for what it wrote).
+    struct EpochMark {
+        var from: SequenceNumber
+        var epoch: Epoch
+        var frontier: SequenceNumber
+    }
+
     public let config: GroupConfig
     public let node: NodeId
-    public private(set) var epoch = Epoch(1)
+    /// The epoch promised (and acked in): submits of lower epochs are refused.
+    public private(set) var epoch = Epoch.none
     public private(set) var lowWater = SequenceNumber.zero
     public private(set) var appendedThrough = SequenceNumber.zero
     public private(set) var storedThrough = SequenceNumber.zero
-    /// The first number a submit bound differently from this server's log (an alarm: acks
-    /// stay below it for good, and the runtime says so in the log).
+    /// The first number a submit bound differently from this server's log in the same epoch (an
+    /// alarm: acks stay below it for good, and the runtime says so in the log).
     public private(set) var conflictAt: SequenceNumber?
-    /// Highest number known committed (commits, heartbeats, submits' frontier).
+    /// Highest number known committed (commits, heartbeats, submits' frontier, of any epoch).
     public private(set) var committedThrough = SequenceNumber.zero
+    /// Highest number the promised epoch's sequencer said is committed: numbers at or below it
+    /// need no ack in this epoch.
+    var epochFloor = SequenceNumber.zero
     public var output: RoleOutput
     var log = RunQueue(capacity: 4096)
+    var marks: [EpochMark] = []
     var writes: [(ticket: WriteTicket, through: SequenceNumber)] = []
     var runScratch: [SequenceRun] = []
     /// A low-water record being made durable; its truncation waits for it.
     var truncation: (ticket: WriteTicket, through: SequenceNumber)?
+    /// A promise being made durable: no ack and no seal reply leaves before it is.
+    var promiseWrite: WriteTicket?
+    /// The seal to answer once the promise is durable: who asked, from which number.
+    var sealAsked: (source: NodeId, fromSeq: SequenceNumber)?
 
     public init(config: GroupConfig, node: NodeId, recovering records: [[UInt8]] = [], now: Instant) {
         precondition((try? config.validate()) != nil, "invalid group configuration")
@@ -48,12 +72,17 @@ public struct CommitServer: ProtocolRole {
         case .commitSubmit(let batch):
             guard d.header.source == config.sequencer else { return dropUnexpected() }
             onCommitSubmit(batch, epoch: d.header.epoch)
+        case .seal(let seal):
+            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            onSeal(seal, epoch: d.header.epoch, source: d.header.source)
         case .commit(let batch):
-            guard d.header.source == config.sequencer, d.header.epoch == epoch else { return dropUnexpected() }
-            learnCommitted(batch.committedThrough)
+            // A late commit of an older epoch is still true: it was sent after Q acks, and every
+            // later seal majority kept its bindings (Part 2 §5.3-10).
+            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            learnCommitted(batch.committedThrough, epoch: d.header.epoch)
         case .heartbeat(let hb):
-            guard d.header.source == config.sequencer, d.header.epoch == epoch else { return dropUnexpected() }
-            learnCommitted(hb.committedThrough)
+            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            learnCommitted(hb.committedThrough, epoch: d.header.epoch)
             truncate(behind: hb.checkpointSeq)
         case .idQuery(let q):
             onIdQuery(q, from: from)
@@ -67,55 +96,111 @@ public struct CommitServer: ProtocolRole {
     public mutating func persisted(_ ticket: WriteTicket, now: Instant) {
         var through = storedThrough
         while let w = writes.first, w.ticket <= ticket {
-            through = w.through
+            through = max(through, w.through)
             writes.removeFirst()
         }
         if let t = truncation, t.ticket <= ticket {
             truncation = nil
             output.storage.truncate(through: t.through.rawValue)
         }
-        guard through > storedThrough else { return }
-        storedThrough = through
-        sendAck()
+        var promised = false
+        if let p = promiseWrite, p <= ticket {
+            promiseWrite = nil
+            promised = true
+        }
+        if promised, let asked = sealAsked {
+            // The seal's answer says what an ack would; ack only what became durable besides.
+            sealAsked = nil
+            promised = false
+            sendSealPage(from: asked.fromSeq, to: asked.source)
+        }
+        let advanced = through > storedThrough
+        if advanced { storedThrough = min(through, appendedThrough) }
+        // A promise made by a submit that brought nothing new still owes that submit its ack.
+        if promiseWrite == nil, advanced || (promised && writes.isEmpty) { sendAck() }
     }
 
     // MARK: handlers
 
-    mutating func onCommitSubmit(_ batch: RunBatch, epoch: Epoch) {
-        guard epoch >= self.epoch else {
+    mutating func onCommitSubmit(_ batch: RunBatch, epoch e: Epoch) {
+        guard e >= epoch else {
             output.counters.droppedStaleEpoch &+= 1
             return
         }
+        if e > epoch { promise(e) }  // a submit of a new epoch whose seal never reached this server
+        learnCommitted(batch.committedThrough, epoch: e)
         let before = appendedThrough
-        for run in batch.runs {
+        var rebound: SequenceNumber?
+        for whole in batch.runs where whole.lastSeq > lowWater {
+            if whole.firstSeq == appendedThrough.next, whole.firstSeq > lowWater {
+                append(whole, epoch: e)  // the steady state: the run continues the log
+                continue
+            }
+            let run = whole.firstSeq > lowWater ? whole : whole.slice(from: lowWater.next, through: whole.lastSeq)
+            if run.firstSeq <= appendedThrough, let held = epochAt(run.firstSeq), held < e {
+                // Held from an older epoch, never committed by it as far as this epoch's
+                // sequencer knows: the newer proposal wins (Paxos' rule), from here on. Only
+                // where this epoch's proposals start (just above its floor): a later run waits
+                // for its retransmission, so what this epoch already rewrote is never dropped
+                // by an earlier run arriving late (seed 155 lost 85 numbers on every server so).
+                guard run.firstSeq <= epochFloor.next else { break }
+                rebind(from: run.firstSeq)
+                rebound = min(rebound ?? run.firstSeq, run.firstSeq)
+            }
             if run.lastSeq <= appendedThrough {
                 checkConsistent(run)
                 continue
             }
             // A run that continues the log is taken. A gap is taken only where everything
-            // before the run is already committed (this server was down while Q others stored
-            // those numbers); otherwise it waits for the retransmission.
-            guard run.firstSeq <= appendedThrough.next
-                || SequenceNumber(run.firstSeq.rawValue - 1) <= max(batch.committedThrough, committedThrough)
+            // before the run is committed in this epoch (this server was away while Q others
+            // stored those numbers in it); otherwise it waits for the retransmission. An older
+            // epoch's frontier does not do: this epoch proposes those numbers again above its
+            // floor, and a server that rebound them and then skipped them would hold them no
+            // more (seed 2047935084: two of three servers skipped 72 numbers and a later
+            // recovery found nobody holding them).
+            guard run.firstSeq <= appendedThrough.next || SequenceNumber(run.firstSeq.rawValue - 1) <= epochFloor
             else { break }
             if run.firstSeq <= appendedThrough { checkConsistent(run.slice(from: run.firstSeq, through: appendedThrough)) }
-            log.append(run.firstSeq > appendedThrough ? run : run.slice(from: appendedThrough.next, through: run.lastSeq))
-            appendedThrough = run.lastSeq
+            append(run.firstSeq > appendedThrough ? run : run.slice(from: appendedThrough.next, through: run.lastSeq),
+                   epoch: e)
         }
-        learnCommitted(batch.committedThrough)
-        if appendedThrough > before {
-            writeRecord(from: before.next)
-        } else if storedThrough > .zero, writes.isEmpty {
+        let from = min(before.next, rebound ?? before.next)
+        if appendedThrough >= from, appendedThrough > before || rebound != nil {
+            writeRecord(from: from)
+        } else if storedThrough > .zero, writes.isEmpty, promiseWrite == nil {
             // A retransmitted submit: the earlier ack may have been lost.
             sendAck()
         }
     }
 
+    /// A sequencer starts epoch `e`: promise it (durably) unless a higher one was promised,
+    /// then answer with a page of what this server holds.
+    mutating func onSeal(_ seal: Seal, epoch e: Epoch, source: NodeId) {
+        if e < epoch {
+            // Tell the loser which epoch it must beat; an empty page carries it.
+            output.counters.droppedStaleEpoch &+= 1
+            sendSealPage(from: SequenceNumber(UInt64.max), to: source)
+            return
+        }
+        if e > epoch { promise(e) }
+        if promiseWrite != nil {
+            sealAsked = (source, seal.fromSeq)
+        } else {
+            sendSealPage(from: seal.fromSeq, to: source)
+        }
+    }
+
+    mutating func promise(_ e: Epoch) {
+        epoch = e
+        epochFloor = .zero
+        promiseWrite = AssignmentRecord.writeEpoch(e, key: storedThrough, into: &output.storage)
+    }
+
     mutating func checkConsistent(_ run: SequenceRun) {
-        // The same number bound differently (a sequencer bug, protocol.md 4.4-2, or a restart
-        // from a copied or stale folder): refuse it, count the alarm, and never again ack
-        // through the conflict: an ack there would let the sequencer credit a binding this
-        // server does not hold and commit a number twice.
+        // The same number bound differently within one epoch (a sequencer bug, protocol.md
+        // 4.4-2, or a restart from a copied or stale folder): refuse it, count the alarm, and
+        // never again ack through the conflict: an ack there would let the sequencer credit a
+        // binding this server does not hold and commit a number twice.
         guard run.firstSeq > lowWater else { return }
         var conflict: SequenceNumber?
         log.forEachSlice(from: run.firstSeq, through: run.lastSeq) { held in
@@ -127,13 +212,15 @@ public struct CommitServer: ProtocolRole {
         conflictAt = min(conflictAt ?? at, at)
     }
 
-    mutating func learnCommitted(_ seq: SequenceNumber) {
+    mutating func learnCommitted(_ seq: SequenceNumber, epoch e: Epoch) {
         if seq > committedThrough { committedThrough = seq }
+        if e == epoch, seq > epochFloor { epochFloor = seq }
+        for i in marks.indices where marks[i].epoch == e && seq > marks[i].frontier { marks[i].frontier = seq }
     }
 
     mutating func onIdQuery(_ q: IdQuery, from: PeerAddress) {
         output.counters.repairsServed &+= 1
-        let answerable = min(committedThrough, storedThrough)
+        let answerable = answerableThrough
         let first = max(q.firstSeq, lowWater.next)
         let last = min(SequenceNumber(q.firstSeq.rawValue + UInt64(q.count) - 1), answerable)
         // IdReply carries 8 bytes more than a RunBatch: one run less than a batch's capacity.
@@ -157,12 +244,77 @@ public struct CommitServer: ProtocolRole {
         guard storedThrough > .zero, through > lowWater, truncation == nil else { return }
         lowWater = through
         log.removeThrough(through)
+        while marks.count > 1, marks[1].from <= lowWater.next { marks.removeFirst() }
         // The low water is recorded (under the newest key, so it survives) before older records
         // go: a restart must tell "truncated behind a checkpoint" from a hole it never stored.
+        // It carries the promise too, whose own record may be among those that go.
         output.storage.begin(key: storedThrough.rawValue)
         output.storage.put(AssignmentRecord.tagLowWater)
         output.storage.put(through.rawValue)
+        output.storage.put(epoch.rawValue)
         truncation = (output.storage.close(), through)
+    }
+
+    // MARK: the log by epoch
+
+    /// The epoch that wrote the held number `seq` (nil below the first mark).
+    func epochAt(_ seq: SequenceNumber) -> Epoch? {
+        var found: Epoch?
+        for m in marks where m.from <= seq { found = m.epoch }
+        return found
+    }
+
+    @inline(__always) mutating func append(_ run: SequenceRun, epoch e: Epoch) {
+        if marks.isEmpty || marks[marks.count - 1].epoch != e {
+            marks.append(EpochMark(from: run.firstSeq, epoch: e, frontier: .zero))
+        }
+        log.append(run)
+        appendedThrough = run.lastSeq
+    }
+
+    /// Forgets every number from `seq` on (an older epoch's, to be bound again by a newer one).
+    mutating func rebind(from seq: SequenceNumber) {
+        let last = SequenceNumber(seq.rawValue - 1)
+        log.removeFrom(seq)
+        appendedThrough = min(appendedThrough, last)
+        storedThrough = min(storedThrough, last)
+        for i in writes.indices where writes[i].through > last { writes[i].through = last }
+        while let m = marks.last, m.from >= seq { marks.removeLast() }
+        if let c = conflictAt, c >= seq { conflictAt = nil }
+    }
+
+    /// The highest number this server may vouch for in the current epoch's acks: nothing above
+    /// the epoch's floor that an older epoch wrote (Part 2 §5.3: an ack in a new epoch covers
+    /// only entries re-proposed in it).
+    var ackableThrough: SequenceNumber {
+        var bound = storedThrough
+        for (i, m) in marks.enumerated() where m.epoch < epoch {
+            let end = i + 1 < marks.count ? SequenceNumber(marks[i + 1].from.rawValue - 1) : appendedThrough
+            if end > epochFloor {
+                bound = min(bound, max(epochFloor, SequenceNumber(m.from.rawValue - 1)))
+                break
+            }
+        }
+        if let c = conflictAt { bound = min(bound, SequenceNumber(c.rawValue - 1)) }
+        return bound
+    }
+
+    /// The highest number up to which every held binding is known committed by the epoch that
+    /// wrote it (S5b: a binding an older epoch wrote and a newer one may have replaced is never
+    /// answered).
+    var answerableThrough: SequenceNumber {
+        var through = lowWater
+        for (i, m) in marks.enumerated() {
+            let end = i + 1 < marks.count ? SequenceNumber(marks[i + 1].from.rawValue - 1) : appendedThrough
+            let known = m.epoch == epoch ? max(m.frontier, epochFloor) : m.frontier
+            if known >= end {
+                through = max(through, end)
+                continue
+            }
+            through = max(through, min(known, end))
+            break
+        }
+        return min(through, storedThrough, committedThrough)
     }
 
     // MARK: helpers
@@ -174,42 +326,78 @@ public struct CommitServer: ProtocolRole {
     }
 
     mutating func sendAck() {
-        // Below a conflict only (see `checkConsistent`).
-        let through = conflictAt.map { min(storedThrough, SequenceNumber($0.rawValue - 1)) } ?? storedThrough
-        let ack = CommitAck(storedThrough: through)
+        let ack = CommitAck(storedThrough: ackableThrough)
         output.outbox.send(to: .node(config.sequencer), header: header(.commitAck)) { w throws(EncodeError) in
             try ack.encode(into: &w)
         }
     }
 
+    /// One page of durable holdings from `from`, all of one epoch (a page never spans two).
+    mutating func sendSealPage(from: SequenceNumber, to source: NodeId) {
+        let first = max(from, lowWater.next)
+        var pageThrough = storedThrough
+        var runsEpoch = epoch
+        runScratch.removeAll(keepingCapacity: true)
+        if first <= storedThrough, let i = marks.lastIndex(where: { $0.from <= first }) ?? (marks.isEmpty ? nil : 0) {
+            runsEpoch = marks[i].epoch
+            let end = i + 1 < marks.count ? SequenceNumber(marks[i + 1].from.rawValue - 1) : appendedThrough
+            pageThrough = min(end, storedThrough)
+            let perDatagram = SealReply.runsMax(datagramBytes: config.datagramBytesMax)
+            log.forEachSlice(from: first, through: pageThrough) { run in
+                runScratch.append(run)
+                return runScratch.count < perDatagram
+            }
+            if runScratch.count == perDatagram { pageThrough = runScratch[perDatagram - 1].lastSeq }
+        }
+        let lw = lowWater, stored = storedThrough, committed = committedThrough, page = pageThrough
+        let runs = runScratch
+        let e = runsEpoch
+        output.outbox.send(to: .node(source), header: header(.sealReply)) { w throws(EncodeError) in
+            try SealReply.encode(lowWater: lw, storedThrough: stored, pageThrough: page, runsEpoch: e,
+                                 committedThrough: committed, runs: runs, into: &w)
+        }
+    }
+
     mutating func writeRecord(from: SequenceNumber) {
-        let ticket = AssignmentRecord.write(log, from: from, through: appendedThrough, into: &output.storage)
+        let ticket = AssignmentRecord.write(log, from: from, through: appendedThrough, epoch: epoch, into: &output.storage)
         writes.append((ticket, appendedThrough))
     }
 
     mutating func recover(_ records: [[UInt8]]) {
         for bytes in records {
             var r = RecordReader(bytes)
-            if r.next() == AssignmentRecord.tagLowWater, let through = r.next() {
-                lowWater = max(lowWater, SequenceNumber(through))
+            switch r.next() {
+            case AssignmentRecord.tagLowWater?:
+                if let through = r.next() { lowWater = max(lowWater, SequenceNumber(through)) }
+                if let e = r.next() { epoch = max(epoch, Epoch(e)) }
                 continue
+            case AssignmentRecord.tagEpoch?:
+                if let e = r.next() { epoch = max(epoch, Epoch(e)) }
+                continue
+            default:
+                break
             }
             // A torn or unknown record ends recovery at the last whole one.
-            guard let runs = AssignmentRecord.runs(in: bytes) else { break }
-            for run in runs where run.lastSeq > appendedThrough {
-                log.append(run.firstSeq > appendedThrough ? run : run.slice(from: appendedThrough.next, through: run.lastSeq))
-                appendedThrough = run.lastSeq
+            guard let (e, runs) = AssignmentRecord.epochRuns(in: bytes) else { break }
+            epoch = max(epoch, e)
+            for run in runs {
+                if run.firstSeq <= appendedThrough, let held = epochAt(run.firstSeq), held < e { rebind(from: run.firstSeq) }
+                guard run.lastSeq > appendedThrough else { continue }
+                append(run.firstSeq > appendedThrough ? run : run.slice(from: appendedThrough.next, through: run.lastSeq),
+                       epoch: e)
             }
         }
         storedThrough = appendedThrough
         log.removeThrough(lowWater)
+        while marks.count > 1, marks[1].from <= lowWater.next { marks.removeFirst() }
     }
 }
 
 extension CommitServer {
     /// A one-line account of this server's log around `seq`, for failure reports.
     public func diagnosis(_ seq: SequenceNumber) -> String {
-        "\(node): low water \(lowWater), stored \(storedThrough), committed \(committedThrough), "
+        "\(node): epoch \(epoch), low water \(lowWater), stored \(storedThrough), committed \(committedThrough), "
+            + "marks \(marks.map { "\($0.from)@\($0.epoch)/\($0.frontier)" }), "
             + "holds \(seq): \(log.run(containing: seq).map { "\($0)" } ?? "no")"
     }
 }

@@ -126,6 +126,20 @@ public struct RunQueue: Sendable {
         }
     }
 
+    /// Drops every number at or above `seq` (a higher epoch rebinding a suffix: protocol.md
+    /// Part 2 §5.3-4).
+    public mutating func removeFrom(_ seq: SequenceNumber) {
+        while runs.count > head, runs[runs.count - 1].firstSeq >= seq { runs.removeLast() }
+        if runs.count > head, runs[runs.count - 1].lastSeq >= seq {
+            let l = runs[runs.count - 1]
+            runs[runs.count - 1] = l.slice(from: l.firstSeq, through: SequenceNumber(seq.rawValue - 1))
+        }
+        if head == runs.count {
+            runs.removeAll(keepingCapacity: true)
+            head = 0
+        }
+    }
+
     /// Drops every number at or below `seq`.
     public mutating func removeThrough(_ seq: SequenceNumber) {
         while head < runs.count, runs[head].lastSeq <= seq { head += 1 }

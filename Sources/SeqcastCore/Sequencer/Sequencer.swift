@@ -15,18 +15,18 @@ import SeqcastWire
 public struct Sequencer: ProtocolRole {
     public let config: GroupConfig
     public let node: NodeId
-    public private(set) var epoch = Epoch(1)
-    public private(set) var nextSeq = SequenceNumber(1)
+    public internal(set) var epoch = Epoch(1)
+    public internal(set) var nextSeq = SequenceNumber(1)
     /// Highest number placed in a storage record.
-    public private(set) var recordedThrough = SequenceNumber.zero
+    public internal(set) var recordedThrough = SequenceNumber.zero
     /// Highest number whose record is durable.
-    public private(set) var persistedThrough = SequenceNumber.zero
-    public private(set) var committedThrough = SequenceNumber.zero
+    public internal(set) var persistedThrough = SequenceNumber.zero
+    public internal(set) var committedThrough = SequenceNumber.zero
     /// After a restart, heartbeats wait until everything recovered is committed again, so the
     /// advertised frontier never falls (S10).
-    public private(set) var recoveredThrough = SequenceNumber.zero
-    public private(set) var checkpointSeq = SequenceNumber.zero
-    public private(set) var checkpointBytes: UInt64 = 0
+    public internal(set) var recoveredThrough = SequenceNumber.zero
+    public internal(set) var checkpointSeq = SequenceNumber.zero
+    public internal(set) var checkpointBytes: UInt64 = 0
     /// Each checkpoint server's latest report (number, bytes), by its index in the config.
     var checkpointReports: [(seq: SequenceNumber, bytes: UInt64)] = []
     public var output: RoleOutput
@@ -41,10 +41,18 @@ public struct Sequencer: ProtocolRole {
     var retransmitAt: Instant?
     var runScratch: [SequenceRun] = []
     var dataServerIncarnation: [UInt32]
+    /// Where the start's recovery stands (`Sequencer+Recovery`): nothing is numbered, acked or
+    /// checkpointed before it is `.active`.
+    var phase = Phase.starting(WriteTicket(0))
+    var recovery = Recovery()
+    var sealRetransmitAt: Instant?
+    var pendingIntervals: [UInt64] = []
 
     /// A fresh sequencer, or one restarted from the records its stable storage kept (claims
-    /// 21-22): it resumes above every number it ever persisted and re-submits every persisted
-    /// run not known committed.
+    /// 21-22). Every start runs recovery (protocol.md Part 2 §5.3-7, `Sequencer+Recovery`): a
+    /// new epoch, durable before use, seals a majority of commit servers; what they hold is
+    /// merged by highest epoch, holes become no-ops, and the merge is proposed again in the new
+    /// epoch before anything new is numbered, above every number this sequencer ever persisted.
     public init(config: GroupConfig, node: NodeId, recovering records: [[UInt8]] = [], now: Instant) {
         precondition((try? config.validate()) != nil, "invalid group configuration")
         self.config = config
@@ -57,10 +65,10 @@ public struct Sequencer: ProtocolRole {
         writes.reserveCapacity(64)
         recover(records)
         heartbeatAt = now
-        if persistedThrough > committedThrough { retransmitAt = now }
+        startEpoch(above: recovery.lastEpoch)
     }
 
-    public var nextDeadline: Instant? { earliest(heartbeatAt, retransmitAt) }
+    public var nextDeadline: Instant? { earliest(earliest(heartbeatAt, retransmitAt), sealRetransmitAt) }
 
     // MARK: inputs
 
@@ -78,6 +86,9 @@ public struct Sequencer: ProtocolRole {
             // may announce one.
             guard let server = config.checkpointServers.firstIndex(of: d.header.source) else { return dropUnexpected() }
             onCheckpointReport(report, server: server)
+        case .sealReply(let reply):
+            guard let server = config.commitServerIndex(d.header.source) else { return dropUnexpected() }
+            onSealReply(reply, server: server, epoch: d.header.epoch)
         default:
             dropUnexpected()
         }
@@ -85,6 +96,7 @@ public struct Sequencer: ProtocolRole {
     }
 
     public mutating func persisted(_ ticket: WriteTicket, now: Instant) {
+        if case .starting(let t) = phase, t <= ticket { beginSeal(now: now) }
         var through = persistedThrough
         while let w = writes.first, w.ticket <= ticket {
             through = w.through
@@ -107,8 +119,9 @@ public struct Sequencer: ProtocolRole {
     }
 
     public mutating func tick(now: Instant) {
+        if let at = sealRetransmitAt, at <= now { retransmitSeals(now: now) }
         if let at = heartbeatAt, at <= now {
-            if committedThrough >= recoveredThrough { sendHeartbeat() }
+            if case .active = phase, committedThrough >= recoveredThrough { sendHeartbeat() }
             heartbeatAt = now + config.timing.heartbeatInterval
         }
         if let at = retransmitAt, at <= now {
@@ -121,6 +134,10 @@ public struct Sequencer: ProtocolRole {
     /// same number because the change is itself in the total order.
     public mutating func requestCheckpointInterval(_ interval: UInt64, now: Instant) {
         precondition(interval >= 1, "checkpoint interval must be positive")
+        guard case .active = phase else {
+            pendingIntervals.append(interval)  // sequenced once recovery is done
+            return
+        }
         assigned.append(SequenceRun(firstSeq: nextSeq, count: 1, content: .checkpointInterval(interval)))
         nextSeq = nextSeq.next
         recordAssignments()
@@ -146,7 +163,7 @@ public struct Sequencer: ProtocolRole {
     /// Numbers what the quorum holds of one sender's stream, in counter order, within the
     /// lifetime window; ends the stream when its next counter can never be numbered.
     mutating func assign(_ sender: SenderId) {
-        guard let t = senders[sender], !t.ended else { return }
+        guard case .active = phase, let t = senders[sender], !t.ended else { return }
         let c = t.nextCounter
         let servers = config.dataServers.count
         let quorum = t.quorumPrefix(k: config.reportQuorum, servers: servers)
@@ -173,6 +190,7 @@ public struct Sequencer: ProtocolRole {
     }
 
     mutating func onCommitAck(_ ack: CommitAck, server: Int, epoch: Epoch) {
+        guard case .active = phase else { return }
         guard epoch == self.epoch else {
             output.counters.droppedStaleEpoch &+= 1
             return
@@ -200,7 +218,7 @@ public struct Sequencer: ProtocolRole {
     /// checkpoint servers, one down stops garbage collection until it is back (stores fill,
     /// publishers see back-pressure); three survive the loss of one.
     mutating func onCheckpointReport(_ report: CheckpointReport, server: Int) {
-        guard report.terminalSeq <= committedThrough else { return }
+        guard case .active = phase, report.terminalSeq <= committedThrough else { return }
         if checkpointReports.isEmpty {
             checkpointReports = Array(repeating: (.zero, 0), count: config.checkpointServers.count)
         }
@@ -230,24 +248,38 @@ public struct Sequencer: ProtocolRole {
     /// Group commit: every assignment made while handling one input goes into one record.
     mutating func recordAssignments() {
         let through = SequenceNumber(nextSeq.rawValue - 1)
-        guard through > recordedThrough else { return }
-        let ticket = AssignmentRecord.write(assigned, from: recordedThrough.next, through: through,
+        guard case .active = phase, through > recordedThrough else { return }
+        let ticket = AssignmentRecord.write(assigned, from: recordedThrough.next, through: through, epoch: epoch,
                                             into: &output.storage)
         writes.append((ticket, through))
         recordedThrough = through
     }
 
+    /// The sender table as of the committed frontier (what is numbered above it may still be
+    /// replaced by a recovery's merge), with the epoch: the records it lets go may hold the
+    /// only other copy of either.
     mutating func writeSenderTable() -> WriteTicket {
-        let ids = senders.keys.sorted()
+        var table: [SenderId: (next: UInt64, ended: Bool)] = [:]
+        for (id, t) in senders { table[id] = (t.nextCounter, t.ended) }
+        assigned.forEachSlice(from: committedThrough.next, through: SequenceNumber(nextSeq.rawValue - 1)) { run in
+            switch run.content {
+            case .messages(let s, let c): table[s]!.next = min(table[s]!.next, c)
+            case .endOfStream(let s, _): table[s]!.ended = false
+            case .noop, .checkpointInterval: break
+            }
+            return true
+        }
+        let ids = table.keys.sorted()
         output.storage.begin(key: recordedThrough.rawValue)
         output.storage.put(AssignmentRecord.tagSenders)
-        output.storage.put(nextSeq.rawValue)
+        output.storage.put(committedThrough.next.rawValue)
         output.storage.put(UInt64(ids.count))
         for id in ids {
             output.storage.put(id.rawValue)
-            output.storage.put(senders[id]!.nextCounter)
-            output.storage.put(senders[id]!.ended ? 1 : 0)
+            output.storage.put(table[id]!.next)
+            output.storage.put(table[id]!.ended ? 1 : 0)
         }
+        output.storage.put(epoch.rawValue)
         return output.storage.close()
     }
 
@@ -294,61 +326,6 @@ public struct Sequencer: ProtocolRole {
                            checkpointBytes: checkpointBytes)
         output.outbox.send(to: .commitGroup, header: header(.heartbeat)) { w throws(EncodeError) in
             try hb.encode(into: &w)
-        }
-    }
-
-    // MARK: recovery
-
-    mutating func recover(_ records: [[UInt8]]) {
-        var firstSeq: SequenceNumber?
-        for bytes in records {
-            var r = RecordReader(bytes)
-            switch r.next() {
-            case AssignmentRecord.tagRuns?:
-                guard let runs = AssignmentRecord.runs(in: bytes) else { return }
-                for run in runs where run.firstSeq >= nextSeq {
-                    if firstSeq == nil { firstSeq = run.firstSeq }
-                    assigned.append(run)
-                    nextSeq = run.lastSeq.next
-                    noteRecovered(run)
-                }
-            case AssignmentRecord.tagSenders?:
-                guard let next = r.next(), let n = r.next(), n <= UInt64(bytes.count / 24) else { return }
-                nextSeq = max(nextSeq, SequenceNumber(next))
-                for _ in 0..<n {
-                    guard let id = r.next(), let counter = r.next(), let ended = r.next() else { return }
-                    var t = senders[SenderId(rawValue: id)] ?? SenderTally()
-                    t.nextCounter = max(t.nextCounter, counter)
-                    t.ended = t.ended || ended == 1
-                    senders[SenderId(rawValue: id)] = t
-                }
-            default:
-                return  // a torn or unknown record ends recovery at the last whole one
-            }
-        }
-        let last = SequenceNumber(nextSeq.rawValue - 1)
-        recordedThrough = last
-        persistedThrough = last
-        recoveredThrough = last
-        // Runs below the first surviving one were truncated behind a checkpoint, which is
-        // committed; the rest are re-submitted and re-committed.
-        committedThrough = firstSeq.map { SequenceNumber($0.rawValue - 1) } ?? last
-        assigned.removeThrough(committedThrough)
-        for i in ackedThrough.indices { ackedThrough[i] = committedThrough }
-    }
-
-    mutating func noteRecovered(_ run: SequenceRun) {
-        switch run.content {
-        case .messages(let s, let c):
-            var t = senders[s] ?? SenderTally()
-            t.nextCounter = max(t.nextCounter, c + UInt64(run.count))
-            senders[s] = t
-        case .endOfStream(let s, _):
-            var t = senders[s] ?? SenderTally()
-            t.ended = true
-            senders[s] = t
-        case .noop, .checkpointInterval:
-            break
         }
     }
 }

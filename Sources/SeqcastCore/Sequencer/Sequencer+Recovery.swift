@@ -1,0 +1,308 @@
+import SeqcastWire
+
+/// Every start of a sequencer runs recovery (protocol.md Part 2 §5.3, decisions in
+/// `../shared/spec/protocol.md` and STORAGE.md):
+/// 1. its own log is read back (`recover`): numbers it persisted, its sender table, the highest
+///    epoch it ever used;
+/// 2. a new epoch (the next round, with this candidate's index) is made durable before use;
+/// 3. every commit server is sealed: it promises the epoch durably, refuses lower epochs from
+///    then on, and lists what it holds above its low water with the epoch that wrote each part;
+/// 4. once a majority has answered in full, the merge takes, for every number above the
+///    highest low water M, the binding of the highest epoch; a number nobody in the majority
+///    holds becomes a no-op (it was never committed: every commit quorum meets the majority),
+///    unless this sequencer's own log shows it committed (commit servers that lost their
+///    storage); numbering resumes above every number seen, its own included;
+/// 5. the merge is proposed again in the new epoch through the normal submit/ack path, and
+///    heartbeats wait until it is committed, so the advertised frontier never falls (S10).
+/// A lost log is refused before this (`seqcast run`), since the sender table that dense FIFO
+/// numbering needs lives in it.
+extension Sequencer {
+    enum Phase {
+        /// The epoch record is being made durable.
+        case starting(WriteTicket)
+        /// Seals are out; waiting for a majority of complete answers.
+        case sealing
+        case active
+    }
+
+    /// What the start learned from its own log, and the seal's answers as they come.
+    struct Recovery {
+        var lastEpoch = Epoch.none
+        /// Runs this sequencer persisted and kept (later records of higher epochs rebind).
+        var own = RunQueue(capacity: 256)
+        var ownCommitted = SequenceNumber.zero
+        var ownLast = SequenceNumber.zero
+        /// The sender table of the last truncation: counters as of its committed frontier.
+        var table: [SenderId: (next: UInt64, ended: Bool)] = [:]
+        var seals: [SealProgress] = []
+        /// Fail-overs and restarts, counted for reports.
+        var sealsLost = 0
+    }
+
+    /// One commit server's answer to the seal, page by page.
+    struct SealProgress {
+        var nextFrom = SequenceNumber(1)
+        var done = false
+        var lowWater = SequenceNumber.zero
+        var committed = SequenceNumber.zero
+        var held: [(epoch: Epoch, run: SequenceRun)] = []
+    }
+
+    // MARK: own log
+
+    mutating func recover(_ records: [[UInt8]]) {
+        var r0 = Recovery()
+        var next = SequenceNumber(1)
+        var tableNext = SequenceNumber(1)
+        for bytes in records {
+            var r = RecordReader(bytes)
+            switch r.next() {
+            case AssignmentRecord.tagRuns?, AssignmentRecord.tagEpochRuns?:
+                guard let (e, runs) = AssignmentRecord.epochRuns(in: bytes) else { break }
+                r0.lastEpoch = max(r0.lastEpoch, e)
+                for run in runs {
+                    // A later record rebinds what it covers (a recovery's merge proposed again).
+                    if run.firstSeq < next { r0.own.removeFrom(run.firstSeq) }
+                    r0.own.append(run)
+                    next = run.lastSeq.next
+                }
+                continue
+            case AssignmentRecord.tagEpoch?:
+                if let e = r.next() { r0.lastEpoch = max(r0.lastEpoch, Epoch(e)) }
+                continue
+            case AssignmentRecord.tagSenders?:
+                guard let n0 = r.next(), let n = r.next(), n <= UInt64(bytes.count / 24) else { break }
+                tableNext = max(tableNext, SequenceNumber(n0))
+                for _ in 0..<n {
+                    guard let id = r.next(), let counter = r.next(), let ended = r.next() else { break }
+                    let old = r0.table[SenderId(rawValue: id)] ?? (1, false)
+                    r0.table[SenderId(rawValue: id)] = (max(old.next, counter), old.ended || ended == 1)
+                }
+                if let e = r.next() { r0.lastEpoch = max(r0.lastEpoch, Epoch(e)) }
+                continue
+            default:
+                break
+            }
+            break  // a torn or unknown record ends recovery at the last whole one
+        }
+        r0.ownLast = SequenceNumber(max(next, tableNext).rawValue - 1)
+        // Runs below the first surviving one were truncated behind a checkpoint: committed.
+        r0.ownCommitted = r0.own.first.map { SequenceNumber($0.firstSeq.rawValue - 1) } ?? r0.ownLast
+        recovery = r0
+        committedThrough = r0.ownCommitted
+        recordedThrough = r0.ownCommitted
+        persistedThrough = r0.ownCommitted
+        recoveredThrough = r0.ownLast
+        nextSeq = r0.ownLast.next
+    }
+
+    // MARK: epoch and seal
+
+    /// Phase 2 of a start: the next epoch of this candidate above `above`, durable before use.
+    mutating func startEpoch(above: Epoch) {
+        epoch = above.next(for: candidateIndex)
+        recovery.seals = Array(repeating: SealProgress(), count: config.commitServers.count)
+        sealRetransmitAt = nil
+        phase = .starting(AssignmentRecord.writeEpoch(epoch, key: recovery.ownLast, into: &output.storage))
+    }
+
+    /// Whether the start's recovery is done and the sequencer numbers, commits and heartbeats.
+    public var isActive: Bool {
+        if case .active = phase { return true }
+        return false
+    }
+
+    /// This node's index among the sequencer candidates (the low bits of its epochs).
+    var candidateIndex: UInt16 { 0 }
+
+    mutating func beginSeal(now: Instant) {
+        phase = .sealing
+        for server in config.commitServers.indices { sendSeal(to: server) }
+        sealRetransmitAt = now + config.timing.submitRetransmit
+    }
+
+    mutating func sendSeal(to server: Int) {
+        let seal = Seal(fromSeq: recovery.seals[server].nextFrom)
+        output.outbox.send(to: .node(config.commitServers[server]), header: header(.seal)) { w throws(EncodeError) in
+            try seal.encode(into: &w)
+        }
+    }
+
+    mutating func retransmitSeals(now: Instant) {
+        guard case .sealing = phase else {
+            sealRetransmitAt = nil
+            return
+        }
+        for server in config.commitServers.indices where !recovery.seals[server].done {
+            output.counters.retransmissions &+= 1
+            sendSeal(to: server)
+        }
+        sealRetransmitAt = now + config.timing.submitRetransmit
+    }
+
+    mutating func onSealReply(_ reply: SealReply, server: Int, epoch e: Epoch) {
+        if e > epoch {
+            // A commit server promised a higher epoch: this start lost to another sequencer.
+            // Fencing, not timing, keeps the order: start again above it.
+            guard case .sealing = phase else { return }
+            recovery.sealsLost += 1
+            startEpoch(above: e)
+            return
+        }
+        guard e == epoch, case .sealing = phase, !recovery.seals[server].done else {
+            output.counters.droppedStaleEpoch &+= 1
+            return
+        }
+        var p = recovery.seals[server]
+        // A page older than the one asked for (a duplicate) is not taken again.
+        guard reply.pageThrough.rawValue + 1 >= p.nextFrom.rawValue else { return }
+        p.lowWater = max(p.lowWater, reply.lowWater)
+        p.committed = max(p.committed, reply.batch.committedThrough)
+        for run in reply.batch.runs where run.lastSeq >= p.nextFrom {
+            p.held.append((reply.runsEpoch, run.firstSeq >= p.nextFrom ? run : run.slice(from: p.nextFrom, through: run.lastSeq)))
+        }
+        p.nextFrom = max(p.nextFrom, reply.pageThrough.next)
+        p.done = reply.pageThrough >= reply.storedThrough
+        recovery.seals[server] = p
+        if !p.done { return sendSeal(to: server) }
+        let majority = config.commitServers.count / 2 + 1
+        if recovery.seals.lazy.filter(\.done).count >= majority { finishRecovery() }
+    }
+
+    // MARK: merge and re-proposal
+
+    mutating func finishRecovery() {
+        let answered = recovery.seals.filter(\.done)
+        let m = answered.map(\.lowWater).max() ?? .zero
+        let floor = max(recovery.ownCommitted, answered.map(\.committed).max() ?? .zero)
+        let merged = EpochMerge(answered.flatMap(\.held), above: m)
+        let through = max(merged.highest, recovery.ownLast, m)
+        var queue = RunQueue(capacity: 1024)
+        merged.merge(above: m, through: through) { run in queue.append(run) } hole: { first, last in
+            // No majority member holds these numbers: never committed, unless this sequencer's
+            // own log shows them at or below a known committed frontier (commit servers that
+            // lost their storage): then its own binding stands.
+            var q = first
+            while q <= last {
+                if q <= floor, let own = recovery.own.run(containing: q) {
+                    let piece = own.slice(from: q, through: min(own.lastSeq, last))
+                    queue.append(piece)
+                    q = piece.lastSeq.next
+                } else {
+                    let end = q <= floor ? min(last, floor, SequenceNumber((recovery.own.firstSeq(after: q)?.rawValue ?? UInt64.max) &- 1)) : last
+                    queue.append(SequenceRun(firstSeq: q, count: UInt32(end.rawValue - q.rawValue + 1), content: .noop))
+                    q = end.next
+                }
+            }
+        }
+        rebuildSenders(below: m, merged: queue)
+        assigned = queue
+        committedThrough = m
+        persistedThrough = m
+        recordedThrough = m
+        recoveredThrough = through
+        nextSeq = through.next
+        for i in ackedThrough.indices { ackedThrough[i] = m }
+        writes.removeAll()
+        phase = .active
+        sealRetransmitAt = nil
+        recovery.seals = []
+        recovery.own = RunQueue(capacity: 0)
+        recordAssignments()
+        for s in senders.keys.sorted() { assign(s) }  // in one order, so a seed replays exactly
+        for n in pendingIntervals { requestCheckpointInterval(n, now: .zero) }
+        pendingIntervals.removeAll()
+        recordAssignments()
+    }
+
+    /// Where each sender's numbering stands after the merge: the sender table, this
+    /// sequencer's own runs at or below `m` (committed), and the merged runs above it.
+    mutating func rebuildSenders(below m: SequenceNumber, merged: RunQueue) {
+        var table = recovery.table
+        func note(_ run: SequenceRun) {
+            switch run.content {
+            case .messages(let s, let c):
+                let old = table[s] ?? (1, false)
+                table[s] = (max(old.next, c + UInt64(run.count)), old.ended)
+            case .endOfStream(let s, _):
+                table[s] = ((table[s] ?? (1, false)).next, true)
+            case .noop, .checkpointInterval:
+                break
+            }
+        }
+        recovery.own.forEachSlice(from: SequenceNumber(1), through: m) { note($0); return true }
+        merged.forEachSlice(from: m.next, through: SequenceNumber(UInt64.max - 1)) { note($0); return true }
+        for (id, t) in table {
+            var tally = senders[id] ?? SenderTally()
+            tally.nextCounter = max(tally.nextCounter, t.next)
+            tally.ended = tally.ended || t.ended
+            senders[id] = tally
+        }
+    }
+}
+
+/// The merge of a seal's answers (Part 2 §5.3-4): per number, the binding of the highest epoch
+/// that any answering commit server holds.
+struct EpochMerge {
+    /// Per epoch, highest first: that epoch's runs, sorted, without overlap (servers that hold
+    /// the same epoch's numbers hold the same bindings: one proposer per epoch).
+    var levels: [(epoch: Epoch, runs: [SequenceRun])] = []
+    var highest = SequenceNumber.zero
+
+    init(_ held: [(epoch: Epoch, run: SequenceRun)], above m: SequenceNumber) {
+        var byEpoch: [Epoch: [SequenceRun]] = [:]
+        for (e, run) in held where run.lastSeq > m {
+            byEpoch[e, default: []].append(run.firstSeq > m ? run : run.slice(from: m.next, through: run.lastSeq))
+            highest = max(highest, run.lastSeq)
+        }
+        for e in byEpoch.keys.sorted(by: >) {
+            var runs: [SequenceRun] = []
+            for run in byEpoch[e]!.sorted(by: { $0.firstSeq < $1.firstSeq }) {
+                if let last = runs.last, run.firstSeq <= last.lastSeq {
+                    if run.lastSeq > last.lastSeq { runs.append(run.slice(from: last.lastSeq.next, through: run.lastSeq)) }
+                } else {
+                    runs.append(run)
+                }
+            }
+            levels.append((e, runs))
+        }
+    }
+
+    /// The run of `runs` covering `seq`, or the first starting after it.
+    static func find(_ runs: [SequenceRun], _ seq: SequenceNumber) -> (covering: SequenceRun?, nextStart: SequenceNumber?) {
+        var lo = 0, hi = runs.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if runs[mid].lastSeq < seq { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < runs.count else { return (nil, nil) }
+        return runs[lo].firstSeq <= seq ? (runs[lo], nil) : (nil, runs[lo].firstSeq)
+    }
+
+    /// Calls `run` for every merged run of `m+1 ... through` in order, and `hole` for every
+    /// stretch that no level covers.
+    func merge(above m: SequenceNumber, through: SequenceNumber, run: (SequenceRun) -> Void,
+               hole: (SequenceNumber, SequenceNumber) -> Void) {
+        var p = m.next
+        while p <= through {
+            var limit = through
+            var chosen: SequenceRun?
+            for level in levels {
+                let (covering, nextStart) = Self.find(level.runs, p)
+                if let c = covering {
+                    chosen = c.slice(from: p, through: min(c.lastSeq, limit))
+                    break
+                }
+                // A higher epoch that starts later cuts what a lower one binds.
+                if let n = nextStart, n <= limit { limit = SequenceNumber(n.rawValue - 1) }
+            }
+            if let c = chosen {
+                run(c)
+                p = c.lastSeq.next
+            } else {
+                hole(p, limit)
+                p = limit.next
+            }
+        }
+    }
+}
