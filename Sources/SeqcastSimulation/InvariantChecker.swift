@@ -142,7 +142,6 @@ public struct InvariantChecker {
             let e = d.header.epoch
             promisedBy[e, default: []].insert(node)
             if e > sealedEpoch, promisedBy[e]!.count > config.commitServers.count / 2 { sealedEpoch = e }
-            if let prior = acked[node], prior.epoch < e { acked[node] = (e, 0) }
         case .idReply(let reply):
             for run in reply.batch.runs {
                 for k in 0..<UInt64(run.count) {

@@ -54,12 +54,12 @@ struct Forge {
     // MARK: wire
 
     /// Encodes one datagram with SeqcastWire's encoder, exactly as a role would.
-    static func datagram(_ kind: MessageKind, from source: NodeId,
+    static func datagram(_ kind: MessageKind, from source: NodeId, epoch: Epoch = Epoch(1),
                          _ body: (inout WireWriter) throws(EncodeError) -> Void) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: 4096)
         let n = buffer.withUnsafeMutableBytes { p -> Int in
             do {
-                return try Datagram.encode(Header(kind: kind, groupId: 1, epoch: Epoch(1), source: source), into: p,
+                return try Datagram.encode(Header(kind: kind, groupId: 1, epoch: epoch, source: source), into: p,
                                            body: body)
             } catch {
                 fatalError("forging a \(kind) datagram: \(error)")
@@ -100,10 +100,10 @@ struct Forge {
     /// A sequencer submit; `synced` is the sequencer's durable key (default: covers the runs).
     /// A sequencer submit, after it numbered (wrote the assignment record of) `runs`; `synced`
     /// is the sequencer's durable key (default: covers the runs).
-    mutating func submit(_ runs: [SequenceRun], synced: UInt64? = nil) {
+    mutating func submit(_ runs: [SequenceRun], synced: UInt64? = nil, epoch: Epoch = Epoch(1)) {
         checker.assigned(AssignmentRecord.record(of: runs))
         let durable = synced ?? runs.map(\.lastSeq.rawValue).max()!
-        send(Self.datagram(.commitSubmit, from: Self.sequencer) { w throws(EncodeError) in
+        send(Self.datagram(.commitSubmit, from: Self.sequencer, epoch: epoch) { w throws(EncodeError) in
             try RunBatch.encode(committedThrough: .zero, runs: runs, into: &w)
         }, by: Self.sequencer, synced: durable)
     }
@@ -113,6 +113,14 @@ struct Forge {
         send(Self.datagram(.commitAck, from: server) { w throws(EncodeError) in
             try CommitAck(storedThrough: SequenceNumber(through)).encode(into: &w)
         }, by: server, synced: synced ?? through)
+    }
+
+    /// A commit server's answer to a seal of `epoch`: its promise of it is durable.
+    mutating func sealReply(from server: NodeId, epoch: Epoch) {
+        send(Self.datagram(.sealReply, from: server, epoch: epoch) { w throws(EncodeError) in
+            try SealReply.encode(lowWater: .zero, storedThrough: .zero, pageThrough: .zero, runsEpoch: epoch,
+                                 committedThrough: .zero, runs: [SequenceRun](), into: &w)
+        }, by: server, synced: 0)
     }
 
     /// The sequencer's commit of `runs`, without any acks.
@@ -742,6 +750,66 @@ struct CheckerCanFailTests {
         good.submit([F.messages(1, counter: 1)])  // a retransmission
         good.submit([F.messages(1, count: 2, counter: 1)])
         #expect(good.checker.violations.isEmpty, "\(good.details)")
+    }
+
+    @Test("S8: a later epoch may rebind a number nobody committed, never a committed one")
+    func s8AcrossEpochs() {
+        let (e1, e2) = (Epoch(1), Epoch(round: 2, candidate: 0))
+        var uncommitted = Forge()
+        uncommitted.publish(1)
+        uncommitted.publish(2)
+        uncommitted.dataReport(from: F.dataServers[0], heldThrough: 2)
+        uncommitted.submit([F.messages(1, counter: 1)], epoch: e1)
+        uncommitted.submit([SequenceRun(firstSeq: SequenceNumber(1), count: 1, content: .noop)], epoch: e2)
+        #expect(uncommitted.checker.violations.isEmpty, "\(uncommitted.details)")
+
+        var committed = Forge()
+        committed.publish(1)
+        committed.dataReport(from: F.dataServers[0], heldThrough: 1)
+        committed.submit([F.messages(1, counter: 1)], epoch: e1)
+        committed.commit([F.messages(1, counter: 1)])
+        committed.submit([SequenceRun(firstSeq: SequenceNumber(1), count: 1, content: .noop)], epoch: e2)
+        #expect(committed.invariants == ["S8"], "\(committed.details)")
+
+        var sameEpoch = Forge()
+        sameEpoch.publish(1)
+        sameEpoch.dataReport(from: F.dataServers[0], heldThrough: 1)
+        sameEpoch.submit([F.messages(1, counter: 1)], epoch: e2)
+        sameEpoch.submit([SequenceRun(firstSeq: SequenceNumber(1), count: 1, content: .noop)], epoch: e2)
+        #expect(sameEpoch.invariants == ["S8"], "\(sameEpoch.details)")
+    }
+
+    @Test("S11: an epoch older than one a majority promised commits a new binding")
+    func s11Fencing() {
+        let e2 = Epoch(round: 2, candidate: 0)
+        var stale = Forge()
+        stale.publish(1)
+        stale.dataReport(from: F.dataServers[0], heldThrough: 1)
+        stale.submit([F.messages(1, counter: 1)])
+        for server in F.commitServers.prefix(2) {
+            stale.persist([F.messages(1, counter: 1)], at: server)
+            stale.ack(1, from: server)
+        }
+        for server in F.commitServers.prefix(2) { stale.sealReply(from: server, epoch: e2) }
+        stale.commitOnly([F.messages(1, counter: 1)])  // epoch 1, after the seal
+        #expect(stale.invariants == ["S11"], "\(stale.details)")
+
+        var minority = Forge()  // one promise is no seal: the old epoch may still commit
+        minority.publish(1)
+        minority.dataReport(from: F.dataServers[0], heldThrough: 1)
+        minority.submit([F.messages(1, counter: 1)])
+        minority.sealReply(from: F.commitServers[2], epoch: e2)
+        minority.commit([F.messages(1, counter: 1)])
+        #expect(minority.checker.violations.isEmpty, "\(minority.details)")
+
+        var late = Forge()  // a late copy of a binding committed before the seal binds nothing new
+        late.publish(1)
+        late.dataReport(from: F.dataServers[0], heldThrough: 1)
+        late.submit([F.messages(1, counter: 1)])
+        late.commit([F.messages(1, counter: 1)])
+        for server in F.commitServers.prefix(2) { late.sealReply(from: server, epoch: e2) }
+        late.commitOnly([F.messages(1, counter: 1)])
+        #expect(late.checker.violations.isEmpty, "\(late.details)")
     }
 
     @Test("wire: a server sends bytes that do not decode")

@@ -59,6 +59,17 @@ enum RegressionSeeds {
         // 201944: a commit run overlapping a data server's known commits was dropped whole, so
         //         its new tail never counted as committed; stale reports stalled the stream.
         RegressionSeed(201_944, 10_000),
+        // Found when every sequencer start began to seal the commit servers (issue 11):
+        // 155: a re-proposal's earlier run arriving after a later one rebound (dropped) what the
+        //      new epoch had already rewritten; a rebind now happens only where the epoch's
+        //      proposals start.
+        RegressionSeed(155, 10_000),
+        // 2047934685 and 2047935084: a commit server took a gap over numbers only an older
+        //      epoch had committed, after rebinding them; a later recovery found nobody holding
+        //      them and filled committed numbers with no-ops (S8). Gaps now need the current
+        //      epoch's frontier.
+        RegressionSeed(2_047_934_685, 20_000),
+        RegressionSeed(2_047_935_084, 20_000),
     ]
 }
 
