@@ -39,6 +39,13 @@ public struct MemberWorkload: LoopWorkload {
     public private(set) var publishEnd: Instant?
     public private(set) var streamsEnded = 0
     public private(set) var checkpointsInstalled = 0
+    /// Stalls in delivery while publishing (fail-over unavailability as a member sees it):
+    /// when delivery resumed (monotonic) and how long nothing was delivered before.
+    public private(set) var deliveryGaps: [(endNanos: UInt64, nanos: UInt64)] = []
+    static let deliveryGapMin = Nanoseconds.millis(20)
+    static let deliveryGapsMax = 256
+    var lastDelivered: UInt64 = 0
+    var lastDeliveryAt = Instant.zero
     var body: UnsafeMutableRawBufferPointer
     var nextFileCheck = Instant.zero
     /// Where a stream end records the sender's next incarnation (nil: nowhere, tests only).
@@ -57,6 +64,15 @@ public struct MemberWorkload: LoopWorkload {
 
     public mutating func step(_ role: inout Role, now: Instant) -> Instant? {
         role.withApplication { $0.loopNanos = now.nanoseconds }
+        let delivered = role.app.deliveredCount
+        if delivered != lastDelivered {
+            // Per loop pass, not per message: one comparison while delivery flows.
+            if lastDelivered > 0, now.since(lastDeliveryAt) >= Self.deliveryGapMin, deliveryGaps.count < Self.deliveryGapsMax {
+                deliveryGaps.append((now.nanoseconds, now.since(lastDeliveryAt).value))
+            }
+            lastDelivered = delivered
+            lastDeliveryAt = now
+        }
         if expectTotal == nil, now >= nextFileCheck, let path = plan.expectFile {
             nextFileCheck = now + .millis(10)
             expectTotal = SmallFile.readNumber(path)

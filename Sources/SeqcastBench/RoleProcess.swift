@@ -237,6 +237,8 @@ func memberReport(_ loop: RoleLoop<MemberWorkload>, _ report: inout Report) {
     report.add("back_pressured", loop.workload.backPressured)
     report.add("streams_ended", loop.workload.streamsEnded)
     report.add("checkpoints_installed", loop.workload.checkpointsInstalled)
+    report.add("delivery_gaps", raw: "[" + loop.workload.deliveryGaps.map { "[\($0.endNanos),\($0.nanos)]" }
+        .joined(separator: ",") + "]")
     report.add("finished", loop.workload.finished(m) && loop.workload.stateFailure == nil)
     if let f = loop.workload.stateFailure { report.add("state_failure", f) }
     let span = Double(app.measuredLastNs &- app.measuredFirstNs) / 1e9
@@ -276,11 +278,16 @@ public enum RoleProcessError: Error, CustomStringConvertible {
 /// A restarted sequencer says once how long after its start it committed a new number (its
 /// recovery time: reading its log, re-submitting what was not known committed, and the commit
 /// servers' acks), so a crash test can report it.
+/// It also says when this candidate becomes active in an epoch and when it steps down (with
+/// the monotonic clock, which every process on a host shares), so a fail-over test can find
+/// the active sequencer and split each fail-over's time.
 struct SequencerRestartWatch: LoopWorkload {
     let startedNanos: UInt64
     let records: Int
     let log: @Sendable (String) -> Void
     var told = false
+    var activeEpoch = Epoch.none
+    var active = false
 
     mutating func step(_ role: inout Sequencer, now: Instant) -> Instant? {
         if !told, role.recoveredThrough > .zero, role.committedThrough > role.recoveredThrough {
@@ -288,6 +295,14 @@ struct SequencerRestartWatch: LoopWorkload {
             let ms = Double(now.nanoseconds &- startedNanos) / 1e6
             log("committing again \((ms * 10).rounded() / 10) ms after start (recovered \(records) records, "
                 + "numbers through \(role.recoveredThrough.rawValue))")
+        }
+        if role.isActive, !active || role.epoch != activeEpoch {
+            active = true
+            activeEpoch = role.epoch
+            log("active in epoch \(role.epoch) at monotonic \(now.nanoseconds) (takeovers \(role.takeovers))")
+        } else if active, !role.isActive {
+            active = false
+            log("stepped down from epoch \(activeEpoch) at monotonic \(now.nanoseconds): a newer epoch was sealed")
         }
         return nil
     }

@@ -72,7 +72,7 @@ extension GroupFile {
 
     static func comment(_ role: NodeRole) -> String {
         switch role {
-        case .sequencer: "          # the sequencer (one until fail-over lands)"
+        case .sequencer: "          # sequencer candidates: the first starts the group, the others are standbys"
         case .dataServer: "        # store messages, report ids to the sequencer"
         case .commitServer: "      # store assignments; Q of them make a commit"
         case .checkpointServer: "  # checkpoints for late joiners and garbage collection"

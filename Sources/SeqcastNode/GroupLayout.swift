@@ -10,12 +10,13 @@ public enum NodeRole: String, Sendable, CaseIterable {
     case member
 
     /// The multicast groups a node of this role joins: the one table the runtime's sockets and
-    /// the simulated network's fan-out both read (protocol.md Part 1 §10). The sequencer listens
-    /// to unicast only.
+    /// the simulated network's fan-out both read (protocol.md Part 1 §10). The sequencer never
+    /// joins the data group: it never touches payloads.
     public var joinedGroups: [MulticastGroup] {
         switch self {
-        case .sequencer: []
-        case .commitServer: [.commit]
+        // Sequencer candidates hear the commit group: a standby follows the active one's
+        // commits and heartbeats, and an active one learns it was deposed.
+        case .sequencer, .commitServer: [.commit]
         case .dataServer, .checkpointServer, .member: [.data, .commit]
         }
     }
@@ -113,7 +114,7 @@ public struct GroupLayout: Sendable, Equatable {
         case .checkpointServer: 31
         case .member: 41
         }
-        precondition(role != .sequencer || index == 0, "one sequencer")
+        precondition(role != .sequencer || index < 9, "sequencer candidates are 1…9")
         let id = base + UInt32(index)
         return NodeId(id)
     }
@@ -124,16 +125,17 @@ public struct GroupLayout: Sendable, Equatable {
     public static let standardMembersMax = 1_000
 
     /// A standard group on one host: every node's unicast port is `basePort + id`.
-    public static func standard(dataServers: Int = 3, commitServers: Int = 3, checkpointServers: Int = 1,
-                                members: Int = 2, host: String = "127.0.0.1",
+    public static func standard(sequencers: Int = 1, dataServers: Int = 3, commitServers: Int = 3,
+                                checkpointServers: Int = 1, members: Int = 2, host: String = "127.0.0.1",
                                 basePort: UInt16 = 18_400) -> GroupLayout {
+        precondition(sequencers >= 1 && sequencers <= GroupConfig.sequencerCandidatesMax, "1 to 8 sequencer candidates")
         precondition([dataServers, commitServers, checkpointServers].allSatisfy { $0 >= 0 && $0 < standardRoleSpan },
                      "at most \(standardRoleSpan - 1) servers of a role in the standard numbering")
         precondition(members >= 0 && members <= standardMembersMax, "member count out of range")
         var l = GroupLayout()
         l.host = host
         l.basePort = basePort
-        l.add(.sequencer, standardId(.sequencer, 0))
+        for i in 0..<sequencers { l.add(.sequencer, standardId(.sequencer, i)) }
         for i in 0..<dataServers { l.add(.dataServer, standardId(.dataServer, i)) }
         for i in 0..<commitServers { l.add(.commitServer, standardId(.commitServer, i)) }
         for i in 0..<checkpointServers { l.add(.checkpointServer, standardId(.checkpointServer, i)) }

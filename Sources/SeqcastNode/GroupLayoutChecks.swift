@@ -89,12 +89,16 @@ extension GroupLayout {
 
     /// The protocol's configuration without the layout's own checks (`problems` adds them).
     func configUnchecked() throws(ConfigError) -> GroupConfig {
-        guard let s = sequencer, ids(.sequencer).count == 1 else { throw .sequencerCount(ids(.sequencer).count) }
+        let sequencers = ids(.sequencer)
+        guard let s = sequencers.first, sequencers.count <= GroupConfig.sequencerCandidatesMax else {
+            throw .sequencerCount(sequencers.count)
+        }
         guard Set(nodes.map(\.id)).count == nodes.count else { throw .duplicateNode }
         var c = GroupConfig(groupId: groupId, sequencer: s, dataServers: ids(.dataServer),
                             commitServers: ids(.commitServer), checkpointServers: ids(.checkpointServer),
                             reportQuorum: reportQuorum, commitQuorum: commitQuorum, lifetime: lifetime,
                             checkpointInterval: checkpointInterval, datagramBytesMax: datagramBytes)
+        c.standbys = Array(sequencers.dropFirst())
         c.limits.senderWindowMax = senderWindow
         c.limits.bodySlotsMax = bodySlots
         c.dataStore = dataStore

@@ -12,6 +12,8 @@ enum SimEvent {
     /// A publisher publishes its next message.
     case publish(node: Int)
     case crash(node: Int)
+    /// A crash never followed by a restart (the first sequencer candidate, where standbys exist).
+    case crashForGood(node: Int)
     case restart(node: Int)
     /// A member starts late and joins from a checkpoint.
     case start(node: Int)

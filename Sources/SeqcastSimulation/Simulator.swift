@@ -54,8 +54,13 @@ public struct SimulationReport: Sendable {
     /// Data servers' disk store (a third of the seeds): restarts that read bodies back.
     public var dataStoreDisk = false
     public var dataServerRecoveries = 0
+    /// Sequencer candidates, and the distinct epochs that committed something (1 without a
+    /// restart or fail-over).
+    public var sequencerCandidates = 1
+    public var epochsCommitted = 0
+    public var activeSequencer = ""
     public var faultSummary: String {
-        "data-store=\(dataStoreDisk ? "disk" : "memory") data-server-recoveries=\(dataServerRecoveries) simulated=\(simulatedMicros / 1000)ms throttled=\(repairThrottled) slots=\(bodySlots) store-full=\(storeFullDrops) commit-down-together=\(commitServersDownTogether) crashes=\(crashes) partitions=\(partitions) dropped=\(datagramsDropped) duplicated=\(datagramsDuplicated) grace-steps=\(graceSteps)"
+        "sequencers=\(sequencerCandidates) epochs=\(epochsCommitted) active=\(activeSequencer) data-store=\(dataStoreDisk ? "disk" : "memory") data-server-recoveries=\(dataServerRecoveries) simulated=\(simulatedMicros / 1000)ms throttled=\(repairThrottled) slots=\(bodySlots) store-full=\(storeFullDrops) commit-down-together=\(commitServersDownTogether) crashes=\(crashes) partitions=\(partitions) dropped=\(datagramsDropped) duplicated=\(datagramsDuplicated) grace-steps=\(graceSteps)"
     }
 }
 
@@ -82,6 +87,8 @@ public struct Simulator {
         var incarnation: UInt32 = 1
         var publishes = false
         var everCrashed = false
+        /// Crashed for good: never restarted, not even when the network heals.
+        var gone = false
         var publishedCount = 0
         var spins = 0
     }
@@ -110,7 +117,11 @@ public struct Simulator {
     public init(options: SimulationOptions) {
         self.options = options
         var prng = Prng(seed: options.seed)
-        var layout = GroupLayout.standard(dataServers: 3, commitServers: 3, checkpointServers: 2, members: 4)
+        // Three sequencer candidates in a fifth of the seeds (from the seed, not drawn), where the
+        // first one also crashes for good (fail-over, issue 11).
+        let candidates = options.seed % 5 == 2 ? 3 : 1
+        var layout = GroupLayout.standard(sequencers: candidates, dataServers: 3, commitServers: 3,
+                                          checkpointServers: 2, members: 4)
         layout.reportQuorum = 1 + Int(prng.below(2))
         // A short lifetime in some runs, so streams end at gaps and publishers move to new
         // incarnations (Part 1 §2).
@@ -133,6 +144,7 @@ public struct Simulator {
         checker = InvariantChecker(config: config)
         report = SimulationReport(seed: options.seed, steps: 0, violations: [])
         report.bodySlots = layout.bodySlots
+        report.sequencerCandidates = candidates
         report.dataStoreDisk = layout.dataStore == .disk
         lossPercent = options.faults ? prng.below(12) : 0
         duplicatePercent = options.faults ? prng.below(5) : 0
@@ -214,6 +226,14 @@ public struct Simulator {
             guard !candidates.isEmpty else { continue }
             plan(candidates[Int(prng.below(UInt64(candidates.count)))], at: at, down: down)
         }
+        if config.candidates.count > 1 {
+            // The first sequencer candidate dies for good in the second half of the fault phase,
+            // once it is active and numbering (early steps are dense in simulated time: a third
+            // of the way in is well under 100 ms): a standby must take over, and the group
+            // converge without it.
+            let at = faultSteps / 2 + Int(prng.below(UInt64(faultSteps / 2)))
+            faultPlan.append((at, .crashForGood(node: hostIndex[config.sequencer]!)))
+        }
         if prng.chance(1, in: 2) {
             let at = Int(prng.below(UInt64(faultSteps)))
             faultPlan.append((at, .partitionStart))
@@ -264,6 +284,8 @@ public struct Simulator {
         for h in nodes { report.storeFullDrops += h.node?.roleCounters.droppedStoreFull ?? 0 }
         report.violations = checker.violations.map(\.description)
         report.committed = checker.frontier
+        report.epochsCommitted = checker.epochsCommitted.count
+        report.activeSequencer = activeSequencer.map { "\($0.node)@\($0.epoch)" } ?? "none"
         return report
     }
 
@@ -274,7 +296,8 @@ public struct Simulator {
         lossPercent = 0
         duplicatePercent = 0
         partitioned = []
-        for i in nodes.indices where nodes[i].node == nil && !(nodes[i].id == layout.members.last && nodes[i].life == 0) {
+        for i in nodes.indices where nodes[i].node == nil && !nodes[i].gone
+            && !(nodes[i].id == layout.members.last && nodes[i].life == 0) {
             restart(i)
         }
     }
@@ -309,8 +332,12 @@ public struct Simulator {
             publish(i)
         case .crash(let i):
             crash(i)
+        case .crashForGood(let i):
+            guard faultPhase else { return }
+            if nodes[i].node != nil { crash(i) }
+            nodes[i].gone = true
         case .restart(let i):
-            if nodes[i].node == nil { restart(i) }
+            if nodes[i].node == nil, !nodes[i].gone { restart(i) }
         case .start(let i):
             if nodes[i].node == nil {
                 startRole(i, joining: true)
@@ -494,6 +521,10 @@ public struct Simulator {
     // MARK: typed views of the running roles
 
     func sequencer(_ h: Host) -> Sequencer? { (h.node as? SimNode<Sequencer>)?.role }
+    /// The running sequencer candidate that is active in the highest epoch.
+    var activeSequencer: Sequencer? {
+        nodes.compactMap { sequencer($0) }.filter(\.isActive).max { $0.epoch < $1.epoch }
+    }
     func commitServer(_ h: Host) -> CommitServer? { (h.node as? SimNode<CommitServer>)?.role }
     func dataServer(_ h: Host) -> DataServer? { (h.node as? SimNode<DataServer>)?.role }
     func member(_ h: Host) -> Member<ReferenceApplication>? { (h.node as? SimNode<Member<ReferenceApplication>>)?.role }
@@ -516,7 +547,7 @@ public struct Simulator {
 
     /// Whether L1 and L2 hold now (what `checkLiveness` reports on, without the details).
     var converged: Bool {
-        guard let s = sequencer(nodes[0]) else { return true }
+        guard let s = activeSequencer else { return false }
         if s.nextSeq.rawValue - 1 > s.committedThrough.rawValue { return false }
         for n in nodes {
             guard let m = member(n) else { continue }
@@ -529,7 +560,10 @@ public struct Simulator {
     /// After healing: every live publisher's messages are committed, and every member that
     /// is up has delivered everything committed.
     mutating func checkLiveness() {
-        guard let s = sequencer(nodes[0]) else { return }
+        guard let s = activeSequencer else {
+            let states = nodes.compactMap { sequencer($0).map { "\($0.node): \($0.phaseDescription)" } }
+            return checker.fail("L4", "no sequencer is active after healing: \(states)")
+        }
         for n in nodes {
             guard let m = member(n) else { continue }
             report.idQueries += m.output.counters.idQueriesSent
@@ -563,7 +597,10 @@ public struct Simulator {
             }
         }
         if s.nextSeq.rawValue - 1 > s.committedThrough.rawValue {
-            checker.fail("L1", "sequencer assigned through \(s.nextSeq.rawValue - 1) but committed \(s.committedThrough)")
+            var detail = "\(s.node) \(s.phaseDescription), acked \(s.ackedThrough)"
+            for d in nodes { if let c = commitServer(d) { detail += "; " + c.diagnosis(s.committedThrough.next) } }
+            for d in nodes { if let o = sequencer(d), o.node != s.node { detail += "; \(o.node) \(o.phaseDescription)" } }
+            checker.fail("L1", "sequencer assigned through \(s.nextSeq.rawValue - 1) but committed \(s.committedThrough); \(detail)")
         }
     }
 }

@@ -15,6 +15,8 @@ extension DataStoreMode: ExpressibleByArgument {}
 /// The shape of a group that `seqcast bench` builds or `seqcast config example` writes: these
 /// become a group file, which is all the processes see (they are not flags of `seqcast run`).
 struct ShapeOptions: ParsableArguments {
+    @Option(help: "Sequencer candidates (node ids 1…): the first starts the group, the others are standbys that take over when it fails.")
+    var sequencers = 1
     @Option(help: "Data servers (node ids 11…).") var dataServers = 3
     @Option(help: "Commit servers (node ids 21…).") var commitServers = 3
     @Option(help: "Checkpoint servers (node ids 31…).") var checkpointServers = 1
@@ -44,7 +46,8 @@ struct ShapeOptions: ParsableArguments {
     /// The standard layout of this shape with `members` members listed, placed on the network
     /// these options name, with a fresh instance id (a new group).
     func layout(members: Int = 2) -> GroupLayout {
-        var l = GroupLayout.standard(dataServers: dataServers, commitServers: commitServers,
+        var l = GroupLayout.standard(sequencers: max(1, min(sequencers, GroupConfig.sequencerCandidatesMax)),
+                                     dataServers: dataServers, commitServers: commitServers,
                                      checkpointServers: checkpointServers, members: members)
         l.groupId = groupId
         l.instance = UInt64.random(in: 1...UInt64.max)

@@ -192,8 +192,9 @@ struct GroupLayoutTests {
     func groupMembership() {
         let l = GroupLayout.standard(dataServers: 1, commitServers: 1, checkpointServers: 1, members: 1)
         #expect(l.receivers(of: .data) == [NodeId(11), NodeId(31), NodeId(41)])
-        #expect(l.receivers(of: .commit) == [NodeId(11), NodeId(21), NodeId(31), NodeId(41)])
-        #expect(NodeRole.sequencer.joinedGroups.isEmpty)
+        // Sequencer candidates hear the commit group (a standby follows the active one), never data.
+        #expect(l.receivers(of: .commit) == [NodeId(1), NodeId(11), NodeId(21), NodeId(31), NodeId(41)])
+        #expect(NodeRole.sequencer.joinedGroups == [.commit])
     }
 
     @Test("a layout without a sequencer is refused with that reason")

@@ -6,9 +6,10 @@ import SeqcastCore
 /// and a crashed data server reads back what its disk kept (unsynced records lost).
 @Suite("Data servers' disk store in the simulator")
 struct DiskStoreSimulationTests {
-    @Test("seed 42: a data server crashes, restarts from its disk, and every invariant holds")
+    @Test("seed 48: a data server crashes, restarts from its disk, and every invariant holds")
     func dataServerRecoversFromDisk() {
-        var sim = Simulator(options: SimulationOptions(seed: 42, steps: 20_000))
+        // (Seed 42 until sequencers joined the commit group, which moved every seed's draws.)
+        var sim = Simulator(options: SimulationOptions(seed: 48, steps: 20_000))
         let report = sim.run()
         #expect(report.dataStoreDisk)
         #expect(report.dataServerRecoveries >= 1, "a data server came back with bodies from its disk")

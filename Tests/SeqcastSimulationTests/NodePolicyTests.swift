@@ -21,10 +21,11 @@ struct NodePolicyTests {
         #expect(report.steps == 20_000)
     }
 
-    @Test("small stores fill and the group converges at the default repair limit without a repair storm (seed 40)")
+    @Test("small stores fill and the group converges at the default repair limit without a repair storm (seed 30)")
     func fullStoresConverge() {
-        // Seed 40 draws a small store (192 slots).
-        var sim = Simulator(options: SimulationOptions(seed: 40, steps: 20_000))
+        // Seed 30 draws a small store (192 slots). (It was seed 40 until sequencers joined the
+        // commit group, which moved every seed's draws.)
+        var sim = Simulator(options: SimulationOptions(seed: 30, steps: 20_000))
         let report = sim.run()
         #expect(sim.options.repairDatagramsPerSecond == RepairLimiter.perSecondDefault)
         #expect(report.storeFullDrops > 0, "the store filled")

@@ -70,6 +70,12 @@ enum RegressionSeeds {
         //      epoch's frontier.
         RegressionSeed(2_047_934_685, 20_000),
         RegressionSeed(2_047_935_084, 20_000),
+        // Found with sequencer candidates (seed % 5 == 2):
+        // 2047934587: a candidate sealed a majority under a newer epoch and died; the active one
+        //      never learned (acks went to the dead candidate) and no standby suspected it, so
+        //      nothing committed again. A commit server now answers a stale submit with an ack
+        //      of its promised epoch, and the stale sequencer steps down and later takes over.
+        RegressionSeed(2_047_934_587, 20_000),
     ]
 }
 

@@ -90,7 +90,7 @@ extension Member {
         guard let latest = store.latest else { return }
         let report = CheckpointReport(terminalSeq: latest.terminalSeq, byteCount: UInt64(latest.bytes.count),
                                       digest: latest.digest)
-        output.outbox.send(to: .node(config.sequencer), header: header(.checkpointReport)) {
+        output.outbox.send(to: .node(config.sequencer(of: sequencerEpoch) ?? config.sequencer), header: header(.checkpointReport)) {
             w throws(EncodeError) in try report.encode(into: &w)
         }
     }

@@ -69,19 +69,20 @@ public struct CommitServer: ProtocolRole {
     public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
         guard let d = output.decode(bytes, groupId: config.groupId, fingerprint: config.fingerprint) else { return }
         switch d.message {
+        // Only the candidate an epoch names may speak in it.
         case .commitSubmit(let batch):
-            guard d.header.source == config.sequencer else { return dropUnexpected() }
-            onCommitSubmit(batch, epoch: d.header.epoch)
+            guard d.header.source == config.sequencer(of: d.header.epoch) else { return dropUnexpected() }
+            onCommitSubmit(batch, epoch: d.header.epoch, source: d.header.source)
         case .seal(let seal):
-            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            guard d.header.source == config.sequencer(of: d.header.epoch) else { return dropUnexpected() }
             onSeal(seal, epoch: d.header.epoch, source: d.header.source)
         case .commit(let batch):
             // A late commit of an older epoch is still true: it was sent after Q acks, and every
             // later seal majority kept its bindings (Part 2 §5.3-10).
-            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            guard d.header.source == config.sequencer(of: d.header.epoch) else { return dropUnexpected() }
             learnCommitted(batch.committedThrough, epoch: d.header.epoch)
         case .heartbeat(let hb):
-            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            guard d.header.source == config.sequencer(of: d.header.epoch) else { return dropUnexpected() }
             learnCommitted(hb.committedThrough, epoch: d.header.epoch)
             truncate(behind: hb.checkpointSeq)
         case .idQuery(let q):
@@ -122,9 +123,12 @@ public struct CommitServer: ProtocolRole {
 
     // MARK: handlers
 
-    mutating func onCommitSubmit(_ batch: RunBatch, epoch e: Epoch) {
+    mutating func onCommitSubmit(_ batch: RunBatch, epoch e: Epoch, source: NodeId) {
         guard e >= epoch else {
+            // A deposed sequencer: tell it (an ack of the promised epoch) so it steps down,
+            // since the candidate it lost to may be gone and nobody else would.
             output.counters.droppedStaleEpoch &+= 1
+            if promiseWrite == nil { sendAck(to: source) }
             return
         }
         if e > epoch { promise(e) }  // a submit of a new epoch whose seal never reached this server
@@ -325,9 +329,11 @@ public struct CommitServer: ProtocolRole {
         Header(kind: kind, groupId: config.groupId, fingerprint: config.fingerprint, epoch: epoch, source: node)
     }
 
-    mutating func sendAck() {
+    mutating func sendAck(to destination: NodeId? = nil) {
         let ack = CommitAck(storedThrough: ackableThrough)
-        output.outbox.send(to: .node(config.sequencer), header: header(.commitAck)) { w throws(EncodeError) in
+        let to = destination ?? config.sequencer(of: epoch) ?? config.sequencer
+        output.outbox.send(to: .node(to), header: header(.commitAck)) {
+            w throws(EncodeError) in
             try ack.encode(into: &w)
         }
     }

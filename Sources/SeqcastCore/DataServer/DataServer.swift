@@ -25,6 +25,8 @@ public struct DataServer: ProtocolRole {
     /// Rises on every start: reports name it so the sequencer forgets an earlier life's holdings.
     public let incarnation: UInt32
     public private(set) var checkpointSeq = SequenceNumber.zero
+    /// The highest epoch heard from a sequencer: reports go to the candidate that owns it.
+    var sequencerEpoch = Epoch.none
     public var output: RoleOutput
     public private(set) var ledger: CommitLedger
     var store = CounterTable<StoredMessage>()
@@ -75,7 +77,8 @@ public struct DataServer: ProtocolRole {
         case .data(let m), .messageReply(let m):
             onData(m, now: now)
         case .commit(let batch):
-            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            guard d.header.source == config.sequencer(of: d.header.epoch) else { return dropUnexpected() }
+            followSequencer(d.header.epoch)
             for run in batch.runs { onCommitted(run) }
             ledger.announce(batch.committedThrough)
             afterLedgerChange()
@@ -86,7 +89,8 @@ public struct DataServer: ProtocolRole {
             if reply.lowWater > ledger.knownThrough { ledger.skip(through: reply.lowWater) }
             afterLedgerChange()
         case .heartbeat(let hb):
-            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            guard d.header.source == config.sequencer(of: d.header.epoch) else { return dropUnexpected() }
+            followSequencer(d.header.epoch)
             ledger.announce(hb.committedThrough)
             if hb.checkpointSeq > checkpointSeq {
                 checkpointSeq = hb.checkpointSeq
@@ -349,7 +353,8 @@ public struct DataServer: ProtocolRole {
     mutating func sendReport() {
         let entries = reportScratch
         let life = incarnation
-        output.outbox.send(to: .node(config.sequencer), header: header(.dataReport)) { w throws(EncodeError) in
+        output.outbox.send(to: .node(config.sequencer(of: sequencerEpoch) ?? config.sequencer), header: header(.dataReport)) {
+            w throws(EncodeError) in
             try DataReport.encode(entries, incarnation: life, into: &w)
         }
     }
@@ -467,6 +472,15 @@ public struct DataServer: ProtocolRole {
     // MARK: helpers
 
     mutating func dropUnexpected() { output.counters.droppedUnexpectedKind &+= 1 }
+
+    /// A newer epoch's sequencer was heard: report to it from now on, at once (it numbers
+    /// nothing it has no reports for).
+    mutating func followSequencer(_ epoch: Epoch) {
+        guard epoch > sequencerEpoch else { return }
+        let moved = sequencerEpoch != .none
+        sequencerEpoch = epoch
+        if moved { refreshAt = .zero }
+    }
 
     func header(_ kind: MessageKind, flags: UInt16 = 0) -> Header {
         Header(kind: kind, flags: flags, groupId: config.groupId, fingerprint: config.fingerprint, epoch: Epoch(1),

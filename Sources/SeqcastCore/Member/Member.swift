@@ -38,6 +38,8 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     var join: JoinState?
     var checkpoints: CheckpointStore?
     var latestCheckpointSeq = SequenceNumber.zero
+    /// The highest epoch heard from a sequencer: a checkpoint server reports to its candidate.
+    var sequencerEpoch = Epoch.none
     /// Whether `.delivered` events carry the body's digest (what the simulator's checker
     /// compares). A driver that does not read it turns it off: one pass less over every body.
     public var digestsDeliveredBodies = true
@@ -96,11 +98,14 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         case .data(let m), .messageReply(let m):
             onData(m)
         case .commit(let batch):
-            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            // A late commit of an older epoch is still true (Part 2 §5.3-10).
+            guard d.header.source == config.sequencer(of: d.header.epoch) else { return dropUnexpected() }
+            sequencerEpoch = max(sequencerEpoch, d.header.epoch)
             for run in batch.runs { ledger.record(run) }
             ledger.announce(batch.committedThrough)
         case .heartbeat(let hb):
-            guard d.header.source == config.sequencer else { return dropUnexpected() }
+            guard d.header.source == config.sequencer(of: d.header.epoch) else { return dropUnexpected() }
+            sequencerEpoch = max(sequencerEpoch, d.header.epoch)
             ledger.announce(hb.committedThrough)
             latestCheckpointSeq = max(latestCheckpointSeq, hb.checkpointSeq)
             dropExpiredOrphans()

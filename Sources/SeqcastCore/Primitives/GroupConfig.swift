@@ -7,7 +7,11 @@ public struct GroupConfig: Sendable {
     /// Digest of the group-wide configuration (`GroupLayout.fingerprint`), sent in every header;
     /// a datagram carrying another is dropped and counted (`droppedWrongFingerprint`).
     public var fingerprint: UInt32 = 0
+    /// The first sequencer candidate: the one a new group starts under.
     public var sequencer: NodeId
+    /// The other sequencer candidates, in the order they step in when the active one fails
+    /// (Part 2 §5.3-2); an epoch's low bits name its candidate by position in `candidates`.
+    public var standbys: [NodeId] = []
     public var dataServers: [NodeId]
     public var commitServers: [NodeId]
     public var checkpointServers: [NodeId]
@@ -47,6 +51,12 @@ public struct GroupConfig: Sendable {
         public var senderRetransmit = Nanoseconds.millis(15)
         public var senderRetransmitMax = Nanoseconds.millis(60)
         public var checkpointReportInterval = Nanoseconds.millis(25)
+        /// A standby suspects the active sequencer after this long without a heartbeat or a
+        /// commit from it (four heartbeats: a shared host stalls processes for tens of ms).
+        public var sequencerSuspectAfter = Nanoseconds.millis(80)
+        /// Each further standby waits this much longer, so the first in line goes first; two at
+        /// once are safe (the commit servers' promises fence the loser), only slower.
+        public var standbyStagger = Nanoseconds.millis(30)
         public init() {}
     }
 
@@ -102,11 +112,27 @@ public struct GroupConfig: Sendable {
         guard commitQuorum >= majority, commitQuorum <= c else {
             throw .commitQuorum(q: commitQuorum, commitServers: c, majority: majority)
         }
-        let all = [sequencer] + dataServers + commitServers + checkpointServers
+        guard candidates.count <= Self.sequencerCandidatesMax else { throw .sequencerCount(candidates.count) }
+        let all = candidates + dataServers + commitServers + checkpointServers
         guard Set(all).count == all.count else { throw .duplicateNode }
         guard lifetime >= 16 else { throw .lifetimeTooShort(lifetime) }
         guard checkpointInterval >= 1 else { throw .checkpointInterval }
         guard datagramBytesMax >= 512, datagramBytesMax <= 65_507 else { throw .datagramBytes(datagramBytesMax) }
+    }
+
+    public static let sequencerCandidatesMax = 8
+
+    /// Every sequencer candidate, the first one first.
+    public var candidates: [NodeId] { [sequencer] + standbys }
+    @inlinable public func candidateIndex(_ node: NodeId) -> Int? {
+        node == sequencer ? 0 : standbys.firstIndex(of: node).map { $0 + 1 }
+    }
+    /// The candidate that owns `epoch` (round-0 epochs predate candidates: the first one), or
+    /// nil for an epoch no candidate of this group can own.
+    @inlinable public func sequencer(of epoch: Epoch) -> NodeId? {
+        if epoch.round == 0 { return sequencer }
+        let i = Int(epoch.candidate)
+        return i == 0 ? sequencer : (i <= standbys.count ? standbys[i - 1] : nil)
     }
 
     @inlinable public func dataServerIndex(_ node: NodeId) -> Int? { dataServers.firstIndex(of: node) }
@@ -136,7 +162,7 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .serverCount(let role, let n): "\(role) servers: \(n) configured, 1 to 8 supported"
-        case .sequencerCount(let n): "sequencer: \(n) configured, exactly one is needed"
+        case .sequencerCount(let n): "sequencer: \(n) configured, 1 to 8 candidates supported"
         case .reportQuorum(let k, let d): "report quorum K=\(k) must be between 1 and the \(d) data servers"
         case .commitQuorum(let q, let c, let m):
             "commit quorum Q=\(q) refused: with \(c) commit servers Q must be at least a majority (\(m)) "

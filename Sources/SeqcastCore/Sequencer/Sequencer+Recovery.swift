@@ -18,6 +18,9 @@ import SeqcastWire
 /// numbering needs lives in it.
 extension Sequencer {
     enum Phase {
+        /// Following another candidate: nothing numbered, its commits noted, its heartbeats
+        /// watched (`suspectAt`).
+        case standby
         /// The epoch record is being made durable.
         case starting(WriteTicket)
         /// Seals are out; waiting for a majority of complete answers.
@@ -35,8 +38,10 @@ extension Sequencer {
         /// The sender table of the last truncation: counters as of its committed frontier.
         var table: [SenderId: (next: UInt64, ended: Bool)] = [:]
         var seals: [SealProgress] = []
-        /// Fail-overs and restarts, counted for reports.
+        /// Seals lost to a higher epoch, takeovers started as a standby, step-downs.
         var sealsLost = 0
+        var takeovers = 0
+        var stepDowns = 0
     }
 
     /// One commit server's answer to the seal, page by page.
@@ -106,6 +111,19 @@ extension Sequencer {
         phase = .starting(AssignmentRecord.writeEpoch(epoch, key: recovery.ownLast, into: &output.storage))
     }
 
+    /// Where this candidate stands, for failure reports.
+    public var phaseDescription: String {
+        switch phase {
+        case .standby: "standby (suspects at \(suspectAt.map { "\($0)" } ?? "-"), highest epoch \(recovery.lastEpoch))"
+        case .starting: "starting \(epoch)"
+        case .sealing: "sealing \(epoch): \(recovery.seals.map { $0.done ? "done" : "from \($0.nextFrom)" })"
+        case .active: "active \(epoch)"
+        }
+    }
+    /// Takeovers this candidate started as a standby, and times it stepped down.
+    public var takeovers: Int { recovery.takeovers }
+    public var stepDowns: Int { recovery.stepDowns }
+
     /// Whether the start's recovery is done and the sequencer numbers, commits and heartbeats.
     public var isActive: Bool {
         if case .active = phase { return true }
@@ -113,7 +131,7 @@ extension Sequencer {
     }
 
     /// This node's index among the sequencer candidates (the low bits of its epochs).
-    var candidateIndex: UInt16 { 0 }
+    var candidateIndex: UInt16 { UInt16(config.candidateIndex(node) ?? 0) }
 
     mutating func beginSeal(now: Instant) {
         phase = .sealing
@@ -140,12 +158,14 @@ extension Sequencer {
         sealRetransmitAt = now + config.timing.submitRetransmit
     }
 
-    mutating func onSealReply(_ reply: SealReply, server: Int, epoch e: Epoch) {
+    mutating func onSealReply(_ reply: SealReply, server: Int, epoch e: Epoch, now: Instant) {
         if e > epoch {
-            // A commit server promised a higher epoch: this start lost to another sequencer.
-            // Fencing, not timing, keeps the order: start again above it.
+            // A commit server promised a higher epoch: this start lost. Fencing, not timing,
+            // keeps the order: with other candidates the winner goes on and this one follows
+            // it; alone, the higher epoch is an earlier life of this one, and it starts above.
             guard case .sealing = phase else { return }
             recovery.sealsLost += 1
+            if config.candidates.count > 1, config.sequencer(of: e) != node { return deposed(by: e, now: now) }
             startEpoch(above: e)
             return
         }
@@ -184,7 +204,7 @@ extension Sequencer {
             // lost their storage): then its own binding stands.
             var q = first
             while q <= last {
-                if q <= floor, let own = recovery.own.run(containing: q) {
+                if q <= floor, config.candidates.count == 1, let own = recovery.own.run(containing: q) {
                     let piece = own.slice(from: q, through: min(own.lastSeq, last))
                     queue.append(piece)
                     q = piece.lastSeq.next
@@ -208,6 +228,7 @@ extension Sequencer {
         sealRetransmitAt = nil
         recovery.seals = []
         recovery.own = RunQueue(capacity: 0)
+        suspectAt = nil
         recordAssignments()
         for s in senders.keys.sorted() { assign(s) }  // in one order, so a seed replays exactly
         for n in pendingIntervals { requestCheckpointInterval(n, now: .zero) }
@@ -232,10 +253,13 @@ extension Sequencer {
         }
         recovery.own.forEachSlice(from: SequenceNumber(1), through: m) { note($0); return true }
         merged.forEachSlice(from: m.next, through: SequenceNumber(UInt64.max - 1)) { note($0); return true }
+        // Exactly this (a tally that numbered more in an earlier tenure is set back: what it
+        // numbered above the merge was never committed and is numbered again).
+        for id in senders.keys where table[id] == nil { senders[id]!.nextCounter = 1; senders[id]!.ended = false }
         for (id, t) in table {
             var tally = senders[id] ?? SenderTally()
-            tally.nextCounter = max(tally.nextCounter, t.next)
-            tally.ended = tally.ended || t.ended
+            tally.nextCounter = t.next
+            tally.ended = t.ended
             senders[id] = tally
         }
     }
@@ -304,5 +328,90 @@ struct EpochMerge {
                 p = limit.next
             }
         }
+    }
+}
+
+/// Standbys (Part 2 §5.3-2): a candidate that is not active follows the active one and takes
+/// over when it falls silent; an active one that learns of a newer epoch steps down.
+extension Sequencer {
+    /// This candidate's place in line after the active one (the last epoch heard names it):
+    /// the next candidate in order waits the least, whichever one failed; at a group's first
+    /// start the first candidate does.
+    var rank: Int {
+        let n = config.candidates.count
+        let me = config.candidateIndex(node) ?? 0
+        let active = recovery.lastEpoch == .none ? n - 1 : Int(recovery.lastEpoch.candidate) % n
+        return (me - active - 1 + 2 * n) % n
+    }
+
+    mutating func becomeStandby(now: Instant) {
+        phase = .standby
+        sealRetransmitAt = nil
+        suspectAt = now + suspectDelay
+    }
+
+    /// How long this standby waits for the active sequencer. Before any epoch was heard (a
+    /// group's first start, when the first candidate's seal waits for commit servers still
+    /// starting) each later candidate waits a whole detection time more, not one stagger.
+    var suspectDelay: Nanoseconds {
+        let t = config.timing
+        let step = recovery.lastEpoch == .none ? t.sequencerSuspectAfter.value + t.standbyStagger.value : t.standbyStagger.value
+        return Nanoseconds(t.sequencerSuspectAfter.value + step * UInt64(rank))
+    }
+
+    /// A heartbeat or commit of another candidate: a standby notes it (and, for a commit, how
+    /// far each sender is numbered); anyone older than it steps down.
+    mutating func heardSequencer(epoch e: Epoch, commit: RunBatch?, now: Instant) {
+        if case .standby = phase {
+            guard e >= recovery.lastEpoch else { return }
+            recovery.lastEpoch = e
+            if let batch = commit {
+                recovery.ownCommitted = max(recovery.ownCommitted, batch.committedThrough)
+                for run in batch.runs { noteCommitted(run) }
+            }
+            suspectAt = now + suspectDelay
+            return
+        }
+        if e > epoch { deposed(by: e, now: now) } else { output.counters.droppedStaleEpoch &+= 1 }
+    }
+
+    /// What a commit it saw tells a standby about a sender's numbering (a lost commit is
+    /// superseded by the sender's next one: FIFO numbering is dense).
+    mutating func noteCommitted(_ run: SequenceRun) {
+        switch run.content {
+        case .messages(let s, let c):
+            let old = recovery.table[s] ?? (1, false)
+            recovery.table[s] = (max(old.next, c + UInt64(run.count)), old.ended)
+        case .endOfStream(let s, _):
+            recovery.table[s] = ((recovery.table[s] ?? (1, false)).next, true)
+        case .noop, .checkpointInterval:
+            break
+        }
+    }
+
+    /// No heartbeat from the active sequencer in time: start an epoch above every one seen.
+    mutating func suspectActive(now: Instant) {
+        suspectAt = nil
+        guard case .standby = phase else { return }
+        recovery.takeovers += 1
+        startEpoch(above: max(recovery.lastEpoch, epoch))
+    }
+
+    /// A newer epoch exists (another candidate sealed a majority): stop numbering, keep what
+    /// is known committed, and follow it.
+    mutating func deposed(by e: Epoch, now: Instant) {
+        if case .standby = phase { return }
+        recovery.stepDowns += 1
+        recovery.table = committedSenderTable()
+        recovery.lastEpoch = max(recovery.lastEpoch, e, epoch)
+        recovery.ownCommitted = committedThrough
+        recovery.ownLast = max(recovery.ownLast, SequenceNumber(nextSeq.rawValue - 1))
+        recovery.own = RunQueue(capacity: 0)
+        recovery.seals = []
+        assigned = RunQueue(capacity: 1024)
+        writes.removeAll()
+        snapshotWrite = nil
+        retransmitAt = nil
+        becomeStandby(now: now)
     }
 }

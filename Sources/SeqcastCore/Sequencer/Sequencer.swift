@@ -34,7 +34,7 @@ public struct Sequencer: ProtocolRole {
     var senders: [SenderId: SenderTally] = [:]
     var assigned = RunQueue(capacity: 1024)
     var writes: [(ticket: WriteTicket, through: SequenceNumber)] = []
-    var ackedThrough: [SequenceNumber]
+    public internal(set) var ackedThrough: [SequenceNumber]
     var truncatedThrough = SequenceNumber.zero
     var snapshotWrite: (ticket: WriteTicket, through: SequenceNumber)?
     var heartbeatAt: Instant?
@@ -46,6 +46,8 @@ public struct Sequencer: ProtocolRole {
     var phase = Phase.starting(WriteTicket(0))
     var recovery = Recovery()
     var sealRetransmitAt: Instant?
+    /// A standby's failure detector: when it starts recovery unless it hears the active one.
+    var suspectAt: Instant?
     var pendingIntervals: [UInt64] = []
 
     /// A fresh sequencer, or one restarted from the records its stable storage kept (claims
@@ -65,10 +67,18 @@ public struct Sequencer: ProtocolRole {
         writes.reserveCapacity(64)
         recover(records)
         heartbeatAt = now
-        startEpoch(above: recovery.lastEpoch)
+        if config.candidates.count == 1 {
+            startEpoch(above: recovery.lastEpoch)
+        } else {
+            // With other candidates, every start listens first: a live active sequencer keeps
+            // this one a standby (Part 2 §5.3-2).
+            becomeStandby(now: now)
+        }
     }
 
-    public var nextDeadline: Instant? { earliest(earliest(heartbeatAt, retransmitAt), sealRetransmitAt) }
+    public var nextDeadline: Instant? {
+        earliest(earliest(earliest(heartbeatAt, retransmitAt), sealRetransmitAt), suspectAt)
+    }
 
     // MARK: inputs
 
@@ -80,6 +90,8 @@ public struct Sequencer: ProtocolRole {
             onDataReport(report, server: server)
         case .commitAck(let ack):
             guard let server = config.commitServerIndex(d.header.source) else { return dropUnexpected() }
+            // A commit server promised a newer epoch: another candidate took over.
+            if d.header.epoch > epoch, config.sequencer(of: d.header.epoch) != node { return deposed(by: d.header.epoch, now: now) }
             onCommitAck(ack, server: server, epoch: d.header.epoch)
         case .checkpointReport(let report):
             // Data servers delete what a checkpoint covers: only a configured checkpoint server
@@ -88,7 +100,17 @@ public struct Sequencer: ProtocolRole {
             onCheckpointReport(report, server: server)
         case .sealReply(let reply):
             guard let server = config.commitServerIndex(d.header.source) else { return dropUnexpected() }
-            onSealReply(reply, server: server, epoch: d.header.epoch)
+            onSealReply(reply, server: server, epoch: d.header.epoch, now: now)
+        case .heartbeat:
+            guard d.header.source != node, d.header.source == config.sequencer(of: d.header.epoch) else {
+                return dropUnexpected()
+            }
+            heardSequencer(epoch: d.header.epoch, commit: nil, now: now)
+        case .commit(let batch):
+            guard d.header.source != node, d.header.source == config.sequencer(of: d.header.epoch) else {
+                return dropUnexpected()
+            }
+            heardSequencer(epoch: d.header.epoch, commit: batch, now: now)
         default:
             dropUnexpected()
         }
@@ -119,6 +141,7 @@ public struct Sequencer: ProtocolRole {
     }
 
     public mutating func tick(now: Instant) {
+        if let at = suspectAt, at <= now { suspectActive(now: now) }
         if let at = sealRetransmitAt, at <= now { retransmitSeals(now: now) }
         if let at = heartbeatAt, at <= now {
             if case .active = phase, committedThrough >= recoveredThrough { sendHeartbeat() }
@@ -255,10 +278,9 @@ public struct Sequencer: ProtocolRole {
         recordedThrough = through
     }
 
-    /// The sender table as of the committed frontier (what is numbered above it may still be
-    /// replaced by a recovery's merge), with the epoch: the records it lets go may hold the
-    /// only other copy of either.
-    mutating func writeSenderTable() -> WriteTicket {
+    /// Each sender's next counter and end as of the committed frontier (what is numbered above
+    /// it is not counted).
+    func committedSenderTable() -> [SenderId: (next: UInt64, ended: Bool)] {
         var table: [SenderId: (next: UInt64, ended: Bool)] = [:]
         for (id, t) in senders { table[id] = (t.nextCounter, t.ended) }
         assigned.forEachSlice(from: committedThrough.next, through: SequenceNumber(nextSeq.rawValue - 1)) { run in
@@ -269,6 +291,14 @@ public struct Sequencer: ProtocolRole {
             }
             return true
         }
+        return table
+    }
+
+    /// The sender table as of the committed frontier (what is numbered above it may still be
+    /// replaced by a recovery's merge), with the epoch: the records it lets go may hold the
+    /// only other copy of either.
+    mutating func writeSenderTable() -> WriteTicket {
+        let table = committedSenderTable()
         let ids = table.keys.sorted()
         output.storage.begin(key: recordedThrough.rawValue)
         output.storage.put(AssignmentRecord.tagSenders)
