@@ -42,8 +42,9 @@ public struct MemberWorkload: LoopWorkload {
     /// Stalls in delivery while publishing (fail-over unavailability as a member sees it):
     /// when delivery resumed (monotonic) and how long nothing was delivered before.
     public private(set) var deliveryGaps: [(endNanos: UInt64, nanos: UInt64)] = []
-    static let deliveryGapMin = Nanoseconds.millis(20)
-    static let deliveryGapsMax = 256
+    static let deliveryGapMin = Nanoseconds.millis(3)
+    /// The most recent stalls are kept (a noisy host stalls now and then; the last ones matter).
+    static let deliveryGapsMax = 16_384
     var lastDelivered: UInt64 = 0
     var lastDeliveryAt = Instant.zero
     var body: UnsafeMutableRawBufferPointer
@@ -67,7 +68,8 @@ public struct MemberWorkload: LoopWorkload {
         let delivered = role.app.deliveredCount
         if delivered != lastDelivered {
             // Per loop pass, not per message: one comparison while delivery flows.
-            if lastDelivered > 0, now.since(lastDeliveryAt) >= Self.deliveryGapMin, deliveryGaps.count < Self.deliveryGapsMax {
+            if lastDelivered > 0, now.since(lastDeliveryAt) >= Self.deliveryGapMin {
+                if deliveryGaps.count == Self.deliveryGapsMax { deliveryGaps.removeFirst(Self.deliveryGapsMax / 2) }
                 deliveryGaps.append((now.nanoseconds, now.since(lastDeliveryAt).value))
             }
             lastDelivered = delivered

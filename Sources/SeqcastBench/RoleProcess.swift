@@ -3,6 +3,7 @@ import Glibc
 import SeqcastCore
 import SeqcastRuntime
 import SeqcastTransport
+import Synchronization
 import SeqcastNode
 import SeqcastWire
 
@@ -290,6 +291,10 @@ struct SequencerRestartWatch: LoopWorkload {
     var active = false
 
     mutating func step(_ role: inout Sequencer, now: Instant) -> Instant? {
+        if takeOverRequested.exchange(false, ordering: .relaxed) {
+            log(role.takeOver(now: now) ? "taking over at an operator's request (SIGUSR1) at monotonic \(now.nanoseconds)"
+                                        : "asked to take over (SIGUSR1) but not a standby: nothing to do")
+        }
         if !told, role.recoveredThrough > .zero, role.committedThrough > role.recoveredThrough {
             told = true
             let ms = Double(now.nanoseconds &- startedNanos) / 1e6

@@ -54,6 +54,10 @@ public struct LoopStatistics: Sendable {
 /// Set from a SIGTERM/SIGINT handler; every loop checks it at least every `blockMaxNanos`.
 public let stopRequested = Atomic<Bool>(false)
 
+/// Set from a SIGUSR1 handler: an operator asks this sequencer standby to take over now (a
+/// planned hand-over, `seqcast handover`); its workload checks it once per loop pass.
+public let takeOverRequested = Atomic<Bool>(false)
+
 /// Drives one node on one thread: received datagrams, timers, the workload and storage
 /// completions in; coalesced sends out. The node (`SeqcastNode.Node`) is the same driver the
 /// simulator and the scenario tests run: its drain order, routing, repair rate limit and

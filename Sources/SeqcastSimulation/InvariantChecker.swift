@@ -19,6 +19,9 @@ public struct InvariantChecker {
     var published: [MessageId: (digest: UInt64, ts: SequenceNumber)] = [:]
     /// S1: every binding ever committed.
     var committed: [UInt64: SequenceRun.Content] = [:]
+    /// The epoch that first committed each number (a deposed older one may still submit it
+    /// otherwise; its submits are fenced, S11).
+    var committedIn: [UInt64: Epoch] = [:]
     var committedAt: [MessageId: UInt64] = [:]
     /// Contiguous committed frontier and the reference digest after each number (S12, S13).
     public private(set) var frontier: UInt64 = 0
@@ -182,12 +185,14 @@ public struct InvariantChecker {
         for k in 0..<UInt64(run.count) {
             let s = run.firstSeq.rawValue + k
             let c = run.slice(from: SequenceNumber(s), through: SequenceNumber(s)).content
-            // A later epoch may bind an uncommitted number anew (its merge found no majority
-            // member holding it); a committed one never changes, nor anything within an epoch.
-            if let prior = submitted[s], prior.content != c, prior.epoch >= epoch || committed[s] != nil {
+            // Another epoch may bind an uncommitted number anew: a later one whose merge found
+            // no majority member holding it, or a deposed older one still talking (its submits
+            // are fenced: S11). A committed number never changes, nor anything within an epoch.
+            let rebindsCommitted = committed[s].map { $0 != c } == true && epoch >= (committedIn[s] ?? .none)
+            if let prior = submitted[s], prior.content != c, prior.epoch == epoch || rebindsCommitted {
                 fail("S8", "number \(s) re-submitted with a different binding (\(prior.epoch) -> \(epoch))")
             }
-            submitted[s] = (c, epoch)
+            if submitted[s].map({ $0.epoch <= epoch }) ?? true { submitted[s] = (c, epoch) }
         }
         submittedMax = max(submittedMax, run.lastSeq.rawValue)
     }
@@ -214,6 +219,7 @@ public struct InvariantChecker {
                      + "(Q=\(config.commitQuorum))")
             }
             committed[s] = c
+            committedIn[s] = epoch
             if case .messages(let sender, let first) = run.content {
                 let id = MessageId(sender: sender, counter: first + k)
                 // Without fail-over nothing may bind one message to two numbers.

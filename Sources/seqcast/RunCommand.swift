@@ -100,6 +100,7 @@ func installStopHandlers() {
     _ = stopRequested.load(ordering: .relaxed)
     signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
     signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+    signal(SIGUSR1) { _ in takeOverRequested.store(true, ordering: .relaxed) }
 }
 
 /// One line to standard error, unbuffered.

@@ -76,6 +76,12 @@ enum RegressionSeeds {
         //      nothing committed again. A commit server now answers a stale submit with an ack
         //      of its promised epoch, and the stale sequencer steps down and later takes over.
         RegressionSeed(2_047_934_587, 20_000),
+        // 1006633232 and 1006633442: checks too strict for two sequencers at once. A late
+        //      commit of acks given before a seal (safe: the seal's answers listed them), and a
+        //      deposed older epoch still submitting numbers a newer one committed (fenced). S11
+        //      is now per commit server (no ack below a promised epoch), S8 per epoch.
+        RegressionSeed(1_006_633_232, 20_000),
+        RegressionSeed(1_006_633_442, 20_000),
     ]
 }
 

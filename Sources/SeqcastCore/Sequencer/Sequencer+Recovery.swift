@@ -389,6 +389,14 @@ extension Sequencer {
         }
     }
 
+    /// A planned hand-over (an operator's command): this standby starts its epoch now, without
+    /// waiting for failure detection; its seal deposes the active one. False if not a standby.
+    public mutating func takeOver(now: Instant) -> Bool {
+        guard case .standby = phase else { return false }
+        suspectActive(now: now)
+        return true
+    }
+
     /// No heartbeat from the active sequencer in time: start an epoch above every one seen.
     mutating func suspectActive(now: Instant) {
         suspectAt = nil
