@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "SeqcastWire", exclude: ["WIRE.md"]),
         // No -cross-module-optimization (measured ~5 % on seqcast bench): unsafeFlags would make
         // SwiftPM refuse this package as a versioned dependency of an embedding application.
-        .target(name: "SeqcastCore", dependencies: ["SeqcastWire"]),
+        .target(name: "SeqcastCore", dependencies: ["SeqcastWire"], exclude: ["Sequencer/FAILOVER.md"]),
         // The node driver: a role between the two seams (datagram transport, log store), the
         // group layout and routing, per-node policies. Still no syscalls (style.md §6.1).
         .target(name: "SeqcastNode", dependencies: ["SeqcastCore", "SeqcastWire"]),
