@@ -41,6 +41,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Send this many bad datagrams per second to every node during the throughput phase.")
     var hostileRate = 0
     @Flag(help: "Children's logs go to files in the scratch folder, not to stderr.") var quiet = false
+    @Option(help: ArgumentHelp("Kill -9 the active sequencer this many seconds into publishing, and again as often, "
+                               + "without restarting it (throughput phase; needs --sequencers 2 or more; at most one "
+                               + "kill fewer than candidates); reports each fail-over's delivery stall."))
+    var killSequencerEvery: Double?
     @Flag(help: "Pin every process to one CPU, round robin (default: the kernel places them).") var pin = false
     @Option(help: ArgumentHelp("Benchmark the group this file describes (its servers, addresses and values; members "
                                + "are those listed, then 41…) instead of one built from the shape options."))
@@ -60,6 +64,11 @@ struct BenchCommand: ParsableCommand {
         }
         guard messageSize >= BenchBody.byteCount else { throw ValidationError("--message-size must be at least \(BenchBody.byteCount)") }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format is text or json") }
+        if let k = killSequencerEvery {
+            guard k > 0, config != nil || shape.sequencers >= 2 else {
+                throw ValidationError("--kill-sequencer-every needs a positive interval and --sequencers 2 or more")
+            }
+        }
     }
 
     struct Phase {
@@ -69,6 +78,9 @@ struct BenchCommand: ParsableCommand {
         var failure: String?
         var seconds = 0.0
         var hostileSent: UInt64 = 0
+        /// Per fail-over (a killed active sequencer): the longest delivery stall around it at
+        /// any member, in ms.
+        var failoverMillis: [Double] = []
 
         func number(_ r: [String: Any], _ key: String) -> Double { (r[key] as? NSNumber)?.doubleValue ?? 0 }
         var slowestRate: Double { members.map { number($0, "commits_per_second") }.min() ?? 0 }
@@ -153,6 +165,9 @@ struct BenchCommand: ParsableCommand {
         // Members that fell behind the collection horizon and rejoined from a checkpoint: their
         // rate counts what the checkpoint moved them past.
         r.add("checkpoints_installed", throughput.total("checkpoints_installed"))
+        r.add("sequencers", layout.ids(.sequencer).count)
+        r.add("failovers", throughput.failoverMillis.count)
+        r.add("failover_stall_ms", raw: "[" + throughput.failoverMillis.map { String(format: "%.1f", $0) }.joined(separator: ",") + "]")
         r.add("repair_throttled", throughput.total("repair_throttled", servers: true) + throughput.total("repair_throttled"))
         r.add("dropped_malformed", throughput.total("dropped_malformed", servers: true) + throughput.total("dropped_malformed"))
         // Another group's datagrams, and this group's from a process with another group file.
@@ -193,7 +208,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func printSummary(_ t: Phase, _ l: Phase?, layout: GroupLayout, ok: Bool, transport: String) {
-        let committed = t.servers.first { $0["role"] as? String == "sequencer" }.map { UInt64(t.number($0, "committed_through")) }
+        let committed = t.servers.filter { $0["role"] as? String == "sequencer" }.map { UInt64(t.number($0, "committed_through")) }.max()
         print("seqcast bench: \(members) members (\(publishers) publishing), \(layout.ids(.dataServer).count) data / "
               + "\(layout.ids(.commitServer).count) commit / \(layout.ids(.checkpointServer).count) checkpoint servers, \(transport), "
               + "\(messageSize) B messages, GSO \(net.noGso ? "off" : "on"), durability \(layout.durability.rawValue)"
@@ -208,6 +223,11 @@ struct BenchCommand: ParsableCommand {
         }
         print("  repairs:     \(t.total("id_queries_sent")) id queries, \(t.total("fetches_sent")) fetches, "
               + "\(t.total("repairs_served", servers: true)) served, \(t.total("retransmissions")) retransmissions")
+        if !t.failoverMillis.isEmpty {
+            print("  fail-overs:  \(t.failoverMillis.count) (the active sequencer killed every \(killSequencerEvery ?? 0) s); "
+                  + "delivery stall at a member \(t.failoverMillis.map { "\(Int($0.rounded())) ms" }.joined(separator: ", ")) "
+                  + "(detection \(layout.timing.sequencerSuspectAfter.value / 1_000_000) ms of each)")
+        }
         print("  same order:  \(ok ? "yes" : "NO") (digests, counts, per-publisher FIFO)")
         if let f = t.failure ?? l?.failure { print("  failure:     \(f)") }
     }
@@ -269,6 +289,18 @@ struct BenchCommand: ParsableCommand {
         if hostileRate > 0, name == "throughput" {
             hostile = try startHostile(layout: layout)
         }
+        // Fail-overs: the active candidate is the first one, then (the next candidate after a
+        // failed one takes over first) each next one in turn.
+        let candidates = layout.ids(.sequencer)
+        var killTimes: [UInt64] = []
+        var kills: [UInt64] = []
+        if name == "throughput", let every = killSequencerEvery {
+            var t = startAt + UInt64(every * 1e9)
+            while kills.count < candidates.count - 1, Double(t - startAt) < publishNanos {
+                kills.append(t)
+                t += UInt64(every * 1e9)
+            }
+        }
         let began = Date()
         let memberChildren = launcher.children.filter { $0.role == .member }
         var expectWritten = seconds == nil
@@ -280,6 +312,14 @@ struct BenchCommand: ParsableCommand {
                     result.expected = counts.reduce(0, +)
                     try SmallFile.write("\(result.expected)\n", to: expectFile)
                     expectWritten = true
+                }
+            }
+            if killTimes.count < kills.count, monotonicNanos() >= kills[killTimes.count] {
+                let victim = candidates[killTimes.count].rawValue
+                if let c = launcher.children.first(where: { $0.node == victim }) {
+                    killTimes.append(monotonicNanos())
+                    launcher.expectedDead.insert(victim)
+                    kill(c.process.processIdentifier, SIGKILL)
                 }
             }
             if memberChildren.allSatisfy({ !$0.process.isRunning }) { break }
@@ -307,10 +347,23 @@ struct BenchCommand: ParsableCommand {
         launcher.stopAll()
         for c in launcher.children {
             guard let r = launcher.report(c) else {
+                if launcher.expectedDead.contains(c.node) { continue }  // killed on purpose: no report
                 if result.failure == nil { result.failure = "\(c.role.rawValue) \(c.node) left no report (see \(dir)/\(c.node).log)" }
                 continue
             }
             if c.role == .member { result.members.append(r) } else { result.servers.append(r) }
+        }
+        for t in killTimes {
+            // Stalls are [end, length] in monotonic ns: the longest under way at the kill or
+            // begun just after it, at any member.
+            var longest = 0.0
+            for m in result.members {
+                for g in (m["delivery_gaps"] as? [[NSNumber]]) ?? [] where g.count == 2 {
+                    let end = g[0].uint64Value, length = g[1].uint64Value
+                    if end >= t, end &- length <= t + 50_000_000 { longest = max(longest, Double(length) / 1e6) }
+                }
+            }
+            result.failoverMillis.append(longest)
         }
         return result
     }
