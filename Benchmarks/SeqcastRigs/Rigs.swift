@@ -64,7 +64,7 @@ func completeStart(_ sequencer: inout Sequencer, now: Instant) {
     for node in group.commitServers.prefix(2) {
         reply.encode(makeHeader(.sealReply, from: node, epoch: sequencer.epoch)) { w throws(EncodeError) in
             try SealReply.encode(lowWater: .zero, storedThrough: .zero, pageThrough: .zero, runsEpoch: .none,
-                                 committedThrough: .zero, runs: [SequenceRun](), into: &w)
+                                 nonce: sequencer.sealNonce, committedThrough: .zero, runs: [SequenceRun](), into: &w)
         }
         sequencer.receive(reply.bytes, from: PeerAddress(UInt64(node.rawValue)), now: now)
     }

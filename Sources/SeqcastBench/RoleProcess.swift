@@ -117,7 +117,8 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
     report.add("incarnation", incarnation)
     switch o.role {
     case .sequencer:
-        let role = Sequencer(config: config, node: o.node, recovering: recovered, now: now)
+        let role = Sequencer(config: config, node: o.node, recovering: recovered, now: now,
+                             startSeed: UInt64.random(in: 1...UInt64.max))
         let watch = SequencerRestartWatch(startedNanos: startedNanos, records: recovered.count, log: log)
         var loop = RoleLoop(role: role, workload: watch, network: network, id: o.node, store: store)
         try drive(&loop, o, &report, fingerprint: fingerprint, log: log)

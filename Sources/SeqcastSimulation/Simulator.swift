@@ -372,7 +372,9 @@ public struct Simulator {
         let started: any SimulatedNode
         switch h.kind {
         case .sequencer:
-            started = node(Sequencer(config: config, node: h.id, recovering: recovering, now: now))
+            // Every life of a host seals with nonces of its own (a deterministic seed per life).
+            started = node(Sequencer(config: config, node: h.id, recovering: recovering, now: now,
+                                     startSeed: (h.life &+ 1) &* 0x9E37_79B9_7F4A_7C15))
         case .commitServer:
             started = node(CommitServer(config: config, node: h.id, recovering: recovering, now: now))
         case .dataServer:

@@ -1,14 +1,23 @@
 /// `seal`: a sequencer starting an epoch (the header's) asks a commit server to promise it and
 /// to list the assignments it holds from `fromSeq` on (protocol.md Part 2 §5.3-3). Sent again
-/// with a higher `fromSeq` for the next page of a long log; repeating it is harmless.
+/// with a higher `fromSeq` for the next page of a long log; repeating it is harmless. `nonce`
+/// is drawn once per start: a promise is made to an epoch *and* a nonce, so a candidate that
+/// lost its log and starts an epoch it already used in an earlier life is refused, not taken
+/// for that earlier life.
 @frozen public struct Seal: Equatable, Sendable {
     public var fromSeq: SequenceNumber
-    @inlinable public init(fromSeq: SequenceNumber) { self.fromSeq = fromSeq }
+    public var nonce: UInt64
+    @inlinable public init(fromSeq: SequenceNumber, nonce: UInt64) {
+        self.fromSeq = fromSeq
+        self.nonce = nonce
+    }
     @inlinable public func encode(into w: inout WireWriter) throws(EncodeError) {
         try w.writeU64(fromSeq.rawValue)
+        try w.writeU64(nonce)
     }
     @inlinable public static func decode(_ r: inout WireReader) throws(DecodeError) -> Seal {
-        Seal(fromSeq: SequenceNumber(try r.readU64()))
+        let from = SequenceNumber(try r.readU64())
+        return Seal(fromSeq: from, nonce: try r.readU64())
     }
 }
 
@@ -16,19 +25,22 @@
 /// epoch is durable: one page of the runs it durably holds from the asked number (or its low
 /// water) through `pageThrough`, all written in `runsEpoch` (a page never spans two epochs); a
 /// number of the page that no run covers is not held. The page reaching `storedThrough` is the
-/// last. Numbers at or below `lowWater` were truncated behind a checkpoint. A header epoch
-/// above the seal's says the server promised a higher epoch: the sealer lost. Layout in WIRE.md.
+/// last. Numbers at or below `lowWater` were truncated behind a checkpoint. `nonce` is the one
+/// the promise was made to: a header epoch above the seal's, or the seal's epoch with another
+/// nonce, says the sealer lost. Layout in WIRE.md.
 @frozen public struct SealReply {
-    public static let fixedByteCount = 32 + RunBatch.fixedByteCount
+    public static let fixedByteCount = 40 + RunBatch.fixedByteCount
     public var lowWater: SequenceNumber
     public var storedThrough: SequenceNumber
     public var pageThrough: SequenceNumber
     public var runsEpoch: Epoch
+    public var nonce: UInt64
     /// `committedThrough` is the server's committed frontier; the runs are its holdings.
     public var batch: RunBatch
 
     @inlinable init(lowWater: SequenceNumber, storedThrough: SequenceNumber, pageThrough: SequenceNumber,
-                    runsEpoch: Epoch, batch: RunBatch) {
+                    runsEpoch: Epoch, nonce: UInt64, batch: RunBatch) {
+        self.nonce = nonce
         self.lowWater = lowWater
         self.storedThrough = storedThrough
         self.pageThrough = pageThrough
@@ -42,7 +54,7 @@
 
     @inlinable public static func encode<C: Collection>(lowWater: SequenceNumber, storedThrough: SequenceNumber,
                                                         pageThrough: SequenceNumber, runsEpoch: Epoch,
-                                                        committedThrough: SequenceNumber,
+                                                        nonce: UInt64, committedThrough: SequenceNumber,
                                                         runs: C, into w: inout WireWriter) throws(EncodeError)
     where C.Element == SequenceRun {
         guard pageThrough <= storedThrough, runs.allSatisfy({ $0.lastSeq <= pageThrough }) else {
@@ -52,6 +64,7 @@
         try w.writeU64(storedThrough.rawValue)
         try w.writeU64(pageThrough.rawValue)
         try w.writeU64(runsEpoch.rawValue)
+        try w.writeU64(nonce)
         try RunBatch.encode(committedThrough: committedThrough, runs: runs, into: &w)
     }
 
@@ -62,8 +75,10 @@
         let page = SequenceNumber(try r.readU64())
         guard page <= stored else { throw .badField(offset: offset) }
         let epoch = Epoch(try r.readU64())
+        let nonce = try r.readU64()
         let batch = try RunBatch.decode(&r)
         for run in batch.runs where run.lastSeq > page { throw .badField(offset: offset) }
-        return SealReply(lowWater: lowWater, storedThrough: stored, pageThrough: page, runsEpoch: epoch, batch: batch)
+        return SealReply(lowWater: lowWater, storedThrough: stored, pageThrough: page, runsEpoch: epoch, nonce: nonce,
+                         batch: batch)
     }
 }

@@ -42,9 +42,9 @@ struct AcceptorRig {
         }, persist: persist)
     }
 
-    mutating func seal(_ epoch: Epoch, from: UInt64 = 1, persist: Bool = true) {
+    mutating func seal(_ epoch: Epoch, from: UInt64 = 1, nonce: UInt64 = 7, persist: Bool = true) {
         receive(TestGroup.encode(Self.header(.seal, epoch)) { w throws(EncodeError) in
-            try Seal(fromSeq: SequenceNumber(from)).encode(into: &w)
+            try Seal(fromSeq: SequenceNumber(from), nonce: nonce).encode(into: &w)
         }, persist: persist)
     }
 
@@ -96,7 +96,7 @@ struct RecoveryTests {
         a.persistAll()
         let replies = a.sent()
         try #require(replies.count == 1)
-        guard case .sealReply(let low, let stored, let page, let runsEpoch, let batch) = replies[0] else {
+        guard case .sealReply(let low, let stored, let page, let runsEpoch, _, let batch) = replies[0] else {
             Issue.record("not a seal reply: \(replies[0])")
             return
         }
@@ -127,6 +127,43 @@ struct RecoveryTests {
         // A seal of a lower epoch learns which epoch it must beat.
         restarted.seal(Self.e1)
         #expect(restarted.sentEpochs() == [Self.e2])
+    }
+
+    @Test("a seal of the promised epoch with another start's nonce is refused (a ballot reused after a lost log)")
+    func reusedBallotRefused() throws {
+        var a = AcceptorRig()
+        a.seal(Self.e2, nonce: 7)
+        _ = a.sent()
+        a.seal(Self.e2, nonce: 9)
+        let replies = a.sent()
+        try #require(replies.count == 1)
+        guard case .sealReply(_, _, _, _, let nonce, _) = replies[0] else { Issue.record("\(replies[0])"); return }
+        #expect(nonce == 7, "the answer names the start the promise was made to")
+        #expect(a.server.output.counters.droppedStaleEpoch == 1)
+        // After a restart too: the nonce is in the promise's record.
+        var restarted = AcceptorRig(recovering: a.records)
+        restarted.seal(Self.e2, nonce: 9)
+        guard case .sealReply(_, _, _, _, let again, _)? = restarted.sent().first else { Issue.record("no answer"); return }
+        #expect(again == 7)
+    }
+
+    @Test("a lone sequencer that lost its log starts above the epoch its earlier life used, and nothing is bound twice")
+    func lostLogStartsAbove() throws {
+        var g = TestGroup(members: 2)
+        _ = try g.publishMany(0, 3)
+        try g.run(until: { $0.allDelivered(through: 3) })
+        let before = g.sequencer.epoch
+        g.crash(g.sequencerIndex)
+        g.restartSequencer(losingLog: true)
+        #expect(g.sequencer.isActive)
+        #expect(g.sequencer.epoch.round > before.round, "its first seal (round 1 again) lost to its own earlier promise")
+        let x = try g.publishAccepted(1, TestGroup.body(9))
+        try g.run(until: { g in g.receiverIndices.allSatisfy { g.deliveries($0).last?.id == x } })
+        for r in g.receiverIndices {
+            #expect(Set(g.deliveries(r).map(\.id)).count == g.deliveries(r).count, "no message delivered twice")
+            #expect(g.deliveries(r).count == 4)
+        }
+        #expect(g.commitServers.allSatisfy { $0.output.counters.droppedInconsistent == 0 })
     }
 
     @Test("a newer epoch rebinds an older one's uncommitted suffix, and its acks cover only what it proposed")

@@ -96,6 +96,8 @@ struct TestGroup {
     var held: [Packet] = []
     /// Every datagram ever sent, one entry per recipient, in send order.
     private(set) var sent: [Packet] = []
+    /// Restarts of the sequencer so far: each life seals with nonces of its own.
+    private var sequencerLives: UInt64 = 0
     private(set) var delivered: [Packet] = []
     private(set) var dropped: [Packet] = []
     /// Events per node, in order.
@@ -505,10 +507,12 @@ struct TestGroup {
     }
 
     /// Starts a new sequencer from the records its stable storage kept.
-    mutating func restartSequencer(completingStart: Bool = true) {
-        var disk = sequencerNode.store
+    mutating func restartSequencer(completingStart: Bool = true, losingLog: Bool = false) {
+        var disk = losingLog ? SimDisk() : sequencerNode.store
         disk.restarted()
-        let role = Sequencer(config: config, node: config.sequencer, recovering: disk.syncedBytes, now: now)
+        sequencerLives += 1
+        let role = Sequencer(config: config, node: config.sequencer, recovering: disk.syncedBytes, now: now,
+                             startSeed: sequencerLives)
         sequencerNode = Self.node(config.sequencer, role, disk: disk, now: now)
         down.remove(sequencerIndex)
         drain(sequencerIndex)
@@ -659,7 +663,7 @@ enum Decoded {
     case checkpointChunk(terminalSeq: SequenceNumber, chunkIndex: UInt32, chunkCount: UInt32)
     case seal(Seal)
     case sealReply(lowWater: SequenceNumber, storedThrough: SequenceNumber, pageThrough: SequenceNumber,
-                   runsEpoch: Epoch, BatchInfo)
+                   runsEpoch: Epoch, nonce: UInt64, BatchInfo)
     case malformed(String)
 
     init(_ bytes: [UInt8]) {
@@ -691,7 +695,7 @@ enum Decoded {
             case .seal(let s): return .seal(s)
             case .sealReply(let r):
                 return .sealReply(lowWater: r.lowWater, storedThrough: r.storedThrough, pageThrough: r.pageThrough,
-                                  runsEpoch: r.runsEpoch, batch(r.batch))
+                                  runsEpoch: r.runsEpoch, nonce: r.nonce, batch(r.batch))
             }
         }
     }

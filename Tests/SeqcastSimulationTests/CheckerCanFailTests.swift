@@ -119,7 +119,7 @@ struct Forge {
     mutating func sealReply(from server: NodeId, epoch: Epoch) {
         send(Self.datagram(.sealReply, from: server, epoch: epoch) { w throws(EncodeError) in
             try SealReply.encode(lowWater: .zero, storedThrough: .zero, pageThrough: .zero, runsEpoch: epoch,
-                                 committedThrough: .zero, runs: [SequenceRun](), into: &w)
+                                 nonce: 1, committedThrough: .zero, runs: [SequenceRun](), into: &w)
         }, by: server, synced: 0)
     }
 

@@ -451,17 +451,19 @@ struct GoldenBytesTests {
     @Test("seal")
     func seal() throws {
         let bytes = try encode(.seal) { (w) throws(EncodeError) in
-            try Seal(fromSeq: SequenceNumber(300)).encode(into: &w)
+            try Seal(fromSeq: SequenceNumber(300), nonce: 0x1122_3344_5566_7788).encode(into: &w)
         }
         let expected = hex(
-            header(kind: "0F", length: "28 00 00 00"),  // 40 bytes
-            "2C 01 00 00 00 00 00 00"   // fromSeq 300
+            header(kind: "0F", length: "30 00 00 00"),  // 48 bytes
+            "2C 01 00 00 00 00 00 00",  // fromSeq 300
+            "88 77 66 55 44 33 22 11"   // nonce
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .seal, length: 40)
+            checkHeader(d.header, .seal, length: 48)
             guard case .seal(let s) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(s.fromSeq == SequenceNumber(300))
+            #expect(s.nonce == 0x1122_3344_5566_7788)
         }
     }
 
@@ -471,15 +473,16 @@ struct GoldenBytesTests {
         let epoch = Epoch(round: 2, candidate: 1)
         let bytes = try encode(.sealReply) { (w) throws(EncodeError) in
             try SealReply.encode(lowWater: SequenceNumber(10), storedThrough: SequenceNumber(120),
-                                 pageThrough: SequenceNumber(100), runsEpoch: epoch,
+                                 pageThrough: SequenceNumber(100), runsEpoch: epoch, nonce: 0x0102,
                                  committedThrough: SequenceNumber(90), runs: [run], into: &w)
         }
         let expected = hex(
-            header(kind: "10", length: "70 00 00 00"),  // 112 bytes
+            header(kind: "10", length: "78 00 00 00"),  // 120 bytes
             "0A 00 00 00 00 00 00 00",  // lowWater 10
             "78 00 00 00 00 00 00 00",  // storedThrough 120
             "64 00 00 00 00 00 00 00",  // pageThrough 100
             "01 00 02 00 00 00 00 00",  // runsEpoch: candidate 1, round 2
+            "02 01 00 00 00 00 00 00",  // nonce 0x0102
             "5A 00 00 00 00 00 00 00",  // committedThrough 90
             "01 00",                    // count 1
             "00 00 00 00 00 00",        // reserved
@@ -491,13 +494,14 @@ struct GoldenBytesTests {
         )
         expectBytes(bytes, expected)
         try withDecoded(expected) { d in
-            checkHeader(d.header, .sealReply, length: 112)
+            checkHeader(d.header, .sealReply, length: 120)
             guard case .sealReply(let r) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(r.lowWater == SequenceNumber(10))
             #expect(r.storedThrough == SequenceNumber(120))
             #expect(r.pageThrough == SequenceNumber(100))
             #expect(r.runsEpoch == epoch)
             #expect(r.runsEpoch.round == 2 && r.runsEpoch.candidate == 1)
+            #expect(r.nonce == 0x0102)
             #expect(r.batch.committedThrough == SequenceNumber(90))
             #expect(Array(r.batch.runs) == [run])
         }

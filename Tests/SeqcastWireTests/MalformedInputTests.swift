@@ -24,7 +24,7 @@ private let reservedFields: [String: [(offset: Int, width: Int)]] = [
     "checkpointFetch": [(44, 4)],
     "checkpointChunk": [(68, 4)],
     "seal": [],
-    "sealReply": [(74, 6)] + (0..<2).map { (80 + 32 * $0 + 9, 3) },
+    "sealReply": [(82, 6)] + (0..<2).map { (88 + 32 * $0 + 9, 3) },
 ]
 
 private let sampleNames = Samples.all.map(\.name)

@@ -123,9 +123,9 @@ struct MessageGenerator {
             let runs = runs(fixed: SealReply.fixedByteCount, capacity: capacity)
             let page = rng.edgy((runs.map(\.lastSeq.rawValue).max() ?? 0)...UInt64.max)
             return .sealReply(lowWater: SequenceNumber(rng.u64()), storedThrough: SequenceNumber(rng.edgy(page...UInt64.max)),
-                              pageThrough: SequenceNumber(page), runsEpoch: Epoch(rng.u64()),
+                              pageThrough: SequenceNumber(page), runsEpoch: Epoch(rng.u64()), nonce: rng.u64(),
                               committedThrough: SequenceNumber(rng.u64()), runs: runs)
-        case .seal: return .seal(Seal(fromSeq: SequenceNumber(rng.u64())))
+        case .seal: return .seal(Seal(fromSeq: SequenceNumber(rng.u64()), nonce: rng.u64()))
         case .commitAck: return .commitAck(CommitAck(storedThrough: SequenceNumber(rng.u64())))
         case .heartbeat:
             let committed = rng.u64()
@@ -173,8 +173,9 @@ func documentedSize(_ m: OwnedMessage) -> Int {
     case .dataReport(let e): body = 8 + 40 * e.count
     case .commitSubmit(_, let runs), .commit(_, let runs): body = 16 + 32 * runs.count
     case .idReply(_, _, let runs): body = 24 + 32 * runs.count
-    case .sealReply(_, _, _, _, _, let runs): body = 48 + 32 * runs.count
-    case .commitAck, .seal: body = 8
+    case .sealReply(_, _, _, _, _, _, let runs): body = 56 + 32 * runs.count
+    case .commitAck: body = 8
+    case .seal: body = 16
     case .heartbeat, .checkpointReport, .messageFetch: body = 24
     case .idQuery, .checkpointFetch: body = 16
     case .fetchMiss: body = 40
@@ -213,7 +214,7 @@ func reencode(_ d: Datagram, capacity: Int) throws(EncodeError) -> [UInt8] {
             case .seal(let s): try s.encode(into: &w)
             case .sealReply(let r):
                 try SealReply.encode(lowWater: r.lowWater, storedThrough: r.storedThrough, pageThrough: r.pageThrough,
-                                     runsEpoch: r.runsEpoch, committedThrough: r.batch.committedThrough,
+                                     runsEpoch: r.runsEpoch, nonce: r.nonce, committedThrough: r.batch.committedThrough,
                                      runs: Array(r.batch.runs), into: &w)
             }
         }

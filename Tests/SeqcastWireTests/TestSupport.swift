@@ -194,7 +194,7 @@ enum OwnedMessage: Equatable {
     case checkpointChunk(OwnedChunk)
     case seal(Seal)
     case sealReply(lowWater: SequenceNumber, storedThrough: SequenceNumber, pageThrough: SequenceNumber,
-                   runsEpoch: Epoch, committedThrough: SequenceNumber, runs: [SequenceRun])
+                   runsEpoch: Epoch, nonce: UInt64, committedThrough: SequenceNumber, runs: [SequenceRun])
 
     var kind: MessageKind {
         switch self {
@@ -237,7 +237,8 @@ enum OwnedMessage: Equatable {
         case .seal(let s): self = .seal(s)
         case .sealReply(let r):
             self = .sealReply(lowWater: r.lowWater, storedThrough: r.storedThrough, pageThrough: r.pageThrough,
-                              runsEpoch: r.runsEpoch, committedThrough: r.batch.committedThrough, runs: Array(r.batch.runs))
+                              runsEpoch: r.runsEpoch, nonce: r.nonce, committedThrough: r.batch.committedThrough,
+                              runs: Array(r.batch.runs))
         }
     }
 
@@ -258,8 +259,8 @@ enum OwnedMessage: Equatable {
         case .checkpointFetch(let f): try f.encode(into: &w)
         case .checkpointChunk(let c): try c.encode(into: &w)
         case .seal(let s): try s.encode(into: &w)
-        case .sealReply(let low, let stored, let page, let e, let c, let runs):
-            try SealReply.encode(lowWater: low, storedThrough: stored, pageThrough: page, runsEpoch: e,
+        case .sealReply(let low, let stored, let page, let e, let nonce, let c, let runs):
+            try SealReply.encode(lowWater: low, storedThrough: stored, pageThrough: page, runsEpoch: e, nonce: nonce,
                                  committedThrough: c, runs: runs, into: &w)
         }
     }
@@ -374,10 +375,11 @@ enum Samples {
     static let checkpointChunk = OwnedDatagram(.checkpointChunk(OwnedChunk(
         terminalSeq: SequenceNumber(64), totalBytes: 10, digest: 0xDEAD_BEEF, chunkIndex: 1, chunkCount: 2,
         bytes: [1, 2, 3, 4, 5])))
-    static let seal = OwnedDatagram(.seal(Seal(fromSeq: SequenceNumber(51))))
+    static let seal = OwnedDatagram(.seal(Seal(fromSeq: SequenceNumber(51), nonce: 0xABCD)))
     static let sealReply = OwnedDatagram(.sealReply(
         lowWater: SequenceNumber(50), storedThrough: SequenceNumber(110), pageThrough: SequenceNumber(106),
-        runsEpoch: Epoch(round: 3, candidate: 1), committedThrough: SequenceNumber(99), runs: Array(runs[0...1])))
+        runsEpoch: Epoch(round: 3, candidate: 1), nonce: 0xABCD, committedThrough: SequenceNumber(99),
+        runs: Array(runs[0...1])))
 
     /// Every sample with a name for test messages.
     static let all: [(name: String, datagram: OwnedDatagram)] = [

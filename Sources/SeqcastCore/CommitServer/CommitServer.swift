@@ -54,6 +54,9 @@ public struct CommitServer: ProtocolRole {
     var promiseWrite: WriteTicket?
     /// The seal to answer once the promise is durable: who asked, from which number.
     var sealAsked: (source: NodeId, fromSeq: SequenceNumber)?
+    /// The nonce of the start the promise was made to (0: promised through a submit, whose
+    /// start is unknown; the first seal of that epoch names it).
+    var promiseNonce: UInt64 = 0
 
     public init(config: GroupConfig, node: NodeId, recovering records: [[UInt8]] = [], now: Instant) {
         precondition((try? config.validate()) != nil, "invalid group configuration")
@@ -131,7 +134,7 @@ public struct CommitServer: ProtocolRole {
             if promiseWrite == nil { sendAck(to: source) }
             return
         }
-        if e > epoch { promise(e) }  // a submit of a new epoch whose seal never reached this server
+        if e > epoch { promise(e, nonce: 0) }  // a submit of a new epoch whose seal never reached this server
         learnCommitted(batch.committedThrough, epoch: e)
         let before = appendedThrough
         var rebound: SequenceNumber?
@@ -180,13 +183,15 @@ public struct CommitServer: ProtocolRole {
     /// A sequencer starts epoch `e`: promise it (durably) unless a higher one was promised,
     /// then answer with a page of what this server holds.
     mutating func onSeal(_ seal: Seal, epoch e: Epoch, source: NodeId) {
-        if e < epoch {
-            // Tell the loser which epoch it must beat; an empty page carries it.
+        if e == epoch, promiseNonce == 0, promiseWrite == nil { promiseNonce = seal.nonce }
+        if e < epoch || (e == epoch && seal.nonce != promiseNonce) {
+            // Tell the loser which epoch (and start) it must beat; an empty page carries it. The
+            // same epoch with another nonce is a start that reused a ballot (its log was lost).
             output.counters.droppedStaleEpoch &+= 1
             sendSealPage(from: SequenceNumber(UInt64.max), to: source)
             return
         }
-        if e > epoch { promise(e) }
+        if e > epoch { promise(e, nonce: seal.nonce) }
         if promiseWrite != nil {
             sealAsked = (source, seal.fromSeq)
         } else {
@@ -194,10 +199,11 @@ public struct CommitServer: ProtocolRole {
         }
     }
 
-    mutating func promise(_ e: Epoch) {
+    mutating func promise(_ e: Epoch, nonce: UInt64) {
         epoch = e
+        promiseNonce = nonce
         epochFloor = .zero
-        promiseWrite = AssignmentRecord.writeEpoch(e, key: storedThrough, into: &output.storage)
+        promiseWrite = AssignmentRecord.writeEpoch(e, nonce: nonce, key: storedThrough, into: &output.storage)
     }
 
     mutating func checkConsistent(_ run: SequenceRun) {
@@ -256,6 +262,7 @@ public struct CommitServer: ProtocolRole {
         output.storage.put(AssignmentRecord.tagLowWater)
         output.storage.put(through.rawValue)
         output.storage.put(epoch.rawValue)
+        output.storage.put(promiseNonce)
         truncation = (output.storage.close(), through)
     }
 
@@ -357,9 +364,9 @@ public struct CommitServer: ProtocolRole {
         }
         let lw = lowWater, stored = storedThrough, committed = committedThrough, page = pageThrough
         let runs = runScratch
-        let e = runsEpoch
+        let e = runsEpoch, nonce = promiseNonce
         output.outbox.send(to: .node(source), header: header(.sealReply)) { w throws(EncodeError) in
-            try SealReply.encode(lowWater: lw, storedThrough: stored, pageThrough: page, runsEpoch: e,
+            try SealReply.encode(lowWater: lw, storedThrough: stored, pageThrough: page, runsEpoch: e, nonce: nonce,
                                  committedThrough: committed, runs: runs, into: &w)
         }
     }
@@ -375,17 +382,17 @@ public struct CommitServer: ProtocolRole {
             switch r.next() {
             case AssignmentRecord.tagLowWater?:
                 if let through = r.next() { lowWater = max(lowWater, SequenceNumber(through)) }
-                if let e = r.next() { epoch = max(epoch, Epoch(e)) }
+                if let e = r.next() { recoverPromise(Epoch(e), nonce: r.next() ?? 0) }
                 continue
             case AssignmentRecord.tagEpoch?:
-                if let e = r.next() { epoch = max(epoch, Epoch(e)) }
+                if let e = r.next() { recoverPromise(Epoch(e), nonce: r.next() ?? 0) }
                 continue
             default:
                 break
             }
             // A torn or unknown record ends recovery at the last whole one.
             guard let (e, runs) = AssignmentRecord.epochRuns(in: bytes) else { break }
-            epoch = max(epoch, e)
+            recoverPromise(e, nonce: 0)
             for run in runs {
                 if run.firstSeq <= appendedThrough, let held = epochAt(run.firstSeq), held < e { rebind(from: run.firstSeq) }
                 guard run.lastSeq > appendedThrough else { continue }
@@ -400,6 +407,17 @@ public struct CommitServer: ProtocolRole {
 }
 
 extension CommitServer {
+    /// A promise read back: the highest epoch wins, and its nonce with it (a runs record knows
+    /// no nonce: it keeps the one already read for that epoch).
+    mutating func recoverPromise(_ e: Epoch, nonce: UInt64) {
+        if e > epoch {
+            epoch = e
+            promiseNonce = nonce
+        } else if e == epoch, promiseNonce == 0 {
+            promiseNonce = nonce
+        }
+    }
+
     /// A one-line account of this server's log around `seq`, for failure reports.
     public func diagnosis(_ seq: SequenceNumber) -> String {
         "\(node): epoch \(epoch), low water \(lowWater), stored \(storedThrough), committed \(committedThrough), "

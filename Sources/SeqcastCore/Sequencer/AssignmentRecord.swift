@@ -76,10 +76,11 @@ public enum AssignmentRecord {
     }
 
     /// Writes the record of an epoch started or promised and returns its ticket.
-    static func writeEpoch(_ epoch: Epoch, key: SequenceNumber, into storage: inout StorageQueue) -> WriteTicket {
+    static func writeEpoch(_ epoch: Epoch, nonce: UInt64, key: SequenceNumber, into storage: inout StorageQueue) -> WriteTicket {
         storage.begin(key: key.rawValue)
         storage.put(tagEpoch)
         storage.put(epoch.rawValue)
+        storage.put(nonce)
         return storage.close()
     }
 

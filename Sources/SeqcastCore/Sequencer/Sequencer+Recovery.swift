@@ -38,6 +38,8 @@ extension Sequencer {
         /// The sender table of the last truncation: counters as of its committed frontier.
         var table: [SenderId: (next: UInt64, ended: Bool)] = [:]
         var seals: [SealProgress] = []
+        /// This start's seal nonce (see `Seal`).
+        var nonce: UInt64 = 0
         /// Seals lost to a higher epoch, takeovers started as a standby, step-downs.
         var sealsLost = 0
         var takeovers = 0
@@ -104,12 +106,21 @@ extension Sequencer {
     // MARK: epoch and seal
 
     /// Phase 2 of a start: the next epoch of this candidate above `above`, durable before use.
-    mutating func startEpoch(above: Epoch) {
+    mutating func startEpoch(above: Epoch, now: Instant) {
         epoch = above.next(for: candidateIndex)
+        // One nonce per start (a restarted process that lost its log must not pass for an
+        // earlier life that used the same epoch): from this life's seed, the clock, this node
+        // and the epoch.
+        var prng = Prng(seed: startSeed ^ now.nanoseconds ^ UInt64(node.rawValue) << 40 ^ epoch.rawValue)
+        recovery.nonce = prng.next() | 1
         recovery.seals = Array(repeating: SealProgress(), count: config.commitServers.count)
         sealRetransmitAt = nil
-        phase = .starting(AssignmentRecord.writeEpoch(epoch, key: recovery.ownLast, into: &output.storage))
+        phase = .starting(AssignmentRecord.writeEpoch(epoch, nonce: recovery.nonce, key: recovery.ownLast,
+                                                      into: &output.storage))
     }
+
+    /// The nonce of this start's seal (tests and rigs answer seals with it).
+    public var sealNonce: UInt64 { recovery.nonce }
 
     /// Where this candidate stands, for failure reports.
     public var phaseDescription: String {
@@ -140,7 +151,7 @@ extension Sequencer {
     }
 
     mutating func sendSeal(to server: Int) {
-        let seal = Seal(fromSeq: recovery.seals[server].nextFrom)
+        let seal = Seal(fromSeq: recovery.seals[server].nextFrom, nonce: recovery.nonce)
         output.outbox.send(to: .node(config.commitServers[server]), header: header(.seal)) { w throws(EncodeError) in
             try seal.encode(into: &w)
         }
@@ -159,14 +170,14 @@ extension Sequencer {
     }
 
     mutating func onSealReply(_ reply: SealReply, server: Int, epoch e: Epoch, now: Instant) {
-        if e > epoch {
+        if e > epoch || (e == epoch && reply.nonce != recovery.nonce) {
             // A commit server promised a higher epoch: this start lost. Fencing, not timing,
             // keeps the order: with other candidates the winner goes on and this one follows
             // it; alone, the higher epoch is an earlier life of this one, and it starts above.
             guard case .sealing = phase else { return }
             recovery.sealsLost += 1
             if config.candidates.count > 1, config.sequencer(of: e) != node { return deposed(by: e, now: now) }
-            startEpoch(above: e)
+            startEpoch(above: e, now: now)
             return
         }
         guard e == epoch, case .sealing = phase, !recovery.seals[server].done else {
@@ -402,7 +413,7 @@ extension Sequencer {
         suspectAt = nil
         guard case .standby = phase else { return }
         recovery.takeovers += 1
-        startEpoch(above: max(recovery.lastEpoch, epoch))
+        startEpoch(above: max(recovery.lastEpoch, epoch), now: now)
     }
 
     /// A newer epoch exists (another candidate sealed a majority): stop numbering, keep what

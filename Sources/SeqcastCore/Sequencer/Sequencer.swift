@@ -49,13 +49,18 @@ public struct Sequencer: ProtocolRole {
     /// A standby's failure detector: when it starts recovery unless it hears the active one.
     var suspectAt: Instant?
     var pendingIntervals: [UInt64] = []
+    /// Mixed into every seal nonce of this life (see `init`).
+    var startSeed: UInt64 = 0
 
     /// A fresh sequencer, or one restarted from the records its stable storage kept (claims
     /// 21-22). Every start runs recovery (protocol.md Part 2 §5.3-7, `Sequencer+Recovery`): a
     /// new epoch, durable before use, seals a majority of commit servers; what they hold is
     /// merged by highest epoch, holes become no-ops, and the merge is proposed again in the new
     /// epoch before anything new is numbered, above every number this sequencer ever persisted.
-    public init(config: GroupConfig, node: NodeId, recovering records: [[UInt8]] = [], now: Instant) {
+    /// `startSeed` makes this start's seal nonces unique among the node's lives: a process
+    /// passes a random number; the default derives one from `now`.
+    public init(config: GroupConfig, node: NodeId, recovering records: [[UInt8]] = [], now: Instant,
+                startSeed: UInt64? = nil) {
         precondition((try? config.validate()) != nil, "invalid group configuration")
         self.config = config
         self.node = node
@@ -66,9 +71,10 @@ public struct Sequencer: ProtocolRole {
         runScratch.reserveCapacity(RunBatch.runsMax(datagramBytes: config.datagramBytesMax))
         writes.reserveCapacity(64)
         recover(records)
+        self.startSeed = startSeed ?? now.nanoseconds
         heartbeatAt = now
         if config.candidates.count == 1 {
-            startEpoch(above: recovery.lastEpoch)
+            startEpoch(above: recovery.lastEpoch, now: now)
         } else {
             // With other candidates, every start listens first: a live active sequencer keeps
             // this one a standby (Part 2 §5.3-2).
