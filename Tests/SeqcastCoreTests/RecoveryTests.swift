@@ -166,7 +166,7 @@ struct RecoveryTests {
         #expect(g.commitServers.allSatisfy { $0.output.counters.droppedInconsistent == 0 })
     }
 
-    @Test("a newer epoch rebinds an older one's uncommitted suffix, and its acks cover only what it proposed")
+    @Test("a newer epoch rebinds what it proposes of an older one's numbers, and its acks cover only that")
     func newerEpochRebinds() {
         var a = AcceptorRig()
         a.submit([AcceptorRig.run(1, 10, node: 41, counter: 1)], epoch: Self.e1)
@@ -178,20 +178,65 @@ struct RecoveryTests {
         let keep = AcceptorRig.run(5, 2, node: 41, counter: 5)
         let noop = SequenceRun(firstSeq: SequenceNumber(7), count: 2, content: .noop)
         a.submit([keep, noop], epoch: Self.e2, committed: 4)
-        #expect(a.server.appendedThrough == SequenceNumber(8), "the old suffix 9…10 is gone")
+        #expect(a.server.appendedThrough == SequenceNumber(10), "9…10 stay, e1's: e2 did not propose them")
         let acks = a.sent().compactMap { if case .commitAck(let x) = $0 { x.storedThrough.rawValue } else { nil } }
         #expect(acks == [8])
         #expect(a.server.output.counters.droppedInconsistent == 0, "a newer epoch's binding is no conflict")
 
-        // An out-of-order e2 run above the floor does not rebind: the earlier e2 run comes first.
+        // An e2 run out of order rebinds its own numbers only; what e1 wrote around it stays, and
+        // no e2 ack covers an e1 number above e2's floor.
         var b = AcceptorRig()
         b.submit([AcceptorRig.run(1, 10, node: 41, counter: 1)], epoch: Self.e1)
         b.seal(Self.e2)
         _ = b.sent()
         b.submit([SequenceRun(firstSeq: SequenceNumber(7), count: 2, content: .noop)], epoch: Self.e2, committed: 4)
-        #expect(b.server.appendedThrough == SequenceNumber(10), "nothing rebound out of order")
+        #expect(b.server.appendedThrough == SequenceNumber(10))
+        #expect(b.server.diagnosis(SequenceNumber(9)).contains("n41.1"), "9 and 10 are still e1's")
         let early = b.sent().compactMap { if case .commitAck(let x) = $0 { x.storedThrough.rawValue } else { nil } }
         #expect(early.allSatisfy { $0 <= 4 }, "no e2 ack covers an e1 number above e2's floor: \(early)")
+    }
+
+    @Test("an interrupted re-proposal loses nothing: the older epoch's numbers it did not reach stay held and sealable")
+    func interruptedReproposalKeepsTheRest() throws {
+        var a = AcceptorRig()
+        let held = AcceptorRig.run(1, 10, node: 41, counter: 1)
+        a.submit([held], epoch: Self.e1)
+        a.seal(Self.e2)
+        _ = a.sent()
+        // e2's merge re-proposes 1…10; only its first datagram (1…3) arrives before e2 dies.
+        a.submit([AcceptorRig.run(1, 3, node: 41, counter: 1)], epoch: Self.e2)
+        _ = a.sent()
+        a.seal(Self.e3)
+        let pages = a.sent().compactMap { d -> (Epoch, [SequenceRun])? in
+            if case .sealReply(_, _, _, let e, _, let b) = d { (e, b.runs) } else { nil }
+        }
+        try #require(pages.count == 1)
+        #expect(pages[0].0 == Self.e2 && pages[0].1 == [AcceptorRig.run(1, 3, node: 41, counter: 1)])
+        a.seal(Self.e3, from: 4)
+        let rest = a.sent().compactMap { d -> (Epoch, [SequenceRun])? in
+            if case .sealReply(_, _, _, let e, _, let b) = d { (e, b.runs) } else { nil }
+        }
+        #expect(rest.first?.0 == Self.e1, "4…10 are still e1's")
+        #expect(rest.first?.1 == [AcceptorRig.run(4, 7, node: 41, counter: 4)])
+        // And after a restart from the log.
+        var restarted = AcceptorRig(recovering: a.records)
+        #expect(restarted.server.appendedThrough == SequenceNumber(10))
+        #expect(restarted.server.diagnosis(SequenceNumber(8)).contains("n41.1:4"))
+        _ = restarted.sent()
+    }
+
+    @Test("a late run of the current epoch below its floor rebinds only its own numbers")
+    func lateRunBelowTheFloor() {
+        var a = AcceptorRig()
+        a.submit([AcceptorRig.run(1, 10, node: 41, counter: 1)], epoch: Self.e1)
+        a.seal(Self.e3)
+        _ = a.sent()
+        // e3 proposes 8…10 anew (floor 7), then a delayed datagram of 5…6 arrives.
+        let noop = SequenceRun(firstSeq: SequenceNumber(8), count: 3, content: .noop)
+        a.submit([noop], epoch: Self.e3, committed: 7)
+        a.submit([AcceptorRig.run(5, 2, node: 41, counter: 5)], epoch: Self.e3, committed: 4)
+        #expect(a.server.diagnosis(SequenceNumber(9)).contains("noop"), "e3's 8…10 survive the late run")
+        #expect(a.server.output.counters.droppedInconsistent == 0)
     }
 
     @Test("an id reply never names a binding the epoch that wrote it did not commit")

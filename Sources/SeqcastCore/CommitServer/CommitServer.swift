@@ -14,18 +14,17 @@ import SeqcastWire
 /// Owned by one thread. Invariants:
 /// - `log` holds runs of `lowWater+1 ... appendedThrough` in order; a hole only where every
 ///   number in it was committed while this server was away;
-/// - `marks` split the log by the epoch that wrote each part, epochs rising with the numbers:
-///   a submit of a higher epoch rebinds the suffix it covers, never a middle part;
+/// - `marks` split the log into stretches by the epoch that wrote each: a submit of a higher
+///   epoch rebinds exactly the numbers it covers, and keeps every other one (an interrupted
+///   re-proposal must not lose what it did not reach);
 /// - `storedThrough <= appendedThrough`; an ack never names more than `storedThrough` (S5),
 ///   nor, in an epoch, a number above that epoch's floor held from an older epoch;
-/// - an id reply never names a number that its mark's own epoch has not committed (S5b).
+/// - an id reply never names a number that the epoch that wrote it has not committed (S5b).
 public struct CommitServer: ProtocolRole {
-    /// Where an epoch's writes begin in the log, and the committed frontier learned from that
-    /// epoch's own sequencer (only it can vouch for what it wrote).
+    /// Where a stretch of the log written by one epoch begins (it ends where the next begins).
     struct EpochMark {
         var from: SequenceNumber
         var epoch: Epoch
-        var frontier: SequenceNumber
     }
 
     public let config: GroupConfig
@@ -46,6 +45,13 @@ public struct CommitServer: ProtocolRole {
     public var output: RoleOutput
     var log = RunQueue(capacity: 4096)
     var marks: [EpochMark] = []
+    /// Per epoch in the log, the committed frontier its own sequencer announced (only it can
+    /// vouch for what it wrote).
+    var frontiers: [Epoch: SequenceNumber] = [:]
+    /// What this input wrote, for its one record (exactly that: a record's epoch labels what
+    /// it lists): the runs it rebound, and where its appends began.
+    var rebound: [SequenceRun] = []
+    var appendedFrom: SequenceNumber?
     var writes: [(ticket: WriteTicket, through: SequenceNumber)] = []
     var runScratch: [SequenceRun] = []
     /// A low-water record being made durable; its truncation waits for it.
@@ -112,14 +118,14 @@ public struct CommitServer: ProtocolRole {
             promiseWrite = nil
             promised = true
         }
+        let advanced = through > storedThrough
+        if advanced { storedThrough = min(through, appendedThrough) }
         if promised, let asked = sealAsked {
             // The seal's answer says what an ack would; ack only what became durable besides.
             sealAsked = nil
             promised = false
             sendSealPage(from: asked.fromSeq, to: asked.source)
         }
-        let advanced = through > storedThrough
-        if advanced { storedThrough = min(through, appendedThrough) }
         // A promise made by a submit that brought nothing new still owes that submit its ack.
         if promiseWrite == nil, advanced || (promised && writes.isEmpty) { sendAck() }
     }
@@ -136,44 +142,40 @@ public struct CommitServer: ProtocolRole {
         }
         if e > epoch { promise(e, nonce: 0) }  // a submit of a new epoch whose seal never reached this server
         learnCommitted(batch.committedThrough, epoch: e)
-        let before = appendedThrough
-        var rebound: SequenceNumber?
+        rebound.removeAll(keepingCapacity: true)
+        appendedFrom = nil
         for whole in batch.runs where whole.lastSeq > lowWater {
             if whole.firstSeq == appendedThrough.next, whole.firstSeq > lowWater {
                 append(whole, epoch: e)  // the steady state: the run continues the log
                 continue
             }
             let run = whole.firstSeq > lowWater ? whole : whole.slice(from: lowWater.next, through: whole.lastSeq)
-            if run.firstSeq <= appendedThrough, let held = epochAt(run.firstSeq), held < e {
-                // Held from an older epoch, never committed by it as far as this epoch's
-                // sequencer knows: the newer proposal wins (Paxos' rule), from here on. Only
-                // where this epoch's proposals start (just above its floor): a later run waits
-                // for its retransmission, so what this epoch already rewrote is never dropped
-                // by an earlier run arriving late (seed 155 lost 85 numbers on every server so).
-                guard run.firstSeq <= epochFloor.next else { break }
-                rebind(from: run.firstSeq)
-                rebound = min(rebound ?? run.firstSeq, run.firstSeq)
-            }
-            if run.lastSeq <= appendedThrough {
-                checkConsistent(run)
+            if run.firstSeq <= appendedThrough {
+                let heldEnd = min(run.lastSeq, appendedThrough)
+                checkConsistent(run.slice(from: run.firstSeq, through: heldEnd), epoch: e)
+                if olderEpochHeld(from: run.firstSeq, through: heldEnd, than: e) {
+                    // Held from an older epoch, never committed by it as far as this epoch's
+                    // sequencer knows: the newer proposal wins (Paxos' rule), for exactly the
+                    // numbers it covers.
+                    rebind(run, epoch: e)
+                    continue
+                }
+                if run.lastSeq > appendedThrough {
+                    append(run.slice(from: appendedThrough.next, through: run.lastSeq), epoch: e)
+                }
                 continue
             }
-            // A run that continues the log is taken. A gap is taken only where everything
-            // before the run is committed in this epoch (this server was away while Q others
-            // stored those numbers in it); otherwise it waits for the retransmission. An older
-            // epoch's frontier does not do: this epoch proposes those numbers again above its
-            // floor, and a server that rebound them and then skipped them would hold them no
-            // more (seed 2047935084: two of three servers skipped 72 numbers and a later
-            // recovery found nobody holding them).
-            guard run.firstSeq <= appendedThrough.next || SequenceNumber(run.firstSeq.rawValue - 1) <= epochFloor
-            else { break }
-            if run.firstSeq <= appendedThrough { checkConsistent(run.slice(from: run.firstSeq, through: appendedThrough)) }
-            append(run.firstSeq > appendedThrough ? run : run.slice(from: appendedThrough.next, through: run.lastSeq),
-                   epoch: e)
+            // A run after a gap is taken only where everything before it is committed in this
+            // epoch (this server was away while Q others stored those numbers in it); otherwise
+            // it waits for the retransmission. An older epoch's frontier does not do: this
+            // epoch proposes those numbers again above its floor (seed 2047935084).
+            guard SequenceNumber(run.firstSeq.rawValue - 1) <= epochFloor else { break }
+            append(run, epoch: e)
         }
-        let from = min(before.next, rebound ?? before.next)
-        if appendedThrough >= from, appendedThrough > before || rebound != nil {
-            writeRecord(from: from)
+        if !rebound.isEmpty || appendedFrom != nil {
+            let ticket = AssignmentRecord.write(rebound: rebound, appended: appendedFrom.map { $0...appendedThrough }, of: log,
+                                                epoch: epoch, into: &output.storage)
+            writes.append((ticket, appendedThrough))
         } else if storedThrough > .zero, writes.isEmpty, promiseWrite == nil {
             // A retransmitted submit: the earlier ack may have been lost.
             sendAck()
@@ -203,18 +205,23 @@ public struct CommitServer: ProtocolRole {
         epoch = e
         promiseNonce = nonce
         epochFloor = .zero
-        promiseWrite = AssignmentRecord.writeEpoch(e, nonce: nonce, key: storedThrough, into: &output.storage)
+        // Keyed above the low water: a truncation under way must not take it with it.
+        promiseWrite = AssignmentRecord.writeEpoch(e, nonce: nonce, key: max(storedThrough, lowWater.next),
+                                                   into: &output.storage)
     }
 
-    mutating func checkConsistent(_ run: SequenceRun) {
+    mutating func checkConsistent(_ run: SequenceRun, epoch e: Epoch) {
         // The same number bound differently within one epoch (a sequencer bug, protocol.md
         // 4.4-2, or a restart from a copied or stale folder): refuse it, count the alarm, and
         // never again ack through the conflict: an ack there would let the sequencer credit a
-        // binding this server does not hold and commit a number twice.
+        // binding this server does not hold and commit a number twice. (An older epoch's
+        // binding is no conflict: the newer one replaces it.)
         guard run.firstSeq > lowWater else { return }
         var conflict: SequenceNumber?
         log.forEachSlice(from: run.firstSeq, through: run.lastSeq) { held in
-            if held != run.slice(from: held.firstSeq, through: held.lastSeq) { conflict = held.firstSeq }
+            if epochAt(held.firstSeq) == e, held != run.slice(from: held.firstSeq, through: held.lastSeq) {
+                conflict = held.firstSeq
+            }
             return conflict == nil
         }
         guard let at = conflict else { return }
@@ -225,7 +232,7 @@ public struct CommitServer: ProtocolRole {
     mutating func learnCommitted(_ seq: SequenceNumber, epoch e: Epoch) {
         if seq > committedThrough { committedThrough = seq }
         if e == epoch, seq > epochFloor { epochFloor = seq }
-        for i in marks.indices where marks[i].epoch == e && seq > marks[i].frontier { marks[i].frontier = seq }
+        if let f = frontiers[e], seq > f { frontiers[e] = seq }
     }
 
     mutating func onIdQuery(_ q: IdQuery, from: PeerAddress) {
@@ -254,7 +261,7 @@ public struct CommitServer: ProtocolRole {
         guard storedThrough > .zero, through > lowWater, truncation == nil else { return }
         lowWater = through
         log.removeThrough(through)
-        while marks.count > 1, marks[1].from <= lowWater.next { marks.removeFirst() }
+        pruneMarks()
         // The low water is recorded (under the newest key, so it survives) before older records
         // go: a restart must tell "truncated behind a checkpoint" from a hole it never stored.
         // It carries the promise too, whose own record may be among those that go.
@@ -271,27 +278,70 @@ public struct CommitServer: ProtocolRole {
     /// The epoch that wrote the held number `seq` (nil below the first mark).
     func epochAt(_ seq: SequenceNumber) -> Epoch? {
         var found: Epoch?
-        for m in marks where m.from <= seq { found = m.epoch }
+        for m in marks {
+            if m.from > seq { break }
+            found = m.epoch
+        }
         return found
+    }
+
+    /// Where mark `i`'s stretch ends.
+    func end(ofMark i: Int) -> SequenceNumber {
+        i + 1 < marks.count ? SequenceNumber(marks[i + 1].from.rawValue - 1) : appendedThrough
+    }
+
+    /// Whether an epoch older than `e` wrote any held number of `from...through`.
+    func olderEpochHeld(from: SequenceNumber, through: SequenceNumber, than e: Epoch) -> Bool {
+        for (i, m) in marks.enumerated() where m.epoch < e && m.from <= through && end(ofMark: i) >= from { return true }
+        return false
+    }
+
+    /// Labels `from...through` as written by `e`, keeping the labels on either side.
+    mutating func label(from: SequenceNumber, through: SequenceNumber, epoch e: Epoch) {
+        let after = through < appendedThrough ? epochAt(through.next) : nil
+        marks.removeAll { $0.from >= from && $0.from <= through.next }
+        let at = marks.firstIndex { $0.from > from } ?? marks.count
+        marks.insert(EpochMark(from: from, epoch: e), at: at)
+        if let a = after { marks.insert(EpochMark(from: through.next, epoch: a), at: at + 1) }
+        // Neighbours of one epoch are one stretch.
+        var k = 1
+        while k < marks.count {
+            if marks[k].epoch == marks[k - 1].epoch { marks.remove(at: k) } else { k += 1 }
+        }
+        if frontiers[e] == nil { frontiers[e] = e == epoch ? epochFloor : .zero }
     }
 
     @inline(__always) mutating func append(_ run: SequenceRun, epoch e: Epoch) {
         if marks.isEmpty || marks[marks.count - 1].epoch != e {
-            marks.append(EpochMark(from: run.firstSeq, epoch: e, frontier: .zero))
+            marks.append(EpochMark(from: run.firstSeq, epoch: e))
+            if frontiers[e] == nil { frontiers[e] = e == epoch ? epochFloor : .zero }
         }
         log.append(run)
         appendedThrough = run.lastSeq
+        if appendedFrom == nil { appendedFrom = run.firstSeq }
     }
 
-    /// Forgets every number from `seq` on (an older epoch's, to be bound again by a newer one).
-    mutating func rebind(from seq: SequenceNumber) {
-        let last = SequenceNumber(seq.rawValue - 1)
-        log.removeFrom(seq)
-        appendedThrough = min(appendedThrough, last)
+    /// Binds exactly `run`'s numbers anew in epoch `e` (they were an older epoch's); whatever
+    /// else the log holds stays, durable or not.
+    mutating func rebind(_ run: SequenceRun, epoch e: Epoch) {
+        let last = SequenceNumber(run.firstSeq.rawValue - 1)
+        log.remove(from: run.firstSeq, through: run.lastSeq)
+        _ = log.insert(run)
+        appendedThrough = max(appendedThrough, run.lastSeq)
+        label(from: run.firstSeq, through: run.lastSeq, epoch: e)
         storedThrough = min(storedThrough, last)
         for i in writes.indices where writes[i].through > last { writes[i].through = last }
-        while let m = marks.last, m.from >= seq { marks.removeLast() }
-        if let c = conflictAt, c >= seq { conflictAt = nil }
+        if let c = conflictAt, c >= run.firstSeq, c <= run.lastSeq { conflictAt = nil }
+        rebound.append(run)
+    }
+
+    /// Drops marks of stretches wholly at or below the low water, and frontiers of epochs that
+    /// no longer label anything.
+    mutating func pruneMarks() {
+        guard marks.count > 1, marks[1].from <= lowWater.next else { return }  // the usual truncation: nothing to do
+        while marks.count > 1, marks[1].from <= lowWater.next { marks.removeFirst() }
+        let live = Set(marks.map(\.epoch))
+        for e in Array(frontiers.keys) where !live.contains(e) && e != epoch { frontiers[e] = nil }
     }
 
     /// The highest number this server may vouch for in the current epoch's acks: nothing above
@@ -299,12 +349,9 @@ public struct CommitServer: ProtocolRole {
     /// only entries re-proposed in it).
     var ackableThrough: SequenceNumber {
         var bound = storedThrough
-        for (i, m) in marks.enumerated() where m.epoch < epoch {
-            let end = i + 1 < marks.count ? SequenceNumber(marks[i + 1].from.rawValue - 1) : appendedThrough
-            if end > epochFloor {
-                bound = min(bound, max(epochFloor, SequenceNumber(m.from.rawValue - 1)))
-                break
-            }
+        for (i, m) in marks.enumerated() where m.epoch < epoch && end(ofMark: i) > epochFloor {
+            bound = min(bound, max(epochFloor, SequenceNumber(max(m.from, lowWater.next).rawValue - 1)))
+            break
         }
         if let c = conflictAt { bound = min(bound, SequenceNumber(c.rawValue - 1)) }
         return bound
@@ -316,8 +363,10 @@ public struct CommitServer: ProtocolRole {
     var answerableThrough: SequenceNumber {
         var through = lowWater
         for (i, m) in marks.enumerated() {
-            let end = i + 1 < marks.count ? SequenceNumber(marks[i + 1].from.rawValue - 1) : appendedThrough
-            let known = m.epoch == epoch ? max(m.frontier, epochFloor) : m.frontier
+            let end = end(ofMark: i)
+            guard end > lowWater else { continue }
+            let f = frontiers[m.epoch] ?? .zero
+            let known = m.epoch == epoch ? max(f, epochFloor) : f
             if known >= end {
                 through = max(through, end)
                 continue
@@ -353,8 +402,7 @@ public struct CommitServer: ProtocolRole {
         runScratch.removeAll(keepingCapacity: true)
         if first <= storedThrough, let i = marks.lastIndex(where: { $0.from <= first }) ?? (marks.isEmpty ? nil : 0) {
             runsEpoch = marks[i].epoch
-            let end = i + 1 < marks.count ? SequenceNumber(marks[i + 1].from.rawValue - 1) : appendedThrough
-            pageThrough = min(end, storedThrough)
+            pageThrough = min(end(ofMark: i), storedThrough)
             let perDatagram = SealReply.runsMax(datagramBytes: config.datagramBytesMax)
             log.forEachSlice(from: first, through: pageThrough) { run in
                 runScratch.append(run)
@@ -369,11 +417,6 @@ public struct CommitServer: ProtocolRole {
             try SealReply.encode(lowWater: lw, storedThrough: stored, pageThrough: page, runsEpoch: e, nonce: nonce,
                                  committedThrough: committed, runs: runs, into: &w)
         }
-    }
-
-    mutating func writeRecord(from: SequenceNumber) {
-        let ticket = AssignmentRecord.write(log, from: from, through: appendedThrough, epoch: epoch, into: &output.storage)
-        writes.append((ticket, appendedThrough))
     }
 
     mutating func recover(_ records: [[UInt8]]) {
@@ -393,16 +436,24 @@ public struct CommitServer: ProtocolRole {
             // A torn or unknown record ends recovery at the last whole one.
             guard let (e, runs) = AssignmentRecord.epochRuns(in: bytes) else { break }
             recoverPromise(e, nonce: 0)
+            // Each record as it happened: an older epoch's numbers rebound, the rest appended.
             for run in runs {
-                if run.firstSeq <= appendedThrough, let held = epochAt(run.firstSeq), held < e { rebind(from: run.firstSeq) }
-                guard run.lastSeq > appendedThrough else { continue }
-                append(run.firstSeq > appendedThrough ? run : run.slice(from: appendedThrough.next, through: run.lastSeq),
-                       epoch: e)
+                if run.firstSeq <= appendedThrough {
+                    if olderEpochHeld(from: run.firstSeq, through: min(run.lastSeq, appendedThrough), than: e) {
+                        rebind(run, epoch: e)
+                    } else if run.lastSeq > appendedThrough {
+                        append(run.slice(from: appendedThrough.next, through: run.lastSeq), epoch: e)
+                    }
+                } else {
+                    append(run, epoch: e)
+                }
             }
         }
+        rebound.removeAll()
+        appendedFrom = nil
         storedThrough = appendedThrough
         log.removeThrough(lowWater)
-        while marks.count > 1, marks[1].from <= lowWater.next { marks.removeFirst() }
+        pruneMarks()
     }
 }
 
@@ -421,7 +472,7 @@ extension CommitServer {
     /// A one-line account of this server's log around `seq`, for failure reports.
     public func diagnosis(_ seq: SequenceNumber) -> String {
         "\(node): epoch \(epoch), low water \(lowWater), stored \(storedThrough), committed \(committedThrough), "
-            + "marks \(marks.map { "\($0.from)@\($0.epoch)/\($0.frontier)" }), "
+            + "marks \(marks.map { "\($0.from)@\($0.epoch)/\(frontiers[$0.epoch] ?? .zero)" }), "
             + "holds \(seq): \(log.run(containing: seq).map { "\($0)" } ?? "no")"
     }
 }

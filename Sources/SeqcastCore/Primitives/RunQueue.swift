@@ -126,6 +126,35 @@ public struct RunQueue: Sendable {
         }
     }
 
+    /// Drops every number of `from...through` (a higher epoch rebinding them: protocol.md Part 2
+    /// §5.3-4); what lies on either side stays.
+    public mutating func remove(from: SequenceNumber, through: SequenceNumber) {
+        guard from <= through else { return }
+        var i = indexOfFirstRun(endingAtOrAfter: from)
+        while i < runs.count, runs[i].firstSeq <= through {
+            let r = runs[i]
+            if r.firstSeq < from, r.lastSeq > through {
+                // The range lies inside one run: keep both ends.
+                runs[i] = r.slice(from: r.firstSeq, through: SequenceNumber(from.rawValue - 1))
+                runs.insert(r.slice(from: through.next, through: r.lastSeq), at: i + 1)
+                return
+            }
+            if r.firstSeq < from {
+                runs[i] = r.slice(from: r.firstSeq, through: SequenceNumber(from.rawValue - 1))
+                i += 1
+            } else if r.lastSeq > through {
+                runs[i] = r.slice(from: through.next, through: r.lastSeq)
+                return
+            } else {
+                runs.remove(at: i)
+            }
+        }
+        if head == runs.count {
+            runs.removeAll(keepingCapacity: true)
+            head = 0
+        }
+    }
+
     /// Drops every number at or above `seq` (a higher epoch rebinding a suffix: protocol.md
     /// Part 2 §5.3-4).
     public mutating func removeFrom(_ seq: SequenceNumber) {

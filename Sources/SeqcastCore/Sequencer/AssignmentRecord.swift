@@ -75,6 +75,28 @@ public enum AssignmentRecord {
         return bytes
     }
 
+    /// Queues one record, written in `epoch`, of exactly what one input wrote: the runs it
+    /// rebound (`rebound`) and the held runs of `queue` it appended (`appended`, if any).
+    static func write(rebound: [SequenceRun], appended: ClosedRange<SequenceNumber>?, of queue: RunQueue,
+                      epoch: Epoch, into storage: inout StorageQueue) -> WriteTicket {
+        var key: UInt64 = appended?.upperBound.rawValue ?? 0
+        var n = UInt64(rebound.count)
+        for run in rebound { key = max(key, run.lastSeq.rawValue) }  // no array made on this hot path
+        if let a = appended { queue.forEachSlice(from: a.lowerBound, through: a.upperBound) { _ in n += 1; return true } }
+        storage.begin(key: key)
+        storage.put(tagEpochRuns)
+        storage.put(epoch.rawValue)
+        storage.put(n)
+        for run in rebound { putRun(run, into: &storage) }
+        if let a = appended {
+            queue.forEachSlice(from: a.lowerBound, through: a.upperBound) { run in
+                putRun(run, into: &storage)
+                return true
+            }
+        }
+        return storage.close()
+    }
+
     /// Writes the record of an epoch started or promised and returns its ticket.
     static func writeEpoch(_ epoch: Epoch, nonce: UInt64, key: SequenceNumber, into storage: inout StorageQueue) -> WriteTicket {
         storage.begin(key: key.rawValue)

@@ -40,6 +40,10 @@ extension Sequencer {
         var seals: [SealProgress] = []
         /// This start's seal nonce (see `Seal`).
         var nonce: UInt64 = 0
+        /// Started without records (a new node, or one whose log was lost): no exact table.
+        var lostLog = false
+        /// The first number the sender table does not cover (1 without a table).
+        var tableNext = SequenceNumber(1)
         /// Seals lost to a higher epoch, takeovers started as a standby, step-downs.
         var sealsLost = 0
         var takeovers = 0
@@ -93,6 +97,8 @@ extension Sequencer {
             break  // a torn or unknown record ends recovery at the last whole one
         }
         r0.ownLast = SequenceNumber(max(next, tableNext).rawValue - 1)
+        r0.lostLog = records.isEmpty
+        r0.tableNext = tableNext
         // Runs below the first surviving one were truncated behind a checkpoint: committed.
         r0.ownCommitted = r0.own.first.map { SequenceNumber($0.firstSeq.rawValue - 1) } ?? r0.ownLast
         recovery = r0
@@ -185,8 +191,9 @@ extension Sequencer {
             return
         }
         var p = recovery.seals[server]
-        // A page older than the one asked for (a duplicate) is not taken again.
-        guard reply.pageThrough.rawValue + 1 >= p.nextFrom.rawValue else { return }
+        // A page older than the one asked for (a duplicate) is not taken again; an empty last
+        // page (nothing stored) speaks for nothing and still ends the seal.
+        guard reply.pageThrough >= p.nextFrom || reply.pageThrough >= reply.storedThrough else { return }
         p.lowWater = max(p.lowWater, reply.lowWater)
         p.committed = max(p.committed, reply.batch.committedThrough)
         for run in reply.batch.runs where run.lastSeq >= p.nextFrom {
@@ -227,6 +234,7 @@ extension Sequencer {
             }
         }
         rebuildSenders(below: m, merged: queue)
+        if config.candidates.count == 1, !recovery.lostLog { keepSendersDense(&queue, below: m) }
         assigned = queue
         committedThrough = m
         persistedThrough = m
@@ -247,8 +255,45 @@ extension Sequencer {
         recordAssignments()
     }
 
+    /// A merge may keep an older epoch's runs of a sender after a newer epoch bound that
+    /// sender's earlier counters to nothing (its re-proposal was interrupted): numbering them
+    /// would skip counters (FIFO, L1). Such a run was never committed (commits are a prefix, and
+    /// a committed run's predecessors are kept), so it becomes a no-op and its counters are
+    /// numbered again. Only with an exact table as of `m` (a lone candidate with its log).
+    mutating func keepSendersDense(_ queue: inout RunQueue, below m: SequenceNumber) {
+        // The table is as of its own committed frontier (it may lie above m): runs at or below
+        // it are committed and kept; the check starts after it.
+        let tableNext = recovery.tableNext
+        var next: [SenderId: UInt64] = recovery.table.mapValues(\.next)
+        recovery.own.forEachSlice(from: tableNext, through: m) { run in
+            if case .messages(let s, let c) = run.content { next[s] = max(next[s] ?? 1, c + UInt64(run.count)) }
+            return true
+        }
+        var dense = RunQueue(capacity: queue.count)
+        var changed = false
+        for k in 0..<queue.count {
+            let run = queue[k]
+            if run.firstSeq < tableNext {
+                // Committed (the table covers it, or it straddles the table's end): counted, kept.
+                if case .messages(let s, let c) = run.content { next[s] = max(next[s] ?? 1, c + UInt64(run.count)) }
+            } else if case .messages(let s, let c) = run.content {
+                if c != next[s] ?? 1 {
+                    dense.append(SequenceRun(firstSeq: run.firstSeq, count: run.count, content: .noop))
+                    changed = true
+                    continue
+                }
+                next[s] = c + UInt64(run.count)
+            }
+            dense.append(run)
+        }
+        guard changed else { return }
+        queue = dense
+        rebuildSenders(below: m, merged: queue)
+    }
+
     /// Where each sender's numbering stands after the merge: the sender table, this
-    /// sequencer's own runs at or below `m` (committed), and the merged runs above it.
+    /// sequencer's own runs at or below `m` (committed; only a lone candidate's log is sure to
+    /// hold no other candidate's later rebinding of them), and the merged runs above it.
     mutating func rebuildSenders(below m: SequenceNumber, merged: RunQueue) {
         var table = recovery.table
         func note(_ run: SequenceRun) {
@@ -262,7 +307,9 @@ extension Sequencer {
                 break
             }
         }
-        recovery.own.forEachSlice(from: SequenceNumber(1), through: m) { note($0); return true }
+        if config.candidates.count == 1 {
+            recovery.own.forEachSlice(from: SequenceNumber(1), through: m) { note($0); return true }
+        }
         merged.forEachSlice(from: m.next, through: SequenceNumber(UInt64.max - 1)) { note($0); return true }
         // Exactly this (a tally that numbered more in an earlier tenure is set back: what it
         // numbered above the merge was never committed and is numbered again).
