@@ -18,6 +18,9 @@ enum SimEvent {
     /// A member starts late and joins from a checkpoint.
     case start(node: Int)
     case partitionStart
+    /// Cuts one node off from everyone else while it keeps running (an active sequencer
+    /// isolated: a standby takes over and two sequencers run at once until it heals).
+    case isolate(node: Int)
     case partitionEnd
 }
 

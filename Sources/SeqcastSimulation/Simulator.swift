@@ -57,10 +57,12 @@ public struct SimulationReport: Sendable {
     /// Sequencer candidates, and the distinct epochs that committed something (1 without a
     /// restart or fail-over).
     public var sequencerCandidates = 1
+    /// Whether the first candidate was cut off while running (two sequencers at once).
+    public var sequencerIsolated = false
     public var epochsCommitted = 0
     public var activeSequencer = ""
     public var faultSummary: String {
-        "sequencers=\(sequencerCandidates) epochs=\(epochsCommitted) active=\(activeSequencer) data-store=\(dataStoreDisk ? "disk" : "memory") data-server-recoveries=\(dataServerRecoveries) simulated=\(simulatedMicros / 1000)ms throttled=\(repairThrottled) slots=\(bodySlots) store-full=\(storeFullDrops) commit-down-together=\(commitServersDownTogether) crashes=\(crashes) partitions=\(partitions) dropped=\(datagramsDropped) duplicated=\(datagramsDuplicated) grace-steps=\(graceSteps)"
+        "sequencers=\(sequencerCandidates)\(sequencerIsolated ? " isolated" : "") epochs=\(epochsCommitted) active=\(activeSequencer) data-store=\(dataStoreDisk ? "disk" : "memory") data-server-recoveries=\(dataServerRecoveries) simulated=\(simulatedMicros / 1000)ms throttled=\(repairThrottled) slots=\(bodySlots) store-full=\(storeFullDrops) commit-down-together=\(commitServersDownTogether) crashes=\(crashes) partitions=\(partitions) dropped=\(datagramsDropped) duplicated=\(datagramsDuplicated) grace-steps=\(graceSteps)"
     }
 }
 
@@ -233,6 +235,15 @@ public struct Simulator {
             // converge without it.
             let at = faultSteps / 2 + Int(prng.below(UInt64(faultSteps / 2)))
             faultPlan.append((at, .crashForGood(node: hostIndex[config.sequencer]!)))
+            // Before that, in half of these seeds, the first candidate is cut off while it keeps
+            // running: a standby takes over, and when the partition heals the deposed one must
+            // learn the newer epoch and follow it (fencing, not timing, keeps the order).
+            if prng.chance(1, in: 2) {
+                let from = faultSteps / 6 + Int(prng.below(UInt64(faultSteps / 6)))
+                faultPlan.append((from, .isolate(node: hostIndex[config.sequencer]!)))
+                faultPlan.append((from + faultSteps / 5, .partitionEnd))
+                report.sequencerIsolated = true
+            }
         }
         if prng.chance(1, in: 2) {
             let at = Int(prng.below(UInt64(faultSteps)))
@@ -348,6 +359,9 @@ public struct Simulator {
             report.partitions += 1
             let count = 1 + Int(prng.below(3))
             for _ in 0..<count { partitioned.insert(Int(prng.below(UInt64(nodes.count)))) }
+        case .isolate(let i):
+            report.partitions += 1
+            partitioned = [i]
         case .partitionEnd:
             partitioned = []
         }

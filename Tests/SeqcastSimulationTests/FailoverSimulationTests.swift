@@ -20,6 +20,16 @@ struct FailoverSimulationTests {
         #expect(report.steps == 20_000)
     }
 
+    @Test("seed 12: the active sequencer is cut off while it runs, a standby takes over, the old one follows after healing")
+    func isolatedSequencerIsDeposed() {
+        var sim = Simulator(options: SimulationOptions(seed: 12, steps: 20_000))
+        let report = sim.run()
+        #expect(report.sequencerIsolated)
+        #expect(report.violations.isEmpty, "\(report.violations)")
+        #expect(report.epochsCommitted >= 2, "\(report.faultSummary)")
+        #expect(report.steps == 20_000)
+    }
+
     @Test("ten candidate seeds: no violation, and most of them fail over")
     func candidateSweep() {
         var failedOver = 0
