@@ -44,7 +44,8 @@ public struct InvariantChecker {
     /// The epochs whose commits bound something new.
     public private(set) var epochsCommitted: Set<Epoch> = []
     var stored: [NodeId: [UInt64: SequenceRun.Content]] = [:]
-    var heartbeatMax: UInt64 = 0
+    /// S10: the highest frontier each epoch's heartbeats announced.
+    var heartbeatMax: [Epoch: UInt64] = [:]
     var checkpointMax: UInt64 = 0
     /// S14: terminal numbers of the checkpoints checkpoint servers actually took (and S12
     /// verified): a collection, a report or a "collected" answer must name one of these.
@@ -129,8 +130,11 @@ public struct InvariantChecker {
         case .heartbeat(let hb):
             let s = hb.committedThrough.rawValue
             if s > frontier { fail("S10", "heartbeat says \(s) but the committed frontier is \(frontier)") }
-            if s < heartbeatMax { fail("S10", "heartbeat fell from \(heartbeatMax) to \(s)") }
-            heartbeatMax = max(heartbeatMax, s)
+            // Within an epoch (§7 S10): a deposed sequencer that has not heard of the newer epoch
+            // still announces its own, lower, true frontier.
+            let e = d.header.epoch
+            if s < heartbeatMax[e] ?? 0 { fail("S10", "heartbeat fell from \(heartbeatMax[e] ?? 0) to \(s) (\(node) in \(e))") }
+            heartbeatMax[e] = max(heartbeatMax[e] ?? 0, s)
         case .dataReport:
             // Counted when the sequencer receives it (`receivedBySequencer`).
             guard config.dataServers.contains(node) else { return fail("S6", "\(node) sent a data report but is no data server") }

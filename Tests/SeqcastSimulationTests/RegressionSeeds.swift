@@ -82,6 +82,11 @@ enum RegressionSeeds {
         //      is now per commit server (no ack below a promised epoch), S8 per epoch.
         RegressionSeed(1_006_633_232, 20_000),
         RegressionSeed(1_006_633_442, 20_000),
+        // 2047934717, 1006633712, 1006633757 (a candidate cut off while active): the deposed one
+        //      still announced its own, lower, frontier; S10 is per epoch, as §7 states it.
+        RegressionSeed(2_047_934_717, 20_000),
+        RegressionSeed(1_006_633_712, 20_000),
+        RegressionSeed(1_006_633_757, 20_000),
     ]
 }
 

@@ -152,8 +152,10 @@ public struct CommitServer: ProtocolRole {
             let run = whole.firstSeq > lowWater ? whole : whole.slice(from: lowWater.next, through: whole.lastSeq)
             if run.firstSeq <= appendedThrough {
                 let heldEnd = min(run.lastSeq, appendedThrough)
-                checkConsistent(run.slice(from: run.firstSeq, through: heldEnd), epoch: e)
-                if olderEpochHeld(from: run.firstSeq, through: heldEnd, than: e) {
+                // A run that binds this epoch's own numbers differently rebinds nothing (a rebind
+                // must not paper over the alarm); what lies beyond the log is still appended.
+                let conflicting = checkConsistent(run.slice(from: run.firstSeq, through: heldEnd), epoch: e)
+                if !conflicting, olderEpochHeld(from: run.firstSeq, through: heldEnd, than: e) {
                     // Held from an older epoch, never committed by it as far as this epoch's
                     // sequencer knows: the newer proposal wins (Paxos' rule), for exactly the
                     // numbers it covers.
@@ -210,23 +212,28 @@ public struct CommitServer: ProtocolRole {
                                                    into: &output.storage)
     }
 
-    mutating func checkConsistent(_ run: SequenceRun, epoch e: Epoch) {
+    @discardableResult
+    mutating func checkConsistent(_ run: SequenceRun, epoch e: Epoch) -> Bool {
         // The same number bound differently within one epoch (a sequencer bug, protocol.md
         // 4.4-2, or a restart from a copied or stale folder): refuse it, count the alarm, and
         // never again ack through the conflict: an ack there would let the sequencer credit a
         // binding this server does not hold and commit a number twice. (An older epoch's
         // binding is no conflict: the newer one replaces it.)
-        guard run.firstSeq > lowWater else { return }
+        guard run.firstSeq > lowWater else { return false }
         var conflict: SequenceNumber?
-        log.forEachSlice(from: run.firstSeq, through: run.lastSeq) { held in
-            if epochAt(held.firstSeq) == e, held != run.slice(from: held.firstSeq, through: held.lastSeq) {
-                conflict = held.firstSeq
+        // Compared stretch by stretch: a held run may span two epochs' stretches (runs merge).
+        for (i, m) in marks.enumerated() where m.epoch == e && conflict == nil {
+            let from = max(m.from, run.firstSeq), through = min(end(ofMark: i), run.lastSeq)
+            guard from <= through else { continue }
+            log.forEachSlice(from: from, through: through) { held in
+                if held != run.slice(from: held.firstSeq, through: held.lastSeq) { conflict = held.firstSeq }
+                return conflict == nil
             }
-            return conflict == nil
         }
-        guard let at = conflict else { return }
+        guard let at = conflict else { return false }
         output.counters.droppedInconsistent &+= 1
         conflictAt = min(conflictAt ?? at, at)
+        return true
     }
 
     mutating func learnCommitted(_ seq: SequenceNumber, epoch e: Epoch) {
@@ -290,6 +297,13 @@ public struct CommitServer: ProtocolRole {
         i + 1 < marks.count ? SequenceNumber(marks[i + 1].from.rawValue - 1) : appendedThrough
     }
 
+    /// Whether the log holds every number of `from...through` (no hole).
+    func holdsAll(from: SequenceNumber, through: SequenceNumber) -> Bool {
+        var n: UInt64 = 0
+        log.forEachSlice(from: from, through: through) { n += UInt64($0.count); return true }
+        return n == through.rawValue - from.rawValue + 1
+    }
+
     /// Whether an epoch older than `e` wrote any held number of `from...through`.
     func olderEpochHeld(from: SequenceNumber, through: SequenceNumber, than e: Epoch) -> Bool {
         for (i, m) in marks.enumerated() where m.epoch < e && m.from <= through && end(ofMark: i) >= from { return true }
@@ -331,7 +345,6 @@ public struct CommitServer: ProtocolRole {
         label(from: run.firstSeq, through: run.lastSeq, epoch: e)
         storedThrough = min(storedThrough, last)
         for i in writes.indices where writes[i].through > last { writes[i].through = last }
-        if let c = conflictAt, c >= run.firstSeq, c <= run.lastSeq { conflictAt = nil }
         rebound.append(run)
     }
 
@@ -439,7 +452,10 @@ public struct CommitServer: ProtocolRole {
             // Each record as it happened: an older epoch's numbers rebound, the rest appended.
             for run in runs {
                 if run.firstSeq <= appendedThrough {
-                    if olderEpochHeld(from: run.firstSeq, through: min(run.lastSeq, appendedThrough), than: e) {
+                    let heldEnd = min(run.lastSeq, appendedThrough)
+                    // What the record lists is what was held then: rebinding it also refills a
+                    // hole whose older record a truncation removed.
+                    if olderEpochHeld(from: run.firstSeq, through: heldEnd, than: e) || !holdsAll(from: run.firstSeq, through: heldEnd) {
                         rebind(run, epoch: e)
                     } else if run.lastSeq > appendedThrough {
                         append(run.slice(from: appendedThrough.next, through: run.lastSeq), epoch: e)

@@ -15,6 +15,9 @@ public enum AssignmentRecord {
     /// An epoch this node started (sequencer) or promised (commit server), durable before use.
     static let tagEpoch: UInt64 = 6
     public static let legacyEpoch = Epoch(1)
+    /// The last word of a sequencer's epoch or sender-table record when its sender table may
+    /// miss numbering (a life began without its log): recovery must not treat it as exact.
+    static let flagTableInexact: UInt64 = 0x494E4558  // "INEX"
 
     static func putRun(_ run: SequenceRun, into s: inout StorageQueue) {
         let (kind, a, b): (UInt64, UInt64, UInt64)
@@ -98,11 +101,13 @@ public enum AssignmentRecord {
     }
 
     /// Writes the record of an epoch started or promised and returns its ticket.
-    static func writeEpoch(_ epoch: Epoch, nonce: UInt64, key: SequenceNumber, into storage: inout StorageQueue) -> WriteTicket {
+    static func writeEpoch(_ epoch: Epoch, nonce: UInt64, key: SequenceNumber, tableInexact: Bool = false,
+                           into storage: inout StorageQueue) -> WriteTicket {
         storage.begin(key: key.rawValue)
         storage.put(tagEpoch)
         storage.put(epoch.rawValue)
         storage.put(nonce)
+        if tableInexact { storage.put(flagTableInexact) }
         return storage.close()
     }
 

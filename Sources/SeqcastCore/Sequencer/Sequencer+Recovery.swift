@@ -40,8 +40,9 @@ extension Sequencer {
         var seals: [SealProgress] = []
         /// This start's seal nonce (see `Seal`).
         var nonce: UInt64 = 0
-        /// Started without records (a new node, or one whose log was lost): no exact table.
-        var lostLog = false
+        /// Whether the sender table may miss numbering below the low water: this start or an
+        /// earlier life of this node began without its log (kept in the epoch and table records).
+        var tableInexact = false
         /// The first number the sender table does not cover (1 without a table).
         var tableNext = SequenceNumber(1)
         /// Seals lost to a higher epoch, takeovers started as a standby, step-downs.
@@ -80,6 +81,8 @@ extension Sequencer {
                 continue
             case AssignmentRecord.tagEpoch?:
                 if let e = r.next() { r0.lastEpoch = max(r0.lastEpoch, Epoch(e)) }
+                _ = r.next()  // the nonce
+                if r.next() == AssignmentRecord.flagTableInexact { r0.tableInexact = true }
                 continue
             case AssignmentRecord.tagSenders?:
                 guard let n0 = r.next(), let n = r.next(), n <= UInt64(bytes.count / 24) else { break }
@@ -90,6 +93,7 @@ extension Sequencer {
                     r0.table[SenderId(rawValue: id)] = (max(old.next, counter), old.ended || ended == 1)
                 }
                 if let e = r.next() { r0.lastEpoch = max(r0.lastEpoch, Epoch(e)) }
+                if r.next() == AssignmentRecord.flagTableInexact { r0.tableInexact = true }
                 continue
             default:
                 break
@@ -97,7 +101,9 @@ extension Sequencer {
             break  // a torn or unknown record ends recovery at the last whole one
         }
         r0.ownLast = SequenceNumber(max(next, tableNext).rawValue - 1)
-        r0.lostLog = records.isEmpty
+        // Started without records (a new node, or one whose log was lost), or any earlier life
+        // that did: the table is not exact, now or later (it says so in every record after).
+        r0.tableInexact = r0.tableInexact || records.isEmpty
         r0.tableNext = tableNext
         // Runs below the first surviving one were truncated behind a checkpoint: committed.
         r0.ownCommitted = r0.own.first.map { SequenceNumber($0.firstSeq.rawValue - 1) } ?? r0.ownLast
@@ -122,7 +128,7 @@ extension Sequencer {
         recovery.seals = Array(repeating: SealProgress(), count: config.commitServers.count)
         sealRetransmitAt = nil
         phase = .starting(AssignmentRecord.writeEpoch(epoch, nonce: recovery.nonce, key: recovery.ownLast,
-                                                      into: &output.storage))
+                                                      tableInexact: recovery.tableInexact, into: &output.storage))
     }
 
     /// The nonce of this start's seal (tests and rigs answer seals with it).
@@ -234,7 +240,7 @@ extension Sequencer {
             }
         }
         rebuildSenders(below: m, merged: queue)
-        if config.candidates.count == 1, !recovery.lostLog { keepSendersDense(&queue, below: m) }
+        if config.candidates.count == 1, !recovery.tableInexact { keepSendersDense(&queue, below: m) }
         assigned = queue
         committedThrough = m
         persistedThrough = m
@@ -264,6 +270,9 @@ extension Sequencer {
         // The table is as of its own committed frontier (it may lie above m): runs at or below
         // it are committed and kept; the check starts after it.
         let tableNext = recovery.tableNext
+        // The own log must reach back to the table's end, or its numbering in between is unknown.
+        if m >= tableNext, let first = recovery.own.first, first.firstSeq > tableNext { return }
+        if m >= tableNext, recovery.own.isEmpty { return }
         var next: [SenderId: UInt64] = recovery.table.mapValues(\.next)
         recovery.own.forEachSlice(from: tableNext, through: m) { run in
             if case .messages(let s, let c) = run.content { next[s] = max(next[s] ?? 1, c + UInt64(run.count)) }

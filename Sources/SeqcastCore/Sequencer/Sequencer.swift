@@ -316,6 +316,7 @@ public struct Sequencer: ProtocolRole {
             output.storage.put(table[id]!.ended ? 1 : 0)
         }
         output.storage.put(epoch.rawValue)
+        if recovery.tableInexact { output.storage.put(AssignmentRecord.flagTableInexact) }
         return output.storage.close()
     }
 
