@@ -43,7 +43,8 @@ extension GroupConfig.Timing {
         [("heartbeat", heartbeatInterval), ("report-delay", reportDelay), ("report-refresh", reportRefresh),
          ("submit-retransmit", submitRetransmit), ("nak-grace", nakGrace), ("nak-retry", nakRetry),
          ("nak-backoff-max", nakBackoffMax), ("sender-retransmit", senderRetransmit),
-         ("sender-retransmit-max", senderRetransmitMax), ("checkpoint-report", checkpointReportInterval)]
+         ("sender-retransmit-max", senderRetransmitMax), ("checkpoint-report", checkpointReportInterval),
+         ("sequencer-suspect-after", sequencerSuspectAfter), ("standby-stagger", standbyStagger)]
     }
 
     /// Sets the timer the file names `name`; false if there is no such timer.
@@ -59,6 +60,8 @@ extension GroupConfig.Timing {
         case "sender-retransmit": senderRetransmit = value
         case "sender-retransmit-max": senderRetransmitMax = value
         case "checkpoint-report": checkpointReportInterval = value
+        case "sequencer-suspect-after": sequencerSuspectAfter = value
+        case "standby-stagger": standbyStagger = value
         default: return false
         }
         return true

@@ -7,12 +7,13 @@ import SeqcastNode
 /// and the own-datagram filter live in `Node`, which every simulated node is.
 @Suite("Node policies in the simulator")
 struct NodePolicyTests {
-    @Test("a requester the repair limiter holds back still converges (seed 70, 200 replies/s per requester)")
+    @Test("a requester the repair limiter holds back still converges (seed 61, 200 replies/s per requester)")
     func throttledRequesterConverges() {
         // Before members evicted far-ahead bodies for the ones due soon, seed 40 at the default
         // limit set off a repair storm (full stores, bodies re-fetched and dropped again); now no
         // seed of 3,000 throttles at 200,000/s, so a low limit makes the limiter bite.
-        var options = SimulationOptions(seed: 70, steps: 20_000)
+        // (Seed 70 until new sequencer epochs began to heartbeat at once, which moved its draws.)
+        var options = SimulationOptions(seed: 61, steps: 20_000)
         options.repairDatagramsPerSecond = 200
         var sim = Simulator(options: options)
         let report = sim.run()

@@ -56,7 +56,7 @@ public struct GroupConfig: Sendable {
         public var sequencerSuspectAfter = Nanoseconds.millis(80)
         /// Each further standby waits this much longer, so the first in line goes first; two at
         /// once are safe (the commit servers' promises fence the loser), only slower.
-        public var standbyStagger = Nanoseconds.millis(30)
+        public var standbyStagger = Nanoseconds.millis(50)
         public init() {}
     }
 

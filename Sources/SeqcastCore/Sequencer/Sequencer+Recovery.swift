@@ -12,8 +12,8 @@ import SeqcastWire
 ///    holds becomes a no-op (it was never committed: every commit quorum meets the majority),
 ///    unless this sequencer's own log shows it committed (commit servers that lost their
 ///    storage); numbering resumes above every number seen, its own included;
-/// 5. the merge is proposed again in the new epoch through the normal submit/ack path, and
-///    heartbeats wait until it is committed, so the advertised frontier never falls (S10).
+/// 5. the merge is proposed again in the new epoch through the normal submit/ack path; the new
+///    epoch heartbeats from the start (its frontier is committed and only rises within it, S10).
 /// A lost log is refused before this (`seqcast run`), since the sender table that dense FIFO
 /// numbering needs lives in it.
 extension Sequencer {
@@ -254,6 +254,7 @@ extension Sequencer {
         recovery.seals = []
         recovery.own = RunQueue(capacity: 0)
         suspectAt = nil
+        sendHeartbeat()  // at once: standbys hear the new epoch before their detection runs out
         recordAssignments()
         for s in senders.keys.sorted() { assign(s) }  // in one order, so a seed replays exactly
         for n in pendingIntervals { requestCheckpointInterval(n, now: .zero) }

@@ -150,7 +150,10 @@ public struct Sequencer: ProtocolRole {
         if let at = suspectAt, at <= now { suspectActive(now: now) }
         if let at = sealRetransmitAt, at <= now { retransmitSeals(now: now) }
         if let at = heartbeatAt, at <= now {
-            if case .active = phase, committedThrough >= recoveredThrough { sendHeartbeat() }
+            // Also while the merge is proposed again: its frontier is true (committed) and only
+            // rises within the epoch (S10), and a standby that hears nothing would suspect this
+            // new sequencer too (failover-test once saw a second, needless take-over so).
+            if case .active = phase { sendHeartbeat() }
             heartbeatAt = now + config.timing.heartbeatInterval
         }
         if let at = retransmitAt, at <= now {
