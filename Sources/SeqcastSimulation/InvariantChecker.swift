@@ -41,6 +41,8 @@ public struct InvariantChecker {
     /// epoch (promised by a seal answer or acked in).
     var acked: [Epoch: [NodeId: UInt64]] = [:]
     var serverEpoch: [NodeId: Epoch] = [:]
+    /// Messages committed at a second number in a later epoch (S15 decides them).
+    public private(set) var duplicatesCommitted = 0
     /// The epochs whose commits bound something new.
     public private(set) var epochsCommitted: Set<Epoch> = []
     var stored: [NodeId: [UInt64: SequenceRun.Content]] = [:]
@@ -226,8 +228,14 @@ public struct InvariantChecker {
             committedIn[s] = epoch
             if case .messages(let sender, let first) = run.content {
                 let id = MessageId(sender: sender, counter: first + k)
-                // Without fail-over nothing may bind one message to two numbers.
-                if let other = committedAt[id], other != s { fail("S1", "\(id) committed at \(other) and at \(s)") }
+                // Within an epoch nothing binds one message to two numbers. Across a fail-over it
+                // can (a standby's view of a sender lagged, §5.3-6): every member then skips the
+                // later number (S15; delivering both fails S4, skipping unevenly fails S2/S3).
+                if let other = committedAt[id], other != s {
+                    if committedIn[other] == epoch { fail("S1", "\(id) committed at \(other) and at \(s) in \(epoch)") }
+                    duplicatesCommitted += 1
+                    continue
+                }
                 committedAt[id] = s
                 if let p = published[id] {
                     if !(p.ts.rawValue < s && s <= p.ts.rawValue + config.lifetime) {
@@ -267,7 +275,9 @@ public struct InvariantChecker {
         while let c = committed[frontier + 1] {
             frontier += 1
             var d = referenceDigest[referenceDigest.count - 1]
-            if case .messages(let sender, let counter) = c, let p = published[MessageId(sender: sender, counter: counter)] {
+            // A message's second number (a fail-over's duplicate) is skipped, as members skip it.
+            if case .messages(let sender, let counter) = c, let p = published[MessageId(sender: sender, counter: counter)],
+               committedAt[MessageId(sender: sender, counter: counter)] == frontier {
                 d = ReferenceApplication.step(d, seq: SequenceNumber(frontier), id: MessageId(sender: sender, counter: counter),
                                               bodyDigest: p.digest)
             }
@@ -344,16 +354,19 @@ public struct InvariantChecker {
         var m = members[node] ?? MemberStream(last: 0)
         // Numbers a member passes without an event: no-ops (a recovery's fill), and a message it
         // already delivered at a lower number (S15: every member skips the same, later one).
-        while m.last + 1 < seq, let c = committed[m.last + 1], skippedSilently(c, by: m) { m.last += 1 }
+        while m.last + 1 < seq, let c = committed[m.last + 1], skippedSilently(c, at: m.last + 1, by: m) { m.last += 1 }
         if seq != m.last + 1 { fail("S3", "\(node) moved to \(seq) after \(m.last)") }
         m.last = seq
         members[node] = m
     }
 
-    func skippedSilently(_ c: SequenceRun.Content, by m: MemberStream) -> Bool {
+    func skippedSilently(_ c: SequenceRun.Content, at seq: UInt64, by m: MemberStream) -> Bool {
         switch c {
         case .noop: true
-        case .messages(let sender, let counter): counter <= m.counters[sender] ?? 0
+        case .messages(let sender, let counter):
+            // A message bound first at another number (S15), or one this member delivered.
+            committedAt[MessageId(sender: sender, counter: counter)].map { $0 != seq } ?? false
+                || counter <= m.counters[sender] ?? 0
         case .checkpointInterval, .endOfStream: false
         }
     }
