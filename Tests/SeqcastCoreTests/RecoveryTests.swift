@@ -63,6 +63,11 @@ struct AcceptorRig {
         return out
     }
 
+    /// The seal answers sent since the last call: each page's epoch and runs.
+    mutating func sealPages() -> [(epoch: Epoch, runs: [SequenceRun])] {
+        sent().compactMap { d in if case .sealReply(_, _, _, let e, _, let b) = d { (e, b.runs) } else { nil } }
+    }
+
     mutating func sentEpochs() -> [Epoch] {
         let outbox = server.output.outbox
         let out = (0..<outbox.entries.count).compactMap { i in outbox.withBytes(of: i) { try? Datagram.decode($0).header.epoch } }
@@ -207,17 +212,13 @@ struct RecoveryTests {
         a.submit([AcceptorRig.run(1, 3, node: 41, counter: 1)], epoch: Self.e2)
         _ = a.sent()
         a.seal(Self.e3)
-        let pages = a.sent().compactMap { d -> (Epoch, [SequenceRun])? in
-            if case .sealReply(_, _, _, let e, _, let b) = d { (e, b.runs) } else { nil }
-        }
+        let pages = a.sealPages()
         try #require(pages.count == 1)
-        #expect(pages[0].0 == Self.e2 && pages[0].1 == [AcceptorRig.run(1, 3, node: 41, counter: 1)])
+        #expect(pages[0].epoch == Self.e2 && pages[0].runs == [AcceptorRig.run(1, 3, node: 41, counter: 1)])
         a.seal(Self.e3, from: 4)
-        let rest = a.sent().compactMap { d -> (Epoch, [SequenceRun])? in
-            if case .sealReply(_, _, _, let e, _, let b) = d { (e, b.runs) } else { nil }
-        }
-        #expect(rest.first?.0 == Self.e1, "4…10 are still e1's")
-        #expect(rest.first?.1 == [AcceptorRig.run(4, 7, node: 41, counter: 4)])
+        let rest = a.sealPages()
+        #expect(rest.first?.epoch == Self.e1, "4…10 are still e1's")
+        #expect(rest.first?.runs == [AcceptorRig.run(4, 7, node: 41, counter: 4)])
         // And after a restart from the log.
         var restarted = AcceptorRig(recovering: a.records)
         #expect(restarted.server.appendedThrough == SequenceNumber(10))
@@ -252,6 +253,18 @@ struct RecoveryTests {
         #expect(a.query(1, 4).map(\.count).reduce(0, +) == 4)
     }
 
+    /// Publishes one message from `publisher`, numbered `seq`, that only commit server `server`
+    /// stores (the submits to the others are lost): assigned, never committed.
+    static func storedAtOne(_ g: inout TestGroup, server: Int, publisher: Int, seq: UInt64,
+                            sourceLocation: SourceLocation = #_sourceLocation) throws -> MessageId {
+        let only = g.config.commitServers[server]
+        let elsewhere: (Packet) -> Bool = { $0.kind == .commitSubmit && $0.to != only }
+        let x = try g.publishAccepted(publisher, TestGroup.body(Int(seq)))
+        try g.run(until: { $0.commitServers[server].storedThrough == SequenceNumber(seq) }, drop: elsewhere)
+        #expect(g.sequencer.committedThrough == SequenceNumber(seq - 1), sourceLocation: sourceLocation)
+        return x
+    }
+
     @Test("a sequencer's start merges by highest epoch: a number only a minority held becomes a no-op, the rest is kept")
     func startMergesAndFills() throws {
         var g = TestGroup(members: 2)
@@ -260,11 +273,7 @@ struct RecoveryTests {
         let epochBefore = g.sequencer.epoch
 
         // Number 3 is persisted and submitted, but only the third commit server stores it.
-        let third = g.config.commitServers[2]
-        let onlyThird: (Packet) -> Bool = { $0.kind == .commitSubmit && $0.to != third }
-        let x = try g.publishAccepted(0, TestGroup.body(3))
-        try g.run(until: { $0.commitServers[2].storedThrough == SequenceNumber(3) }, drop: onlyThird)
-        #expect(g.sequencer.committedThrough == SequenceNumber(2))
+        let x = try Self.storedAtOne(&g, server: 2, publisher: 0, seq: 3)
 
         // The restarted sequencer's seal reaches the first two commit servers only.
         g.crash(g.sequencerIndex)
@@ -290,11 +299,7 @@ struct RecoveryTests {
         var g = TestGroup(members: 2)
         _ = try g.publishMany(0, 1)
         try g.run(until: { $0.allDelivered(through: 1) })
-        let first = g.config.commitServers[0]
-        let onlyFirst: (Packet) -> Bool = { $0.kind == .commitSubmit && $0.to != first }
-        let x = try g.publishAccepted(1, TestGroup.body(2))
-        try g.run(until: { $0.commitServers[0].storedThrough == SequenceNumber(2) }, drop: onlyFirst)
-        #expect(g.sequencer.committedThrough == SequenceNumber(1))
+        let x = try Self.storedAtOne(&g, server: 0, publisher: 1, seq: 2)
 
         g.crash(g.sequencerIndex)
         g.restartSequencer()
