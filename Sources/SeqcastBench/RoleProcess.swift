@@ -123,6 +123,10 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
         var loop = RoleLoop(role: role, workload: watch, network: network, id: o.node, store: store)
         try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         report.add("committed_through", loop.role.committedThrough.rawValue)
+        report.add("epoch", "\(loop.role.epoch)")
+        report.add("takeovers", loop.role.takeovers)
+        report.add("step_downs", loop.role.stepDowns)
+        report.add("seals_lost", loop.role.sealsLost)
         counters(loop.role.output, &report)
     case .dataServer:
         let role = DataServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now,

@@ -146,6 +146,8 @@ extension Sequencer {
     /// Takeovers this candidate started as a standby, and times it stepped down.
     public var takeovers: Int { recovery.takeovers }
     public var stepDowns: Int { recovery.stepDowns }
+    /// Starts whose seal lost to a higher epoch.
+    public var sealsLost: Int { recovery.sealsLost }
 
     /// Whether the start's recovery is done and the sequencer numbers, commits and heartbeats.
     public var isActive: Bool {
