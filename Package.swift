@@ -36,7 +36,10 @@ let package = Package(
         .target(name: "SeqcastCore", dependencies: ["SeqcastWire"], exclude: ["Sequencer/FAILOVER.md"]),
         // The node driver: a role between the two seams (datagram transport, log store), the
         // group layout and routing, per-node policies. Still no syscalls (style.md §6.1).
-        .target(name: "SeqcastNode", dependencies: ["SeqcastCore", "SeqcastWire"]),
+        .target(name: "SeqcastNode", dependencies: ["SeqcastCore", "SeqcastWire", "CSeqcastMAC"],
+                exclude: ["Authentication/THREAT.md"]),
+        // Datagram tags: HMAC-SHA-256/128 over OpenSSL's SHA-256 (SHA-NI), no allocation per tag.
+        .target(name: "CSeqcastMAC", path: "CSources/CSeqcastMAC", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "SeqcastSimulation", dependencies: ["SeqcastNode", "SeqcastCore", "SeqcastWire"]),
         // The group configuration file: YAML to `GroupLayout`, every refusal with field and line.
         .target(

@@ -67,6 +67,12 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
     for warning in HostChecks.warnings(network: o.network, facts: HostFacts.read(for: o.network)) {
         log("warning: \(warning)")
     }
+    let auth: DatagramAuthenticator?
+    do {
+        auth = try KeyFiles.authenticator(for: layout, role: o.role)
+    } catch {
+        throw RoleProcessError.keys(error)
+    }
     let network = try NodeNetwork(config: o.network, layout: layout, node: o.node)
     if let reason = network.fallbackReason { log(reason) }
     // The node's own disk: made by --init only, checked against the group, locked for this process.
@@ -120,7 +126,7 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
         let role = Sequencer(config: config, node: o.node, recovering: recovered, now: now,
                              startSeed: UInt64.random(in: 1...UInt64.max))
         let watch = SequencerRestartWatch(startedNanos: startedNanos, records: recovered.count, log: log)
-        var loop = RoleLoop(role: role, workload: watch, network: network, id: o.node, store: store)
+        var loop = RoleLoop(role: role, workload: watch, network: network, id: o.node, store: store, auth: auth)
         try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         report.add("committed_through", loop.role.committedThrough.rawValue)
         report.add("epoch", "\(loop.role.epoch)")
@@ -131,12 +137,14 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
     case .dataServer:
         let role = DataServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now,
                               recovering: recovered)
-        var loop = RoleLoop(role: role, workload: NoWorkload<DataServer>(), network: network, id: o.node, store: store)
+        var loop = RoleLoop(role: role, workload: NoWorkload<DataServer>(), network: network, id: o.node, store: store,
+                            auth: auth)
         try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         counters(loop.role.output, &report)
     case .commitServer:
         let role = CommitServer(config: config, node: o.node, recovering: recovered, now: now)
-        var loop = RoleLoop(role: role, workload: NoWorkload<CommitServer>(), network: network, id: o.node, store: store)
+        var loop = RoleLoop(role: role, workload: NoWorkload<CommitServer>(), network: network, id: o.node, store: store,
+                            auth: auth)
         try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         report.add("stored_through", loop.role.storedThrough.rawValue)
         report.add("conflict_at", loop.role.conflictAt?.rawValue ?? 0)
@@ -151,7 +159,7 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
         role.digestsDeliveredBodies = false  // nothing here reads the events' body digests
         var workload = MemberWorkload(plan: o.plan, node: o.node)
         workload.incarnationFile = incarnationFile
-        var loop = RoleLoop(role: role, workload: workload, network: network, id: o.node, store: store)
+        var loop = RoleLoop(role: role, workload: workload, network: network, id: o.node, store: store, auth: auth)
         try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
         memberReport(loop, &report)
         counters(loop.role.output, &report)
@@ -164,6 +172,7 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
     loop.spinPolls = o.spinPolls
     loop.fingerprint = fingerprint
     loop.log = log
+    if let a = loop.node.auth, let s = o.layout.security { loop.keyWatch = KeyFileWatch(auth: a, security: s) }
     switch o.threads.resolved {
     case .dedicated:
         try runDedicated(&loop, transport: o.network.transport, cpu: o.cpu)
@@ -201,6 +210,12 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
     report.add("tx_segmentation_refused", loop.network.segmentationRefused)
     report.add("tx_unroutable", loop.network.unroutable)
     report.add("repair_throttled", loop.node.counters.repairThrottled)
+    report.add("authentication", loop.node.auth == nil ? "none" : "hmac-sha256-128")
+    if let a = loop.node.auth {
+        for (name, value) in a.counters.named { report.add(name, value) }
+        report.add("auth_key_reloads", loop.keyWatch?.reloads ?? 0)
+        report.add("auth_key_reload_failures", loop.keyWatch?.failures ?? 0)
+    }
     report.add("writes_completed", loop.node.counters.writesCompleted)
 }
 
@@ -268,10 +283,12 @@ public enum RoleProcessError: Error, CustomStringConvertible {
     case wrongRole(node: NodeId, listed: NodeRole, asked: NodeRole)
     case notListed(node: NodeId, role: NodeRole)
     case storage(StorageError)
+    case keys(KeyFileError)
 
     public var description: String {
         switch self {
         case .storage(let e): e.description
+        case .keys(let e): "\(e) (the group file's security section names it)"
         case .layout(let p): "the group file cannot run: \(p)"
         case .wrongRole(let n, let listed, let asked):
             "node \(n.rawValue) is a \(listed.rawValue) in the group file, not a \(asked.rawValue)"

@@ -10,7 +10,7 @@ import Yams
 /// README's quick start shows a three-host one.
 public enum GroupFile {
     /// The file's top-level sections.
-    static let sections = ["group", "network", "servers", "members", "protocol", "timers"]
+    static let sections = ["group", "network", "servers", "members", "protocol", "timers", "security"]
 
     /// Reads and checks a file; every problem found is in the error, with its field and line.
     public static func load(path: String) throws(GroupFileError) -> GroupLayout {
@@ -20,7 +20,16 @@ public enum GroupFile {
         } catch {
             throw GroupFileError(source: path, problems: [.init(line: nil, field: "", message: "cannot read: \(error.localizedDescription)")])
         }
-        return try parse(text, source: path)
+        var layout = try parse(text, source: path)
+        // Key files named relative to the group file are found beside it, wherever it is run from.
+        if var s = layout.security {
+            let folder = (path as NSString).deletingLastPathComponent
+            func resolved(_ p: String) -> String { p.hasPrefix("/") || folder.isEmpty ? p : folder + "/" + p }
+            s.groupKeyFile = resolved(s.groupKeyFile)
+            s.serverKeyFile = resolved(s.serverKeyFile)
+            layout.security = s
+        }
+        return layout
     }
 
     /// Parses and checks a file's text. Nothing is half-applied: either a layout every role can
@@ -46,6 +55,7 @@ public enum GroupFile {
             readMembers(r, top, &layout)
             readProtocol(r, top, &layout)
             readTimers(r, top, &layout)
+            readSecurity(r, top, &layout)
         }
         if r.problems.isEmpty {
             for p in layout.problems() { r.fail(laterAt: p.field, p.message) }
@@ -171,6 +181,18 @@ public enum GroupFile {
         for name in names {
             if let ns = r.duration(t, name) { _ = l.timing.set(name, Nanoseconds(ns)) }
         }
+    }
+
+    static func readSecurity(_ r: FieldReader, _ top: FieldReader.Section, _ l: inout GroupLayout) {
+        let keys = ["group-key-file", "server-key-file", "key-rotation-window", "peers-max"]
+        guard let s = r.section(top, "security", allowed: keys) else { return }
+        let group = r.string(s, "group-key-file", required: true)
+        let server = r.string(s, "server-key-file", required: true)
+        guard let group, let server else { return }
+        var security = GroupLayout.Security(groupKeyFile: group, serverKeyFile: server)
+        if let ns = r.duration(s, "key-rotation-window") { security.keyRotationWindow = Nanoseconds(ns) }
+        if let n: Int = r.integer(s, "peers-max", 16...1 << 20) { security.peersMax = n }
+        l.security = security
     }
 
     /// IPv4 and IPv6 do not mix within a group: one socket family per process.

@@ -95,6 +95,27 @@ public struct GroupLayout: Sendable, Equatable {
     public var dataStore = DataStoreMode.memory
     /// The protocol's timers (heartbeat, report delay, NAK and retransmission timers).
     public var timing = GroupConfig.Timing()
+    /// Datagram authentication (THREAT.md); nil: none, every well-formed datagram is believed.
+    public var security: Security?
+
+    /// The file's `security` section: which key files the group's processes read.
+    public struct Security: Sendable, Equatable {
+        /// Every process of the group reads it (members too).
+        public var groupKeyFile: String
+        /// Only servers read it: what servers act on travels under it.
+        public var serverKeyFile: String
+        /// How long a key dropped from a key file is still accepted after the file is read again.
+        public var keyRotationWindow = Nanoseconds(60_000_000_000)
+        /// Senders per key class whose replay windows a node keeps; more are dropped and counted.
+        public var peersMax = 4_096
+        public init(groupKeyFile: String, serverKeyFile: String) {
+            self.groupKeyFile = groupKeyFile
+            self.serverKeyFile = serverKeyFile
+        }
+    }
+
+    /// The largest datagram a role writes: `datagramBytes` less room for the trailer.
+    public var roleDatagramBytes: Int { datagramBytes - (security != nil ? AuthTrailer.byteCountMax : 0) }
 
     /// Datagram size over IPv6 within a 1500-byte MTU (40-byte IP header, 8-byte UDP header).
     public static let datagramBytesIPv6Max = 1_452

@@ -97,7 +97,7 @@ extension GroupLayout {
         var c = GroupConfig(groupId: groupId, sequencer: s, dataServers: ids(.dataServer),
                             commitServers: ids(.commitServer), checkpointServers: ids(.checkpointServer),
                             reportQuorum: reportQuorum, commitQuorum: commitQuorum, lifetime: lifetime,
-                            checkpointInterval: checkpointInterval, datagramBytesMax: datagramBytes)
+                            checkpointInterval: checkpointInterval, datagramBytesMax: roleDatagramBytes)
         c.standbys = Array(sequencers.dropFirst())
         c.limits.senderWindowMax = senderWindow
         c.limits.bodySlotsMax = bodySlots

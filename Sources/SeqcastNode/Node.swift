@@ -38,11 +38,16 @@ public struct Node<Role: ProtocolRole, Transport: DatagramTransport, Store: LogS
     @usableFromInline var limiter: RepairLimiter
     @usableFromInline var truncatedThrough: UInt64 = 0
     public var reportedDurable = WriteTicket(0)
+    /// Tags what the node sends and checks what it receives (THREAT.md); nil: the group runs
+    /// without authentication, and datagrams pass as the role wrote and received them.
+    public let auth: DatagramAuthenticator?
 
     /// Takes the role as started (whatever it produced while starting is drained at once).
     public init(id: NodeId, role: Role, transport: Transport, store: Store, sink: Sink,
-                repairDatagramsPerSecond: Int = RepairLimiter.perSecondDefault, now: Instant) {
+                repairDatagramsPerSecond: Int = RepairLimiter.perSecondDefault, auth: DatagramAuthenticator? = nil,
+                now: Instant) {
         self.id = id
+        self.auth = auth
         self.role = role
         self.transport = transport
         self.store = store
@@ -56,12 +61,18 @@ public struct Node<Role: ProtocolRole, Transport: DatagramTransport, Store: LogS
     // MARK: inputs
 
     /// A datagram from `from`. Our own multicast, looped back, is dropped here: the role has it.
+    /// With authentication, the role sees only what verified, without its trailer.
     @inlinable public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
         guard from != transport.localAddress else {
             counters.ownLoopback &+= 1
             return
         }
-        role.receive(bytes, from: from, now: now)
+        if let a = auth {
+            guard let inner = a.open(bytes, now: now) else { return }
+            role.receive(inner, from: from, now: now)
+        } else {
+            role.receive(bytes, from: from, now: now)
+        }
         drain(now: now)
     }
 
@@ -122,7 +133,7 @@ public struct Node<Role: ProtocolRole, Transport: DatagramTransport, Store: LogS
                 counters.repairThrottled &+= 1
                 continue
             }
-            Self.send(role.output.outbox, entry: k, through: &transport)
+            Self.send(role.output.outbox, entry: k, through: &transport, auth: auth)
         }
         role.output.outbox.removeAll()
     }
@@ -136,9 +147,16 @@ public struct Node<Role: ProtocolRole, Transport: DatagramTransport, Store: LogS
         }
     }
 
-    @inlinable static func send(_ outbox: borrowing Outbox, entry k: Int, through transport: inout Transport) {
+    @inlinable static func send(_ outbox: borrowing Outbox, entry k: Int, through transport: inout Transport,
+                                auth: DatagramAuthenticator?) {
         let e = outbox.entries[k]
-        outbox.withBytes(of: k) { transport.send($0, kind: e.kind, to: e.destination) }
+        outbox.withBytes(of: k) { bytes in
+            if let a = auth {
+                transport.send(a.seal(bytes, to: e.destination), kind: e.kind, to: e.destination)
+            } else {
+                transport.send(bytes, kind: e.kind, to: e.destination)
+            }
+        }
     }
 
     @inlinable mutating func deliverEvents(now: Instant) {

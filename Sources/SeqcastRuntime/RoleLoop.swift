@@ -85,10 +85,13 @@ public struct RoleLoop<W: LoopWorkload> {
     public var fingerprint: UInt32 = 0
     @usableFromInline var toldForeignFingerprint = false
     @usableFromInline var toldInconsistent = false
+    /// Reads changed key files again (authentication on); checked with the role's ticks.
+    public var keyWatch: KeyFileWatch?
 
-    public init(role: W.Role, workload: W, network: NodeNetwork, id: NodeId, store: RuntimeLogStore = RuntimeLogStore()) {
+    public init(role: W.Role, workload: W, network: NodeNetwork, id: NodeId, store: RuntimeLogStore = RuntimeLogStore(),
+                auth: DatagramAuthenticator? = nil) {
         node = Node(id: id, role: role, transport: network, store: store, sink: workload,
-                    repairDatagramsPerSecond: network.config.repairDatagramsPerSecond, now: Self.clock())
+                    repairDatagramsPerSecond: network.config.repairDatagramsPerSecond, auth: auth, now: Self.clock())
     }
 
     public var role: W.Role { node.role }
@@ -131,6 +134,7 @@ public struct RoleLoop<W: LoopWorkload> {
                 node.tick(now: now)
                 idlePolls = 0
                 if !toldForeignFingerprint { tellForeignFingerprint() }
+                if keyWatch != nil, let said = keyWatch!.check(now: now) { log(said) }
             }
             if !toldInconsistent, node.role.output.counters.droppedInconsistent > 0 { tellInconsistent() }
             network.flush()

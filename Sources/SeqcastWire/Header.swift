@@ -1,14 +1,16 @@
 /// The fixed 32-byte header every datagram starts with. Layout in WIRE.md.
 @frozen public struct Header: Equatable, Sendable {
     public static let magic: UInt32 = 0x5343_5153  // bytes "SQCS"
-    /// 2: the group fingerprint joined the header (issue 8); version 1 had no fingerprint.
-    public static let version: UInt8 = 2
+    /// 3: the authentication trailer (issue 14); 2 added the group fingerprint (issue 8);
+    /// version 1 had no fingerprint.
+    public static let version: UInt8 = 3
     public static let byteCount = 32
-    /// Flags defined by version 1. Unknown flag bits are refused on decode.
+    /// Flags defined by version 3. Unknown flag bits are refused on decode.
     public static let flagRepair: UInt16 = 1 << 0
-    /// Reserved for a packet authentication trailer; refused until authentication lands.
+    /// An `AuthTrailer` follows the `length` bytes of the datagram (the node checks and strips it
+    /// before a role decodes; the role sees exactly `length` bytes with the bit still set).
     public static let flagAuthTag: UInt16 = 1 << 1
-    public static let flagsKnown: UInt16 = flagRepair
+    public static let flagsKnown: UInt16 = flagRepair | flagAuthTag
 
     public var kind: MessageKind
     public var flags: UInt16

@@ -117,6 +117,7 @@ struct BenchCommand: ParsableCommand {
             l.durability = .none
         }
         if let d = shape.durability { l.durability = d }
+        try shape.applyKeys(to: &l)
         if netnsPrefix != nil {
             for n in l.nodes { l.setHost("\(netnsSubnet)\(n.id.rawValue)", of: n.id) }
             l.host = "\(netnsSubnet)0"

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import SeqcastConfig
 import SeqcastNode
@@ -10,7 +11,7 @@ struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
         abstract: "Write or check a group configuration file.",
-        subcommands: [Example.self, Check.self])
+        subcommands: [Example.self, Check.self, Keys.self])
 
     struct Example: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -22,9 +23,57 @@ struct ConfigCommand: ParsableCommand {
         func run() throws {
             var layout = shape.layout(members: members)
             if let d = shape.durability { layout.durability = d }
+            try shape.applyKeys(to: &layout)
             layout.name = name
             if let problem = layout.problems().first { throw ValidationError("these options cannot run: \(problem)") }
             print(GroupFile.render(layout), terminator: "")
+        }
+    }
+
+    struct Keys: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a key file, or rotate the key in one.",
+            discussion: """
+            A group with a security section names two key files: the group key (every process) and \
+            the server key (servers only). Running processes read a changed file within a second.
+            Rotation without a restart, on every host: `seqcast config keys FILE --add` (a new key \
+            listed second: accepted, not yet sent under), then `--promote` (sent under from now), \
+            then `--retire` (the old key leaves the file; processes accept it for the group's \
+            key-rotation-window more).
+            Example: seqcast config keys /etc/seqcast/group.key
+            """)
+        @Argument(help: "The key file.") var file: String
+        @Flag(help: "Add a fresh key after the current one (accepted, not yet sent under).") var add = false
+        @Flag(help: "Send under the second key from now (the first becomes second).") var promote = false
+        @Flag(help: "Keep only the first key.") var retire = false
+
+        func run() throws {
+            guard [add, promote, retire].filter({ $0 }).count <= 1 else { throw ValidationError("at most one of --add, --promote, --retire") }
+            guard add || promote || retire else {
+                guard !FileManager.default.fileExists(atPath: file) else {
+                    throw ValidationError("\(file) exists; --add, --promote or --retire change it")
+                }
+                try writeKeyFile(file, [AuthKey.random(id: 1)])
+                return
+            }
+            var keys: [AuthKey]
+            do {
+                keys = try KeyFiles.read(file)
+            } catch {
+                throw ValidationError(error.description)
+            }
+            if add {
+                guard keys.count < AuthKeyFile.keysMax else { throw ValidationError("\(file) already holds \(keys.count) keys") }
+                let id = UInt16(truncatingIfNeeded: (keys.map { Int($0.id) }.max() ?? 0) % 65_535 + 1)
+                keys.insert(AuthKey.random(id: id), at: 1)
+            } else if promote {
+                guard keys.count >= 2 else { throw ValidationError("\(file) holds one key; --add one first") }
+                keys.swapAt(0, 1)
+            } else {
+                keys = [keys[0]]
+            }
+            try writeKeyFile(file, keys)
+            print("\(file): sending under key \(keys[0].id); accepted: \(keys.map(\.id))")
         }
     }
 

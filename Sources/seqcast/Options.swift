@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import SeqcastCore
 import SeqcastNode
@@ -42,6 +43,8 @@ struct ShapeOptions: ParsableArguments {
     var durability: DurabilityMode?
     @Option(help: "Where data servers keep bodies: memory, or disk (their log; needs durability sync).")
     var dataStore = DataStoreMode.memory
+    @Option(help: "Authenticate every datagram (THREAT.md) with the key files DIR/group.key and DIR/server.key, made if missing.")
+    var keys: String?
 
     /// The standard layout of this shape with `members` members listed, placed on the network
     /// these options name, with a fresh instance id (a new group).
@@ -68,6 +71,39 @@ struct ShapeOptions: ParsableArguments {
         l.ttl = ttl
         l.dataStore = dataStore
         return l
+    }
+
+    /// With --keys: names the key files in the layout, writing fresh ones that are missing.
+    func applyKeys(to l: inout GroupLayout) throws {
+        guard let given = keys else { return }
+        // Absolute: the group file written for the processes lives elsewhere, and a relative
+        // key file is found beside the group file.
+        let dir = given.hasPrefix("/") ? given : FileManager.default.currentDirectoryPath + "/" + given
+        let security = GroupLayout.Security(groupKeyFile: dir + "/group.key", serverKeyFile: dir + "/server.key")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for path in [security.groupKeyFile, security.serverKeyFile] where !FileManager.default.fileExists(atPath: path) {
+            try writeKeyFile(path, [AuthKey.random(id: 1)])
+        }
+        l.security = security
+    }
+}
+
+/// Writes a key file readable by its owner only (keys are secrets).
+func writeKeyFile(_ path: String, _ keys: [AuthKey]) throws {
+    let temporary = path + ".new"
+    guard FileManager.default.createFile(atPath: temporary, contents: Array(AuthKeyFile.text(keys).utf8).withUnsafeBytes { Data($0) },
+                                         attributes: [.posixPermissions: 0o600]) else {
+        throw ValidationError("cannot write \(temporary)")
+    }
+    // A reader sees the old file or the new one, never half of one (rename is atomic).
+    guard rename(temporary, path) == 0 else { throw ValidationError("cannot rename \(temporary) to \(path)") }
+}
+
+extension AuthKey {
+    /// A fresh key from the system's cryptographic random source (getrandom on Linux).
+    static func random(id: UInt16) -> AuthKey {
+        var g = SystemRandomNumberGenerator()
+        return AuthKey(id: id, bytes: (0..<AuthKey.byteCount).map { _ in UInt8.random(in: 0...255, using: &g) })
     }
 }
 

@@ -167,7 +167,7 @@ struct EncodeBufferTests {
     func encoderRefusesWhatDecoderRefuses() throws {
         let sender = SenderId(rawValue: 1)
         let gaps: [(String, OwnedDatagram)] = [
-            ("unknown flag bit", OwnedDatagram(.commitAck(CommitAck(storedThrough: .zero)), flags: Header.flagAuthTag)),
+            ("unknown flag bit", OwnedDatagram(.commitAck(CommitAck(storedThrough: .zero)), flags: 1 << 2)),
             ("run firstSeq 0", OwnedDatagram(.commit(committedThrough: .zero, runs: [
                 SequenceRun(firstSeq: .zero, count: 1, content: .noop)]))),
             ("run number overflow", OwnedDatagram(.commit(committedThrough: .zero, runs: [

@@ -9,7 +9,7 @@ import Testing
 /// epoch 0x0102030405060708, source 0xA1B2C3D4. `kind`, `flags` and `length` are given as hex text.
 private func header(kind: String, flags: String = "00 00", length: String) -> String {
     "53 51 43 53"                   // magic "SQCS"
-        + "02"                      // version
+        + "03"                      // version
         + kind                      // kind
         + flags                     // flags
         + "44 33 22 11"             // groupId 0x11223344
@@ -54,10 +54,12 @@ struct GoldenBytesTests {
     func headerConstants() {
         #expect(Header.byteCount == 32)
         #expect(Header.magic == 0x5343_5153)
-        #expect(Header.version == 2)
+        #expect(Header.version == 3)
         #expect(Header.flagRepair == 0x0001)
         #expect(Header.flagAuthTag == 0x0002)
-        #expect(Header.flagsKnown == 0x0001)
+        #expect(Header.flagsKnown == 0x0003)
+        #expect(AuthTrailer.fixedByteCount == 24)
+        #expect(AuthTrailer.byteCountMax == 56)
         #expect(SequenceRun.byteCount == 32)
         #expect(DataReport.Entry.byteCount == 40)
         #expect(DataMessage.fixedByteCount == 32)

@@ -1,0 +1,238 @@
+import CSeqcastMAC
+import SeqcastCore
+import SeqcastWire
+
+/// Why the node dropped a datagram before its role saw it, and what it accepted (single writer).
+public struct AuthCounters: Sendable, Equatable {
+    /// Datagrams whose tag verified and whose counter was fresh: handed to the role.
+    public var accepted: UInt64 = 0
+    /// Of those, accepted under a key a reload dropped (inside the rotation window).
+    public var acceptedRetiringKey: UInt64 = 0
+    /// No `flagAuthTag`: an unauthenticated sender (or one of a group without authentication).
+    public var missing: UInt64 = 0
+    /// The flag is set but the bytes after `length` are no trailer.
+    public var malformed: UInt64 = 0
+    /// The tag needed is under a key id this node does not accept (never had, or retired).
+    public var unknownKey: UInt64 = 0
+    /// A server was sent a kind only servers may send, without a server tag: a member (or
+    /// anyone with the group key) trying to steer a server.
+    public var serverTagRequired: UInt64 = 0
+    /// The tag does not match: forged or altered in flight.
+    public var badTag: UInt64 = 0
+    /// A valid datagram seen before (a replay or a network duplicate).
+    public var replayed: UInt64 = 0
+    /// A counter below the sender's window.
+    public var tooOld: UInt64 = 0
+    /// An earlier incarnation of a sender that restarted since.
+    public var staleIncarnation: UInt64 = 0
+    /// A valid datagram from one sender more than `peersMax` allows.
+    public var peerTableFull: UInt64 = 0
+    public init() {}
+
+    public var dropped: UInt64 {
+        missing + malformed + unknownKey + serverTagRequired + badTag + replayed + tooOld + staleIncarnation + peerTableFull
+    }
+
+    /// Every counter with its report name.
+    public var named: [(String, UInt64)] {
+        [("auth_accepted", accepted), ("auth_accepted_retiring_key", acceptedRetiringKey),
+         ("auth_dropped_missing", missing), ("auth_dropped_malformed", malformed),
+         ("auth_dropped_unknown_key", unknownKey), ("auth_dropped_server_tag_required", serverTagRequired),
+         ("auth_dropped_bad_tag", badTag), ("auth_dropped_replayed", replayed), ("auth_dropped_too_old", tooOld),
+         ("auth_dropped_stale_incarnation", staleIncarnation), ("auth_dropped_peer_table_full", peerTableFull)]
+    }
+}
+
+/// What a node authenticates with: its keys, whether it is a server, its incarnation.
+public struct AuthSetup {
+    /// The group key: every process of the group holds it.
+    public var groupKeys: [AuthKey]
+    /// The server key: servers only (nil at a member).
+    public var serverKeys: [AuthKey]?
+    /// This process's start, in wall-clock nanoseconds: higher on every restart of the node.
+    public var incarnation: UInt64
+    /// Senders whose replay windows are kept (each key class counts apart).
+    public var peersMax: Int
+    /// The largest datagram a role writes (the trailer comes on top).
+    public var datagramBytesMax: Int
+
+    public init(groupKeys: [AuthKey], serverKeys: [AuthKey]?, incarnation: UInt64, peersMax: Int = 4_096,
+                datagramBytesMax: Int) {
+        self.groupKeys = groupKeys
+        self.serverKeys = serverKeys
+        self.incarnation = incarnation
+        self.peersMax = peersMax
+        self.datagramBytesMax = datagramBytesMax
+    }
+}
+
+/// Tags every datagram a node sends and checks every datagram it receives (THREAT.md).
+///
+/// Sending: a member tags under the group key only. A server tags a datagram for one server
+/// (`Destination.node`) under the server key only, and one for a multicast group or a
+/// requester's address under both keys (members check the group tag, servers the server tag).
+///
+/// Receiving: a server accepts a kind members send (data, message fetch, id query, checkpoint
+/// fetch) under either tag (the server tag when there is one), every other kind only under the
+/// server tag; a member checks the group tag. Then the sender's counter must be fresh in the
+/// replay window of that sender and key class: a member holding the group key can move only the
+/// group-class windows, never the ones server datagrams are checked against.
+///
+/// Allocates nothing per datagram: keys are precomputed, the sealing buffer and the windows are
+/// sized at start. Owned by the node's thread.
+public final class DatagramAuthenticator {
+    public let groupKeys: KeyRing
+    public let serverKeys: KeyRing?
+    public let incarnation: UInt64
+    public var counters = AuthCounters()
+    @usableFromInline var counter: UInt64 = 0
+    @usableFromInline var sendIncarnation: UInt64
+    @usableFromInline let scratch: UnsafeMutableRawBufferPointer
+    @usableFromInline var windowIndex: HashTable<PeerClass, Int>
+    @usableFromInline var windows: [ReplayWindow]
+    @usableFromInline let peersMax: Int
+
+    public init(_ setup: AuthSetup) {
+        groupKeys = KeyRing(setup.groupKeys)
+        serverKeys = setup.serverKeys.map { KeyRing($0) }
+        incarnation = setup.incarnation
+        sendIncarnation = setup.incarnation
+        scratch = .allocate(byteCount: setup.datagramBytesMax + AuthTrailer.byteCountMax, alignment: 16)
+        peersMax = setup.peersMax
+        windowIndex = HashTable(minimumCapacity: 2 * setup.peersMax)
+        windows = []
+        windows.reserveCapacity(2 * setup.peersMax)
+    }
+
+    deinit { scratch.deallocate() }
+
+    @inlinable public var isServer: Bool { serverKeys != nil }
+
+    /// Kinds a member sends to servers: servers accept them under the group key.
+    @inlinable public static func memberSends(_ kindByte: UInt8) -> Bool {
+        switch MessageKind(rawValue: kindByte) {
+        case .data, .messageFetch, .idQuery, .checkpointFetch: true
+        default: false
+        }
+    }
+
+    // MARK: sending
+
+    /// `bytes` (one datagram a role wrote) with the flag set and a trailer appended, in a buffer
+    /// valid until the next call.
+    @inlinable public func seal(_ bytes: UnsafeRawBufferPointer, to destination: Destination) -> UnsafeRawBufferPointer {
+        let n = bytes.count
+        precondition(n >= Header.byteCount && n + AuthTrailer.byteCountMax <= scratch.count, "datagram larger than configured")
+        scratch.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: n)
+        let flags = UInt16(littleEndian: scratch.loadUnaligned(fromByteOffset: 6, as: UInt16.self)) | Header.flagAuthTag
+        scratch.storeBytes(of: flags.littleEndian, toByteOffset: 6, as: UInt16.self)
+        if counter == UInt64.max {  // never in practice; a counter must not repeat in an incarnation
+            sendIncarnation &+= 1
+            counter = 0
+        }
+        counter &+= 1
+        var group = true, server = false
+        if let s = serverKeys {
+            _ = s
+            server = true
+            if case .node = destination { group = false }
+        }
+        let t = AuthTrailer(incarnation: sendIncarnation, counter: counter,
+                            groupKeyId: group ? groupKeys.sendingId : 0, serverKeyId: server ? serverKeys!.sendingId : 0)
+        t.writeFixed(into: scratch, at: n)
+        let covered = n + AuthTrailer.fixedByteCount
+        let base = scratch.baseAddress!
+        if group {
+            seqcast_mac_tag(groupKeys.sendingKey, base, covered, (base + n + t.groupTagOffset).assumingMemoryBound(to: UInt8.self))
+        }
+        if server {
+            seqcast_mac_tag(serverKeys!.sendingKey, base, covered,
+                            (base + n + t.serverTagOffset).assumingMemoryBound(to: UInt8.self))
+        }
+        return UnsafeRawBufferPointer(start: base, count: n + t.byteCount)
+    }
+
+    // MARK: receiving
+
+    /// The role's part of a received datagram, or nil when it is dropped (counted by reason).
+    @inlinable public func open(_ datagram: UnsafeRawBufferPointer, now: Instant) -> UnsafeRawBufferPointer? {
+        let trailer: AuthTrailer, length: Int
+        switch AuthTrailer.split(datagram) {
+        case .missing:
+            counters.missing &+= 1
+            return nil
+        case .malformed:
+            counters.malformed &+= 1
+            return nil
+        case .framed(let t, let l):
+            trailer = t
+            length = l
+        }
+        let kind = datagram[5]
+        let useServer: Bool
+        if let _ = serverKeys, trailer.serverKeyId != 0 {
+            useServer = true
+        } else if isServer, !Self.memberSends(kind) {
+            counters.serverTagRequired &+= 1
+            return nil
+        } else {
+            useServer = false
+        }
+        let ring = useServer ? serverKeys! : groupKeys
+        let keyId = useServer ? trailer.serverKeyId : trailer.groupKeyId
+        guard keyId != 0, let (key, retiring) = ring.key(id: keyId, now: now) else {
+            counters.unknownKey &+= 1
+            return nil
+        }
+        let base = datagram.baseAddress!
+        let tagAt = length + (useServer ? trailer.serverTagOffset : trailer.groupTagOffset)
+        guard seqcast_mac_verify(key, base, length + AuthTrailer.fixedByteCount,
+                                 (base + tagAt).assumingMemoryBound(to: UInt8.self)) == 1 else {
+            counters.badTag &+= 1
+            return nil
+        }
+        let source = UInt32(littleEndian: datagram.loadUnaligned(fromByteOffset: 24, as: UInt32.self))
+        switch window(source: source, server: useServer) {
+        case nil:
+            counters.peerTableFull &+= 1
+            return nil
+        case let i?:
+            switch windows[i].accept(incarnation: trailer.incarnation, counter: trailer.counter) {
+            case .fresh: break
+            case .replayed:
+                counters.replayed &+= 1
+                return nil
+            case .tooOld:
+                counters.tooOld &+= 1
+                return nil
+            case .staleIncarnation:
+                counters.staleIncarnation &+= 1
+                return nil
+            }
+        }
+        counters.accepted &+= 1
+        if retiring { counters.acceptedRetiringKey &+= 1 }
+        return UnsafeRawBufferPointer(start: base, count: length)
+    }
+
+    /// The window of `source` in one key class, made on first sight; nil when the table is full.
+    @inlinable func window(source: UInt32, server: Bool) -> Int? {
+        let key = PeerClass(source: source, server: server)
+        if let i = windowIndex[key] { return i }
+        guard windows.count < 2 * peersMax else { return nil }
+        windows.append(ReplayWindow())
+        windowIndex.insert(key, windows.count - 1)
+        return windows.count - 1
+    }
+}
+
+/// A sender and the key class its datagrams were verified under.
+@usableFromInline struct PeerClass: TableKey {
+    @usableFromInline var raw: UInt64
+    @inlinable init(source: UInt32, server: Bool) { raw = UInt64(source) << 1 | (server ? 1 : 0) }
+    @inlinable var tableHash: UInt64 {
+        var h = raw &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 29
+        return h &* 0xBF58_476D_1CE4_E5B9
+    }
+}
