@@ -40,6 +40,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Scratch folder for reports and logs.") var scratch: String?
     @Option(help: "Send this many bad datagrams per second to every node during the throughput phase.")
     var hostileRate = 0
+    @Option(help: ArgumentHelp("Send this many forged server datagrams per second during the throughput phase (a forged "
+                               + "heartbeat, data report, commit and collected fetch miss, from real server ids; THREAT.md)."))
+    var forgeRate = 0
+    @Option(help: "Tag the forgeries with this group key file's key (a member forging towards servers); they go to servers only.")
+    var forgeKey: String?
     @Flag(help: "Children's logs go to files in the scratch folder, not to stderr.") var quiet = false
     @Option(help: ArgumentHelp("Kill -9 the active sequencer this many seconds into publishing, and again as often, "
                                + "without restarting it (throughput phase; needs --sequencers 2 or more; at most one "
@@ -78,6 +83,7 @@ struct BenchCommand: ParsableCommand {
         var failure: String?
         var seconds = 0.0
         var hostileSent: UInt64 = 0
+        var forgedSent: UInt64 = 0
         /// Per fail-over (a killed active sequencer): the longest delivery stall around it at
         /// any member, in ms.
         var failoverMillis: [Double] = []
@@ -197,6 +203,19 @@ struct BenchCommand: ParsableCommand {
             r.add("processes_counting_drops", counted.count)
             r.add("processes", all.count)
         }
+        r.add("authentication", layout.security == nil ? "none" : "hmac-sha256-128")
+        if forgeRate > 0 { r.add("forged_sent", throughput.forgedSent) }
+        if layout.security != nil {
+            let all = throughput.members + throughput.servers
+            for (key, _) in AuthCounters().named {
+                r.add(key, throughput.total(key, servers: true) + throughput.total(key))
+            }
+            // Every process that dropped something unauthenticated, forged or replayed.
+            r.add("processes_counting_auth_drops", all.filter { p in
+                AuthCounters().named.dropFirst(2).contains { throughput.number(p, $0.0) > 0 }
+            }.count)
+            if hostileRate == 0 { r.add("processes", all.count) }
+        }
         if let f = throughput.failure ?? latency?.failure { r.add("failure", f) }
         if format == "json" {
             print(r.description)
@@ -248,6 +267,34 @@ struct BenchCommand: ParsableCommand {
         return h
     }
 
+    /// Forged server datagrams (`ForgedDatagrams`): to every node and both groups, or, tagged with
+    /// a group key, to the servers' unicast ports only (what a rogue member could send them).
+    func startForger(layout: GroupLayout) throws -> HostileSender {
+        let n = net.config(layout: layout, node: layout.sequencer ?? NodeId(1))
+        var auth: DatagramAuthenticator?
+        var endpoints = layout.nodes.map(\.endpoint) + [layout.dataGroup, layout.commitGroup]
+        if let path = forgeKey {
+            let keys: [AuthKey]
+            do { keys = try KeyFiles.read(path) } catch { throw ValidationError(error.description) }
+            auth = DatagramAuthenticator(AuthSetup(groupKeys: keys, serverKeys: nil, incarnation: UInt64.max / 2,
+                                                   datagramBytesMax: layout.roleDatagramBytes))
+            endpoints = layout.nodes.filter { $0.role != .member }.map(\.endpoint)
+        }
+        var targets: [seqcast_addr] = []
+        for e in endpoints {
+            var a = seqcast_addr()
+            guard seqcast_addr_parse(e.host, e.port, &a) == 0 else { throw ValidationError("bad address \(e.host)") }
+            targets.append(a)
+        }
+        let forged = ForgedDatagrams(groupId: layout.groupId, fingerprint: layout.fingerprint,
+                                     sequencer: layout.sequencer ?? NodeId(1),
+                                     dataServer: layout.ids(.dataServer).first ?? NodeId(11), auth: auth)
+        let h = HostileSender(targets: targets, groupId: layout.groupId, fingerprint: layout.fingerprint,
+                              perSecond: forgeRate, forged: forged)
+        h.start(interface: n.interfaceAddress)
+        return h
+    }
+
     func phase(name: String, dir: String, layout: GroupLayout, rate: Double?, seconds: Double?) throws -> Phase {
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -289,6 +336,10 @@ struct BenchCommand: ParsableCommand {
         var hostile: HostileSender?
         if hostileRate > 0, name == "throughput" {
             hostile = try startHostile(layout: layout)
+        }
+        var forger: HostileSender?
+        if forgeRate > 0, name == "throughput" {
+            forger = try startForger(layout: layout)
         }
         // Fail-overs: the active candidate is the first one, then (the next candidate after a
         // failed one takes over first) each next one in turn.
@@ -345,6 +396,7 @@ struct BenchCommand: ParsableCommand {
         }
         result.seconds = Date().timeIntervalSince(began)
         result.hostileSent = hostile?.finish() ?? 0
+        result.forgedSent = forger?.finish() ?? 0
         launcher.stopAll()
         for c in launcher.children {
             guard let r = launcher.report(c) else {

@@ -12,9 +12,8 @@ import SeqcastWire
 /// over garbage bodies, and well-formed messages of kinds the receiving role does not take.
 /// Every role must drop and count them by reason and the group must keep committing.
 ///
-/// What it cannot forge: a well-formed message carrying a server's node id from another address
-/// is accepted (roles check the source node id, not the address); packet authentication (the
-/// header's reserved auth-tag flag) is what closes that, and it is not built yet.
+/// With `forged` set it sends the four forgeries instead (`ForgedDatagrams`): a group
+/// without authentication believes them; with authentication every node drops them, counted.
 final class HostileSender: @unchecked Sendable {
     let targets: [seqcast_addr]
     let groupId: UInt32
@@ -27,8 +26,11 @@ final class HostileSender: @unchecked Sendable {
     private(set) var sent: UInt64 = 0
     var thread: Thread?
 
-    init(targets: [seqcast_addr], groupId: UInt32, fingerprint: UInt32, perSecond: Int) {
+    let forged: ForgedDatagrams?
+
+    init(targets: [seqcast_addr], groupId: UInt32, fingerprint: UInt32, perSecond: Int, forged: ForgedDatagrams? = nil) {
         self.targets = targets
+        self.forged = forged
         self.groupId = groupId
         self.fingerprint = fingerprint
         self.perSecond = perSecond
@@ -71,11 +73,13 @@ final class HostileSender: @unchecked Sendable {
         let gap = 1_000_000_000 / UInt64(max(perSecond, 1))
         var next = monotonicNanos()
         while !isStopped {
-            let n = buffer.withUnsafeMutableBytes { craft(variant: k, into: $0, prng: &prng) }
             // Every target gets every variant.
-            let target = targets[(k / 8) % targets.count]
-            buffer.withUnsafeBytes { b in
-                var s = seqcast_send(data: b.baseAddress, len: UInt32(n), segment: 0, reserved: 0, dest: target,
+            let variants = forged == nil ? 8 : ForgedDatagrams.variants
+            let target = targets[(k / variants) % targets.count]
+            buffer.withUnsafeMutableBytes { m in
+                let b = forged.map { $0.craft(variant: k, into: m, prng: &prng) }
+                    ?? UnsafeRawBufferPointer(rebasing: m[0..<craft(variant: k, into: m, prng: &prng)])
+                var s = seqcast_send(data: b.baseAddress, len: UInt32(b.count), segment: 0, reserved: 0, dest: target,
                                      result: 0, reserved2: 0)
                 _ = seqcast_sender_send(sender, fd, &s, 1)
             }
