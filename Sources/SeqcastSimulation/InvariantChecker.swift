@@ -90,7 +90,7 @@ public struct InvariantChecker {
     /// report of a newer incarnation (the server restarted, its memory is gone) clears what the
     /// older one reported, exactly when the sequencer learns of the restart.
     public mutating func receivedBySequencer(_ bytes: UnsafeRawBufferPointer) {
-        guard let d = try? Datagram.decode(bytes), case .dataReport(let report) = d.message,
+        guard let d = try? Datagram.decode(Self.roleBytes(bytes)), case .dataReport(let report) = d.message,
               config.dataServers.contains(d.header.source) else { return }
         let node = d.header.source
         if let known = reporterIncarnation[node], report.incarnation < known { return }  // a stale report
@@ -121,9 +121,16 @@ public struct InvariantChecker {
 
     // MARK: datagrams sent by servers
 
+    /// What the role wrote, without an authentication trailer (the checker reads the protocol;
+    /// the node's tags are checked by the receiving nodes).
+    static func roleBytes(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        if case .framed(_, let length) = AuthTrailer.split(bytes) { return UnsafeRawBufferPointer(rebasing: bytes[0..<length]) }
+        return bytes
+    }
+
     /// Inspects a datagram a node sent. `syncedKeyMax` is the sender's highest durable record key.
     public mutating func sent(_ bytes: UnsafeRawBufferPointer, by node: NodeId, syncedKeyMax: UInt64) {
-        guard let d = try? Datagram.decode(bytes) else { return fail("wire", "\(node) sent an undecodable datagram") }
+        guard let d = try? Datagram.decode(Self.roleBytes(bytes)) else { return fail("wire", "\(node) sent an undecodable datagram") }
         switch d.message {
         case .commitSubmit(let batch):
             for run in batch.runs { checkSubmitted(run, epoch: d.header.epoch, syncedKeyMax: syncedKeyMax) }

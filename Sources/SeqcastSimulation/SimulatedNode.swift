@@ -9,6 +9,7 @@ protocol SimulatedNode {
     var transport: SimTransport { get set }
     var sink: EventLog { get set }
     var counters: NodeCounters { get }
+    var auth: DatagramAuthenticator? { get }
     /// The role's own counters (drops by reason, repairs).
     var roleCounters: RoleCounters { get }
     var nextDeadline: Instant? { get }

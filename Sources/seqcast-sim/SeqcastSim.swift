@@ -32,6 +32,9 @@ struct SeqcastSim: ParsableCommand {
     @Flag(help: "Print a readable summary of each run.")
     var summary = false
 
+    @Flag(inversion: .prefixedNo, help: "Every node tags and checks datagrams (default: in the seeds with seed % 13 == 5).")
+    var authenticate: Bool?
+
     func validate() throws {
         guard (seed == nil) != (seeds == nil) else { throw ValidationError("give either --seed S or --seeds N") }
         guard steps >= 1 else { throw ValidationError("--steps must be positive") }
@@ -46,6 +49,7 @@ struct SeqcastSim: ParsableCommand {
             var options = SimulationOptions(seed: s, steps: steps)
             options.faults = !noFaults
             options.repairDatagramsPerSecond = repairRate
+            options.authenticate = authenticate
             var sim = Simulator(options: options)
             let r = sim.run()
             totalSteps += r.steps
@@ -54,7 +58,7 @@ struct SeqcastSim: ParsableCommand {
                 violations += r.violations.count
                 print("seed \(s) FAILED at or before step \(r.steps):")
                 for v in r.violations { print("  \(v)") }
-                print("reproduce: seqcast-sim --seed \(s) --steps \(steps)\(noFaults ? " --no-faults" : "")")
+                print("reproduce: seqcast-sim --seed \(s) --steps \(steps)\(noFaults ? " --no-faults" : "")\(authenticate.map { $0 ? " --authenticate" : " --no-authenticate" } ?? "")")
             }
         }
         print("seeds=\(list.count) steps=\(totalSteps) violations=\(violations)")

@@ -41,4 +41,20 @@ struct NodePolicyTests {
         #expect(report.violations.isEmpty, "\(report.violations)")
         #expect(report.ownLoopback > 0)
     }
+
+    @Test("authenticated nodes: invariants hold under every fault, duplicates are refused as replays, restarts start new windows")
+    func authenticatedSeedsHold() {
+        for seed: UInt64 in [3, 5, 17] {  // seeds whose network duplicates datagrams
+            var options = SimulationOptions(seed: seed, steps: 15_000)
+            options.authenticate = true
+            var sim = Simulator(options: options)
+            let report = sim.run()
+            #expect(report.authenticated)
+            #expect(report.violations.isEmpty, "seed \(seed): \(report.violations)")
+            #expect(report.authAccepted > 1_000, "seed \(seed): nodes accepted tagged datagrams")
+            #expect(report.authDropped > 0 && report.datagramsDuplicated > 0,
+                    "seed \(seed): the network's duplicates are refused (\(report.authDropped) of \(report.datagramsDuplicated))")
+            #expect(report.delivered > 0)
+        }
+    }
 }
