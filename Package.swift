@@ -85,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "seqcast-sim",
             dependencies: [
-                "SeqcastSimulation", "SeqcastNode",
+                "SeqcastSimulation", "SeqcastNode", "SeqcastCore", "SeqcastWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

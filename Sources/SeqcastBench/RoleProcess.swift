@@ -241,6 +241,7 @@ func counters(_ output: RoleOutput, _ report: inout Report) {
     report.add("retransmits_deferred", c.retransmitsDeferred)
     report.add("bodies_evicted", c.bodiesEvicted)
     report.add("checkpoint_fetches", c.checkpointFetches)
+    report.add("recovered_records_refused", c.recordsRefused)
 }
 
 func memberReport(_ loop: RoleLoop<MemberWorkload>, _ report: inout Report) {

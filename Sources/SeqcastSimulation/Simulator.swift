@@ -104,6 +104,8 @@ public struct Simulator {
 
     public let options: SimulationOptions
     public let config: GroupConfig
+    /// Sees every datagram as it reaches a node (recipient, bytes): the fuzz corpus is made so.
+    public var deliveryTap: ((NodeId, [UInt8]) -> Void)?
     var prng: Prng
     var nodes: [Host] = []
     public let layout: GroupLayout
@@ -270,6 +272,12 @@ public struct Simulator {
     // MARK: running
 
     /// Runs every step, checking invariants after each; returns the report.
+    /// What a node's disk holds durably now (its log's records), by node id.
+    public func syncedRecords(of id: NodeId) -> [[UInt8]] {
+        guard let i = hostIndex[id] else { return [] }
+        return nodes[i].node?.store.syncedBytes ?? nodes[i].disk.syncedBytes
+    }
+
     public mutating func run() -> SimulationReport {
         let faultSteps = Int(Double(options.steps) * options.faultFraction)
         var step = 0
@@ -333,6 +341,7 @@ public struct Simulator {
     mutating func handle(_ event: SimEvent) {
         switch event {
         case .datagram(let to, let from, let bytes):
+            deliveryTap?(nodes[to].id, bytes)
             if nodes[to].kind == .sequencer, nodes[to].node != nil {
                 bytes.withUnsafeBytes { checker.receivedBySequencer($0) }
             }
@@ -387,8 +396,8 @@ public struct Simulator {
     // MARK: node lifecycle
 
     typealias SimNode<R: ProtocolRole> = Node<R, SimTransport, SimDisk, EventLog>
-    static let groupKey = AuthKey(id: 1, bytes: (0..<32).map { UInt8($0) })
-    static let serverKey = AuthKey(id: 1, bytes: (0..<32).map { UInt8(0xFF - $0) })
+    public static let groupKey = AuthKey(id: 1, bytes: (0..<32).map { UInt8($0) })
+    public static let serverKey = AuthKey(id: 1, bytes: (0..<32).map { UInt8(0xFF - $0) })
 
     mutating func startRole(_ i: Int, joining: Bool) {
         let h = nodes[i]

@@ -37,6 +37,7 @@
     /// Writes the header with a zero length; `Datagram.finish` patches it.
     @inlinable public func encode(into w: inout WireWriter) throws(EncodeError) {
         guard flags & ~Header.flagsKnown == 0 else { throw .invalidField("unknown flag bits") }
+        guard epoch.round < Epoch.roundLimit else { throw .invalidField("epoch round at or above 2^47") }
         try w.writeU32(Header.magic)
         try w.writeU8(Header.version)
         try w.writeU8(kind.rawValue)
@@ -60,7 +61,8 @@
         guard flags & ~flagsKnown == 0 else { throw .badField(offset: flagsOffset) }
         let groupId = try r.readU32()
         let fingerprint = try r.readU32()
-        let epoch = Epoch(try r.readU64())
+        let epochOffset = r.offset
+        guard let epoch = Epoch(checked: try r.readU64()) else { throw .badField(offset: epochOffset) }
         let source = NodeId(try r.readU32())
         let length = try r.readU32()
         guard Int(length) == r.bytes.count else { throw .lengthMismatch(declared: length, actual: r.bytes.count) }

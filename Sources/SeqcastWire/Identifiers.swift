@@ -33,6 +33,14 @@
         rawValue = round << 16 | UInt64(candidate)
     }
     public static let none = Epoch(0)
+    /// Rounds a datagram or a record may carry: below 2^47, so every epoch read has a next one
+    /// (a round near 2^48 from a forged datagram or a damaged record once trapped `next`).
+    public static let roundLimit: UInt64 = 1 << 47
+    /// The epoch `rawValue` names if its round is below `roundLimit`; nil otherwise.
+    @inlinable public init?(checked rawValue: UInt64) {
+        guard rawValue >> 16 < Self.roundLimit else { return nil }
+        self.rawValue = rawValue
+    }
     @inlinable public var round: UInt64 { rawValue >> 16 }
     @inlinable public var candidate: UInt16 { UInt16(truncatingIfNeeded: rawValue) }
     /// The first epoch of `candidate` above `self`.

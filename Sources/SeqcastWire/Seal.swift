@@ -63,6 +63,7 @@
         try w.writeU64(lowWater.rawValue)
         try w.writeU64(storedThrough.rawValue)
         try w.writeU64(pageThrough.rawValue)
+        guard runsEpoch.round < Epoch.roundLimit else { throw .invalidField("epoch round at or above 2^47") }
         try w.writeU64(runsEpoch.rawValue)
         try w.writeU64(nonce)
         try RunBatch.encode(committedThrough: committedThrough, runs: runs, into: &w)
@@ -74,7 +75,8 @@
         let offset = r.offset
         let page = SequenceNumber(try r.readU64())
         guard page <= stored else { throw .badField(offset: offset) }
-        let epoch = Epoch(try r.readU64())
+        let epochOffset = r.offset
+        guard let epoch = Epoch(checked: try r.readU64()) else { throw .badField(offset: epochOffset) }
         let nonce = try r.readU64()
         let batch = try RunBatch.decode(&r)
         for run in batch.runs where run.lastSeq > page { throw .badField(offset: offset) }

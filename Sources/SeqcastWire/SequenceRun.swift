@@ -103,24 +103,43 @@
         let count = try r.readU32()
         let a = try r.readU64()
         let b = try r.readU64()
-        guard count >= 1, firstSeq >= 1, firstSeq <= UInt64.max - UInt64(count) else { throw .badCount(offset: start) }
+        switch checked(firstSeq: firstSeq, count: count, kind: kind, a: a, b: b) {
+        case .run(let run): return run
+        case .badCount: throw .badCount(offset: start)
+        case .badField: throw .badField(offset: start)
+        }
+    }
+
+    @frozen public enum Checked {
+        case run(SequenceRun)
+        /// The numbers: count 0, first number 0, or a last number past 2^64 − 1.
+        case badCount
+        /// The kind or its operands.
+        case badField
+    }
+
+    /// A run from its fields if it is one the protocol can write, the one rule set for the wire
+    /// and for records read back from disk: numbers from 1 that do not overflow, message
+    /// counters from 1 that do not overflow, no-ops without operands, control runs of one number.
+    @inlinable public static func checked(firstSeq: UInt64, count: UInt32, kind: UInt8, a: UInt64, b: UInt64) -> Checked {
+        guard count >= 1, firstSeq >= 1, firstSeq <= UInt64.max - UInt64(count) else { return .badCount }
         let content: Content
         switch kind {
         case kindMessages:
-            guard b >= 1, b <= UInt64.max - UInt64(count) else { throw .badField(offset: start) }
+            guard b >= 1, b <= UInt64.max - UInt64(count) else { return .badField }
             content = .messages(sender: SenderId(rawValue: a), firstCounter: b)
         case kindNoop:
-            guard a == 0, b == 0 else { throw .badField(offset: start) }
+            guard a == 0, b == 0 else { return .badField }
             content = .noop
         case kindCheckpointInterval:
-            guard count == 1, a >= 1, b == 0 else { throw .badField(offset: start) }
+            guard count == 1, a >= 1, b == 0 else { return .badField }
             content = .checkpointInterval(a)
         case kindEndOfStream:
-            guard count == 1 else { throw .badField(offset: start) }
+            guard count == 1 else { return .badField }
             content = .endOfStream(sender: SenderId(rawValue: a), lastCounter: b)
         default:
-            throw .badField(offset: start)
+            return .badField
         }
-        return SequenceRun(firstSeq: SequenceNumber(firstSeq), count: count, content: content)
+        return .run(SequenceRun(firstSeq: SequenceNumber(firstSeq), count: count, content: content))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SeqcastNode
 import SeqcastSimulation
+import SeqcastWire
 
 /// `seqcast-sim`: replay one seed or sweep many. Every run ends with
 /// `seeds=N steps=<total> violations=<count>` and exits non-zero on any violation; a failing
@@ -35,6 +36,10 @@ struct SeqcastSim: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Every node tags and checks datagrams (default: in the seeds with seed % 13 == 5).")
     var authenticate: Bool?
 
+    @Option(help: ArgumentHelp("Write the fuzz targets' seed corpus (Fuzz/corpus) from this run: the datagrams each node "
+                               + "received (FuzzRoles) and the records its disk kept (FuzzRecords)."))
+    var fuzzCorpus: String?
+
     func validate() throws {
         guard (seed == nil) != (seeds == nil) else { throw ValidationError("give either --seed S or --seeds N") }
         guard steps >= 1 else { throw ValidationError("--steps must be positive") }
@@ -51,7 +56,10 @@ struct SeqcastSim: ParsableCommand {
             options.repairDatagramsPerSecond = repairRate
             options.authenticate = authenticate
             var sim = Simulator(options: options)
+            var received: [NodeId: [[UInt8]]] = [:]
+            if fuzzCorpus != nil { sim.deliveryTap = { to, bytes in received[to, default: []].append(bytes) } }
             let r = sim.run()
+            if let dir = fuzzCorpus { try FuzzCorpus.write(dir: dir, sim: sim, seed: s, received: received) }
             totalSteps += r.steps
             if summary { printSummary(r) }
             if !r.violations.isEmpty {

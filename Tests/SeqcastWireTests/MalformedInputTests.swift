@@ -134,6 +134,14 @@ struct MalformedInputTests {
         }
     }
 
+    @Test("an epoch round of 2^47 or more is refused at the header (its next epoch would not exist)", arguments: sampleNames)
+    func epochRoundOutOfRange(name: String) {
+        let bytes = sample(name)
+        expectError(patched(bytes, at: 16, width: 8, Epoch.roundLimit << 16), .badField(offset: 16))
+        expectError(patched(bytes, at: 16, width: 8, UInt64.max), .badField(offset: 16))
+        expectDecodes(patched(bytes, at: 16, width: 8, (Epoch.roundLimit - 1) << 16 | 0xFFFF))
+    }
+
     @Test("unknown kind: 0 and 17...255")
     func unknownKind() {
         let bytes = sample("commitAck")

@@ -12,7 +12,7 @@ struct MessageGenerator {
     init(seed: UInt64) { rng = SplitMix64(seed: seed) }
 
     mutating func header(_ kind: MessageKind) -> Header {
-        Header(kind: kind, flags: rng.bool() ? 0 : Header.flagRepair, groupId: rng.u32(), epoch: Epoch(rng.u64()),
+        Header(kind: kind, flags: rng.bool() ? 0 : Header.flagRepair, groupId: rng.u32(), epoch: Epoch(rng.u64() & (Epoch.roundLimit << 16 - 1)),
                source: NodeId(rng.u32()))
     }
 
@@ -123,7 +123,7 @@ struct MessageGenerator {
             let runs = runs(fixed: SealReply.fixedByteCount, capacity: capacity)
             let page = rng.edgy((runs.map(\.lastSeq.rawValue).max() ?? 0)...UInt64.max)
             return .sealReply(lowWater: SequenceNumber(rng.u64()), storedThrough: SequenceNumber(rng.edgy(page...UInt64.max)),
-                              pageThrough: SequenceNumber(page), runsEpoch: Epoch(rng.u64()), nonce: rng.u64(),
+                              pageThrough: SequenceNumber(page), runsEpoch: Epoch(rng.u64() & (Epoch.roundLimit << 16 - 1)), nonce: rng.u64(),
                               committedThrough: SequenceNumber(rng.u64()), runs: runs)
         case .seal: return .seal(Seal(fromSeq: SequenceNumber(rng.u64()), nonce: rng.u64()))
         case .commitAck: return .commitAck(CommitAck(storedThrough: SequenceNumber(rng.u64())))

@@ -438,10 +438,10 @@ public struct CommitServer: ProtocolRole {
             switch r.next() {
             case AssignmentRecord.tagLowWater?:
                 if let through = r.next() { lowWater = max(lowWater, SequenceNumber(through)) }
-                if let e = r.next() { recoverPromise(Epoch(e), nonce: r.next() ?? 0) }
+                if let e = r.next().flatMap(Epoch.init(checked:)) { recoverPromise(e, nonce: r.next() ?? 0) }
                 continue
             case AssignmentRecord.tagEpoch?:
-                if let e = r.next() { recoverPromise(Epoch(e), nonce: r.next() ?? 0) }
+                if let e = r.next().flatMap(Epoch.init(checked:)) { recoverPromise(e, nonce: r.next() ?? 0) }
                 continue
             default:
                 break

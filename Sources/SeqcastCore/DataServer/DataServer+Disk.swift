@@ -11,6 +11,9 @@ struct DiskHoldings {
     /// Collected record: tag, key, sender, counter through which the sender's bodies were
     /// collected (a restart must not take them back: it could not learn they were committed).
     static let collectedTag: UInt64 = 0x5344_434F_4C4C  // "SDCOLL"
+    /// Keys and counters a running server writes stay far below 2^63 (keys rise by one per
+    /// record, counters are the wire's, which never overflow); a record beyond is damage.
+    static func plausible(key: UInt64, counter: UInt64) -> Bool { key < 1 << 63 && counter < 1 << 63 }
     /// Bodies written and not yet durable, in ticket order, and kept aside until they are (the
     /// memory store's path stays as it was: `store` holds only what may be reported).
     var awaiting: [(ticket: WriteTicket, id: MessageId)] = []
@@ -121,6 +124,10 @@ extension DataServer {
             var r = RecordReader(bytes)
             guard r.next() == DiskHoldings.collectedTag, let key = r.next(), let sender = r.next(),
                   let counter = r.next() else { continue }
+            guard DiskHoldings.plausible(key: key, counter: counter) else {
+                output.counters.recordsRefused &+= 1
+                continue
+            }
             collected[SenderId(rawValue: sender), default: 0] = max(collected[SenderId(rawValue: sender), default: 0], counter)
             disk.nextKey = max(disk.nextKey, key + 1)
         }
@@ -137,6 +144,10 @@ extension DataServer {
             var r = RecordReader(bytes)
             guard r.next() == DiskHoldings.bodyTag, let key = r.next(), let sender = r.next(), let counter = r.next(),
                   let ts = r.next(), let body = r.nextBytes() else { continue }  // not a body record
+            guard DiskHoldings.plausible(key: key, counter: counter), counter != 0 else {
+                output.counters.recordsRefused &+= 1
+                continue
+            }
             disk.nextKey = max(disk.nextKey, key + 1)
             let id = MessageId(sender: SenderId(rawValue: sender), counter: counter)
             body.withUnsafeBytes { store(id, logicalTs: SequenceNumber(ts), body: $0, recoveredKey: key) }

@@ -61,16 +61,22 @@ extension Member {
         var counters = 0
         ledger.runs.forEachSlice(from: seq, through: ledger.knownThrough) { run in
             guard case .messages(let sender, let first) = run.content else { return true }
-            var c = first
             let last = first + UInt64(run.count) - 1
+            // Counters already delivered are skipped at once, and a range walk stops at the
+            // round's budget: a run may span 2^32 counters (FuzzRoles once spent minutes in
+            // these loops on one such commit). Only bodies held are stepped over one by one,
+            // and the store bounds those.
+            let delivered = deliveredCounter[sender, default: 0]
+            guard delivered < last else { return true }
+            var c = max(first, delivered + 1)
             while c <= last, requests < BodyRepair.requestsMax, counters < BodyRepair.countersMax {
-                guard pending[MessageId(sender: sender, counter: c)] == nil,
-                      c > deliveredCounter[sender, default: 0] else {
+                guard pending[MessageId(sender: sender, counter: c)] == nil else {
                     c += 1
                     continue
                 }
+                let budget = UInt64(BodyRepair.countersMax - counters)
                 var end = c
-                while end < last, pending[MessageId(sender: sender, counter: end + 1)] == nil { end += 1 }
+                while end < last, end - c + 1 < budget, pending[MessageId(sender: sender, counter: end + 1)] == nil { end += 1 }
                 let fetch = MessageFetch(sender: sender, firstCounter: c, count: UInt32(end - c + 1))
                 output.counters.fetchesSent &+= 1
                 output.outbox.send(to: .node(server), header: header(.messageFetch)) {

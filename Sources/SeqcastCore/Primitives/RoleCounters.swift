@@ -21,6 +21,9 @@ public struct RoleCounters: Sendable, Equatable {
     /// Due window entries a retransmission round left for the next (its budget spent).
     public var retransmitsDeferred: UInt64 = 0
     public var checkpointFetches: UInt64 = 0
+    /// Records read back at a restart that no run of the role writes (a counter or key near
+    /// 2^64, found by fuzzing the recovery): skipped and counted, never trusted or trapped on.
+    public var recordsRefused: UInt64 = 0
     /// The last decode failure's reason, for a person reading a counter dump.
     public var lastMalformedReason = ""
     /// The first datagram refused for its fingerprint (who sent it, with which), so the driver

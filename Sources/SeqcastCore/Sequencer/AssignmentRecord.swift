@@ -33,19 +33,13 @@ public enum AssignmentRecord {
         s.put(b)
     }
 
+    /// One run as `putRun` wrote it, held to the wire's rules for runs (a record that breaks
+    /// them is damage: the reader refuses the record).
     static func readRun(_ r: inout RecordReader) -> SequenceRun? {
-        guard let first = r.next(), let kc = r.next(), let a = r.next(), let b = r.next() else { return nil }
-        let count = UInt32(truncatingIfNeeded: kc)
-        guard count >= 1, first >= 1 else { return nil }
-        let content: SequenceRun.Content
-        switch kc >> 32 {
-        case 0: content = .messages(sender: SenderId(rawValue: a), firstCounter: b)
-        case 1: content = .noop
-        case 2: content = .checkpointInterval(a)
-        case 3: content = .endOfStream(sender: SenderId(rawValue: a), lastCounter: b)
-        default: return nil
-        }
-        return SequenceRun(firstSeq: SequenceNumber(first), count: count, content: content)
+        guard let first = r.next(), let kc = r.next(), let a = r.next(), let b = r.next(), kc >> 32 <= 3 else { return nil }
+        guard case .run(let run) = SequenceRun.checked(firstSeq: first, count: UInt32(truncatingIfNeeded: kc),
+                                                       kind: UInt8(kc >> 32), a: a, b: b) else { return nil }
+        return run
     }
 
     /// Queues one record holding the runs of `queue` from `from` through `through` (the group
@@ -115,7 +109,7 @@ public enum AssignmentRecord {
     public static func epoch(in bytes: [UInt8]) -> Epoch? {
         var r = RecordReader(bytes)
         guard r.next() == tagEpoch, let e = r.next() else { return nil }
-        return Epoch(e)
+        return Epoch(checked: e)
     }
 
     /// Decodes a runs record; nil if it is not one or is torn.
@@ -128,8 +122,8 @@ public enum AssignmentRecord {
         switch r.next() {
         case tagRuns?: epoch = legacyEpoch
         case tagEpochRuns?:
-            guard let e = r.next() else { return nil }
-            epoch = Epoch(e)
+            guard let e = r.next().flatMap(Epoch.init(checked:)) else { return nil }
+            epoch = e
         default: return nil
         }
         guard let n = r.next(), n <= UInt64(bytes.count / 32) else { return nil }

@@ -80,7 +80,7 @@ extension Sequencer {
                 }
                 continue
             case AssignmentRecord.tagEpoch?:
-                if let e = r.next() { r0.lastEpoch = max(r0.lastEpoch, Epoch(e)) }
+                if let e = r.next().flatMap(Epoch.init(checked:)) { r0.lastEpoch = max(r0.lastEpoch, e) }
                 _ = r.next()  // the nonce
                 if r.next() == AssignmentRecord.flagTableInexact { r0.tableInexact = true }
                 continue
@@ -92,7 +92,7 @@ extension Sequencer {
                     let old = r0.table[SenderId(rawValue: id)] ?? (1, false)
                     r0.table[SenderId(rawValue: id)] = (max(old.next, counter), old.ended || ended == 1)
                 }
-                if let e = r.next() { r0.lastEpoch = max(r0.lastEpoch, Epoch(e)) }
+                if let e = r.next().flatMap(Epoch.init(checked:)) { r0.lastEpoch = max(r0.lastEpoch, e) }
                 if r.next() == AssignmentRecord.flagTableInexact { r0.tableInexact = true }
                 continue
             default:
