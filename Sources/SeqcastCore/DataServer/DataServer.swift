@@ -35,7 +35,7 @@ public struct DataServer: ProtocolRole {
     /// Senders in first-seen order: every iteration that reaches an output uses it, never a
     /// dictionary's order (hash seeds differ per process).
     var senderOrder: [SenderId] = []
-    var reassembly = Reassembly()
+    var reassembly: Reassembly
     var prng: Prng
     var reportAt: Instant?
     /// When the last batched report left: the next one waits `reportDelay` after it.
@@ -58,6 +58,7 @@ public struct DataServer: ProtocolRole {
         self.incarnation = incarnation
         output = RoleOutput(config: config)
         bodies = BodyStore(slotBytes: config.datagramBytesMax, slotCountMax: config.limits.bodySlotsMax)
+        reassembly = Reassembly(config: config)
         // A lane spans the whole store (small bodies count twice): messages stay until a
         // checkpoint passes them, and none should spill into the slower overflow table.
         store = CounterTable(laneCapacity: 2 * config.limits.bodySlotsMax)
@@ -150,9 +151,10 @@ public struct DataServer: ProtocolRole {
             let id = MessageId(sender: m.sender, counter: counter)
             if m.fragmentCount > 1 {
                 guard !isHeldOrObsolete(id) else { return }
-                if let whole = reassembly.add(id: id, index: Int(m.fragmentIndex),
-                                              count: Int(m.fragmentCount), bytes: body) {
-                    whole.withUnsafeBytes { store(id, logicalTs: m.logicalTs, body: $0) }
+                switch reassembly.add(id: id, index: Int(m.fragmentIndex), count: Int(m.fragmentCount), bytes: body) {
+                case .whole(let whole): whole.withUnsafeBytes { store(id, logicalTs: m.logicalTs, body: $0) }
+                case .partial: break
+                case .oversize: output.counters.droppedOversize &+= 1
                 }
             } else {
                 store(id, logicalTs: m.logicalTs, body: body)

@@ -31,7 +31,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     var evictScanFutileAt: SequenceNumber?
     /// Streams ended by the lifetime rule, with their last counter (kept in checkpoints).
     var endedStreams: [SenderId: UInt64] = [:]
-    var reassembly = Reassembly()
+    var reassembly: Reassembly
     var prng: Prng
     var publisher: Publisher
     var repair: BodyRepair
@@ -60,6 +60,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         checkpointInterval = config.checkpointInterval
         output = RoleOutput(config: config)
         bodies = BodyStore(slotBytes: config.datagramBytesMax, slotCountMax: config.limits.bodySlotsMax)
+        reassembly = Reassembly(config: config)
         // A lane spans as many counters as the store can hold bodies (small ones count twice), so
         // a member that falls behind never spills into the overflow table (which would slow it
         // further); lanes are kept and reused, so this is allocated once per active sender.
@@ -186,9 +187,11 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
             counter += 1
             guard id.counter > deliveredCounter[id.sender, default: 0], pending[id] == nil else { continue }
             if m.fragmentCount > 1 {
-                guard let whole = reassembly.add(id: id, index: Int(m.fragmentIndex),
-                                                 count: Int(m.fragmentCount), bytes: body) else { continue }
-                whole.withUnsafeBytes { keep(id, logicalTs: m.logicalTs, body: $0) }
+                switch reassembly.add(id: id, index: Int(m.fragmentIndex), count: Int(m.fragmentCount), bytes: body) {
+                case .whole(let whole): whole.withUnsafeBytes { keep(id, logicalTs: m.logicalTs, body: $0) }
+                case .partial: continue
+                case .oversize: output.counters.droppedOversize &+= 1
+                }
             } else {
                 keep(id, logicalTs: m.logicalTs, body: body)
             }

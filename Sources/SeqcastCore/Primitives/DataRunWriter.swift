@@ -10,6 +10,8 @@ struct DataRunWriter {
 
     /// Body bytes one datagram can carry after the header and the fixed data fields.
     var bodyRoom: Int { datagramBytes - Header.byteCount - DataMessage.fixedByteCount }
+    /// The bytes of a message each fragment carries.
+    var fragmentBytes: Int { bodyRoom - DataMessage.bodyOverhead }
 
     /// What one `send` put in the outbox: datagrams, and the bodies sent whole (the first
     /// `bodies` of the run: a caller marks only those as sent).
@@ -69,7 +71,7 @@ struct DataRunWriter {
                                size: Int, index: Int,
                                write: (Int, Range<Int>, inout WireWriter) throws(EncodeError) -> Void)
         -> (datagrams: Int, whole: Bool) {
-        let piece = bodyRoom - DataMessage.bodyOverhead
+        let piece = fragmentBytes
         let fragments = (size + piece - 1) / piece
         precondition(fragments <= Int(UInt16.max), "message too large to fragment")
         var sent = 0
@@ -105,37 +107,63 @@ extension BodyStore {
 
 /// Reassembles fragmented messages (Part 1 §9). Bounded: at most `inFlightMax` messages at
 /// once; a new one beyond that evicts the oldest partial (whose missing fragments a
-/// retransmission or a NAK brings again), so lost fragments can never wedge reassembly.
+/// retransmission or a NAK brings again), so lost fragments can never wedge reassembly. And
+/// bounded by configuration, not by what a datagram claims (issue 14): a message of more
+/// fragments than the largest message (`limits.messageBytesMax`) needs, or whose fragments add
+/// up to more bytes, is refused, so one datagram cannot make a process reserve gigabytes.
 struct Reassembly {
     struct Partial {
         var pieces: [[UInt8]?]
         var received = 0
+        var bytes = 0
     }
     var partials: [MessageId: Partial] = [:]
     /// Ids in arrival order, for eviction (never the dictionary's order).
     var arrival: [MessageId] = []
     let inFlightMax = 64
+    /// The largest message, and the fragments the group's writer cuts it into.
+    let bytesMax: Int
+    let fragmentsMax: Int
 
-    /// Adds one fragment; returns the whole body once every fragment has arrived.
-    mutating func add(id: MessageId, index: Int, count: Int,
-                      bytes: UnsafeRawBufferPointer) -> [UInt8]? {
+    init(config: GroupConfig) {
+        bytesMax = config.limits.messageBytesMax
+        let piece = DataRunWriter(header: Header(kind: .data, groupId: 0, epoch: .none, source: NodeId(0)),
+                                  destination: .dataGroup, datagramBytes: config.datagramBytesMax).fragmentBytes
+        fragmentsMax = max(2, (bytesMax + piece - 1) / piece)
+    }
+
+    enum Added {
+        case whole([UInt8])
+        case partial
+        /// More fragments or bytes than the largest message: dropped, counted by the caller.
+        case oversize
+    }
+
+    /// Adds one fragment; the whole body once every fragment has arrived.
+    mutating func add(id: MessageId, index: Int, count: Int, bytes: UnsafeRawBufferPointer) -> Added {
+        guard count <= fragmentsMax, bytes.count <= bytesMax else { return .oversize }
         if partials[id] == nil {
             arrival.removeAll { partials[$0] == nil }
             if arrival.count >= inFlightMax { partials[arrival.removeFirst()] = nil }
             partials[id] = Partial(pieces: Array(repeating: nil, count: count))
             arrival.append(id)
         }
-        guard var p = partials[id], p.pieces.count == count else { return nil }
+        guard var p = partials[id], p.pieces.count == count else { return .partial }
         if p.pieces[index] == nil {
+            guard p.bytes + bytes.count <= bytesMax else {
+                partials[id] = nil
+                return .oversize
+            }
             p.pieces[index] = Array(bytes)
             p.received += 1
+            p.bytes += bytes.count
         }
         guard p.received == count else {
             partials[id] = p
-            return nil
+            return .partial
         }
         partials[id] = nil
-        return p.pieces.flatMap { $0! }
+        return .whole(p.pieces.flatMap { $0! })
     }
 
     /// Called for every collected message: skip the hash when nothing is being reassembled.

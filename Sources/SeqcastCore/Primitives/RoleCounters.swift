@@ -11,6 +11,9 @@ public struct RoleCounters: Sendable, Equatable {
     public var droppedUnexpectedKind: UInt64 = 0
     public var droppedStaleEpoch: UInt64 = 0
     public var droppedStoreFull: UInt64 = 0
+    /// Fragments of a message larger than the group's largest (`limits.messageBytesMax`), by
+    /// fragment count or bytes: refused before reassembly reserves anything for it.
+    public var droppedOversize: UInt64 = 0
     /// Kept bodies far ahead of delivery a member freed to keep one due soon (a full store).
     public var bodiesEvicted: UInt64 = 0
     public var droppedInconsistent: UInt64 = 0
