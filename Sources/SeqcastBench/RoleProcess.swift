@@ -58,6 +58,7 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
         throw RoleProcessError.wrongRole(node: o.node, listed: listed.role, asked: o.role)
     }
     if o.role != .member, layout.node(o.node) == nil { throw RoleProcessError.notListed(node: o.node, role: o.role) }
+    if let problem = layout.problems(forNode: o.node).first { throw RoleProcessError.layout(problem) }
     // IPv6 headers are 20 bytes longer: keep datagrams within a 1500-byte MTU (every process of
     // the group lowers it alike, after the fingerprint is taken from the file's value).
     let fingerprint = layout.fingerprint

@@ -195,8 +195,11 @@ public struct GroupLayout: Sendable, Equatable {
     /// Where `id` listens for unicast.
     public func endpoint(of id: NodeId) -> Endpoint { node(id)?.endpoint ?? defaultEndpoint(id) }
 
+    /// `host:basePort + id`; port 0 when that is past 65535 (it once wrapped, and node ids above
+    /// about 47,000 landed on other nodes' ports): `problems()` and `problems(forNode:)` refuse it.
     func defaultEndpoint(_ id: NodeId) -> Endpoint {
-        Endpoint(host: host, port: basePort &+ UInt16(truncatingIfNeeded: id.rawValue))
+        let port = UInt64(basePort) + UInt64(id.rawValue)
+        return Endpoint(host: host, port: port <= UInt64(UInt16.max) ? UInt16(port) : 0)
     }
 
     public func endpoint(of group: MulticastGroup) -> Endpoint {

@@ -59,6 +59,10 @@ extension GroupLayout {
         var owner: [Endpoint: NodeId] = [:]
         for n in nodes {
             let field = Self.field(of: n.role)
+            if n.endpoint.port == 0 {
+                found.append(LayoutProblem(field, Self.noPort(n.id, basePort)))
+                continue
+            }
             if let other = owner[n.endpoint] {
                 found.append(LayoutProblem(field, "node \(n.id.rawValue) listens on \(n.endpoint), as node \(other.rawValue) does"))
             }
@@ -68,6 +72,28 @@ extension GroupLayout {
                     field, "node \(n.id.rawValue)'s port \(n.endpoint.port) is network.\(name)'s port; a node "
                         + "would bind the group's port twice"))
             }
+        }
+        return found
+    }
+
+    static func noPort(_ id: NodeId, _ basePort: UInt16) -> String {
+        "node \(id.rawValue) has no port: members.base-port \(basePort) + \(id.rawValue) is past 65535; give it an "
+            + "address, or use node ids up to \(65_535 - Int(basePort))"
+    }
+
+    /// Why a node that is not listed (a member started by hand) cannot run with this layout: its
+    /// derived port is past 65535, or is a listed node's or a multicast group's. Empty if it can.
+    public func problems(forNode id: NodeId) -> [LayoutProblem] {
+        guard node(id) == nil else { return [] }
+        let e = endpoint(of: id)
+        if e.port == 0 { return [LayoutProblem("members.base-port", Self.noPort(id, basePort))] }
+        var found: [LayoutProblem] = []
+        if let other = nodes.first(where: { $0.endpoint == e }) {
+            found.append(LayoutProblem("members.base-port", "node \(id.rawValue) would listen on \(e), as node "
+                                       + "\(other.id.rawValue) does; use another node id"))
+        }
+        for (name, g) in [("data-group", dataGroup), ("commit-group", commitGroup)] where e.port == g.port {
+            found.append(LayoutProblem("members.base-port", "node \(id.rawValue)'s port \(e.port) is network.\(name)'s port"))
         }
         return found
     }

@@ -100,10 +100,17 @@ struct ConfigCommand: ParsableCommand {
                 guard !nodes.isEmpty else { continue }
                 print("  \(role.rawValue): " + nodes.map { "\($0.id.rawValue)@\($0.endpoint)" }.joined(separator: ", "))
             }
+            if let s = layout.security {
+                print("  authenticated: group key \(s.groupKeyFile), server key \(s.serverKeyFile), "
+                      + "rotation window \(s.keyRotationWindow.value / 1_000_000_000) s")
+            }
             print("  data group \(layout.dataGroup), commit group \(layout.commitGroup), ttl \(layout.ttl); "
                   + "K \(layout.reportQuorum), Q \(layout.commitQuorum.map(String.init) ?? "majority"), "
                   + "N \(layout.checkpointInterval), durability \(layout.durability.rawValue)")
             if let node {
+                let problems = layout.problems(forNode: NodeId(node))
+                for p in problems { print("  node \(node) cannot run: \(p)") }
+                if !problems.isEmpty { throw ExitCode(1) }
                 let network = NetworkConfig(layout: layout, node: NodeId(node))
                 let warnings = HostChecks.warnings(network: network, facts: HostFacts.read(for: network))
                 print("  this host for node \(node): " + (warnings.isEmpty ? "no problems found" : ""))
