@@ -1,3 +1,4 @@
+import Foundation
 import SeqcastConfig
 import SeqcastCore
 import SeqcastNode
@@ -59,6 +60,45 @@ struct GroupFileTests {
         l.timing.nakGrace = Nanoseconds(777)
         let parsed = try GroupFile.parse(GroupFile.render(l))
         #expect(parsed == l)
+    }
+
+    @Test("the security section: key files, rotation window and peers survive the round trip; roles write shorter datagrams")
+    func securityRoundTrip() throws {
+        var l = exampleLayout()
+        var s = GroupLayout.Security(groupKeyFile: "/etc/seqcast/group.key", serverKeyFile: "keys/server.key")
+        s.keyRotationWindow = Nanoseconds(90_000_000_000)
+        s.peersMax = 128
+        l.security = s
+        let text = GroupFile.render(l)
+        #expect(text.contains("security:"))
+        let parsed = try GroupFile.parse(text)
+        #expect(parsed == l)
+        #expect(parsed.fingerprint != exampleLayout().fingerprint, "authentication is group-wide")
+        #expect(try parsed.config().datagramBytesMax == l.datagramBytes - AuthTrailer.byteCountMax)
+        // A relative key file is found beside the group file, wherever the process runs from.
+        let dir = "/tmp/seqcast-security-test-\(UInt32.random(in: 1...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try text.write(toFile: dir + "/group.yaml", atomically: true, encoding: .utf8)
+        let loaded = try GroupFile.load(path: dir + "/group.yaml")
+        #expect(loaded.security?.serverKeyFile == dir + "/keys/server.key")
+        #expect(loaded.security?.groupKeyFile == "/etc/seqcast/group.key")
+    }
+
+    @Test("a security section without its key files, or with unknown fields, is refused with the field named")
+    func securityRefusals() throws {
+        let base = example + "security:\n  group-key-file: g.key\n  server-key-file: s.key\n"
+        #expect(try GroupFile.parse(base).security != nil)
+        for (text, field, says) in [
+            (example + "security:\n  group-key-file: g.key\n", "security.server-key-file", "missing"),
+            (base + "  peers-max: 3\n", "security.peers-max", "16 …"),
+            (base + "  key-file: x\n", "security.key-file", "unknown field"),
+            (base + "  key-rotation-window: 5\n", "security.key-rotation-window", "positive duration"),
+        ] {
+            let error = try #require(refusal(text), "\(field)")
+            let problem = try #require(error.problems.first { $0.field == field }, "\(error)")
+            #expect(problem.message.contains(says), "\(problem)")
+        }
     }
 
     /// Each broken file is refused, naming the field (and line where there is one).
@@ -147,6 +187,7 @@ struct GroupFileTests {
         vary { $0.datagramBytes -= 1 }
         vary { $0.setHost("127.0.0.2", of: NodeId(21)) }
         vary { $0.add(.checkpointServer, NodeId(32)) }
+        vary { $0.security = GroupLayout.Security(groupKeyFile: "g", serverKeyFile: "s") }
         for (name, _) in base.timing.named {
             vary { l in _ = l.timing.set(name, Nanoseconds(123_456)) }
         }
