@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import SeqcastCore
 import SeqcastNode
@@ -129,8 +130,9 @@ struct TestGroup {
         self.init(config: Self.makeConfig(checkpointServers: checkpointServers, configure), members: members)
     }
 
-    init(config: GroupConfig, members memberCount: Int) {
+    init(config: GroupConfig, members memberCount: Int, authenticate: Bool = false) {
         self.config = config
+        self.authenticate = authenticate
         var layout = GroupLayout()
         layout.groupId = config.groupId
         layout.add(.sequencer, config.sequencer)
@@ -138,21 +140,25 @@ struct TestGroup {
         for id in config.commitServers { layout.add(.commitServer, id) }
         for id in config.checkpointServers { layout.add(.checkpointServer, id) }
         self.layout = layout
-        sequencerNode = Self.node(config.sequencer, Sequencer(config: config, node: config.sequencer, now: .zero), now: .zero)
+        let a = authenticate
+        sequencerNode = Self.node(config.sequencer, Sequencer(config: config, node: config.sequencer, now: .zero), now: .zero,
+                                  auth: Self.authenticator(a, server: true, config: config))
         nodes.append(Node(id: config.sequencer, slot: .sequencer))
         for (i, id) in config.dataServers.enumerated() {
             dataServerNodes.append(Self.node(id, DataServer(config: config, node: id, incarnation: 1,
-                                                            seed: UInt64(id.rawValue), now: .zero), now: .zero))
+                                                            seed: UInt64(id.rawValue), now: .zero), now: .zero,
+                                             auth: Self.authenticator(a, server: true, config: config)))
             nodes.append(Node(id: id, slot: .data(i)))
         }
         for (i, id) in config.commitServers.enumerated() {
-            commitServerNodes.append(Self.node(id, CommitServer(config: config, node: id, now: .zero), now: .zero))
+            commitServerNodes.append(Self.node(id, CommitServer(config: config, node: id, now: .zero), now: .zero,
+                                               auth: Self.authenticator(a, server: true, config: config)))
             nodes.append(Node(id: id, slot: .commit(i)))
         }
         for (i, id) in config.checkpointServers.enumerated() {
             checkpointServerNodes.append(Self.node(id, TestMember.checkpointServer(config: config, node: id, incarnation: 1,
                                                                                    seed: UInt64(id.rawValue), now: .zero),
-                                                   now: .zero))
+                                                   now: .zero, auth: Self.authenticator(a, server: true, config: config)))
             nodes.append(Node(id: id, slot: .checkpoint(i)))
         }
         events = Array(repeating: [], count: nodes.count)
@@ -179,8 +185,37 @@ struct TestGroup {
         delivered.removeAll(where: isSeal)
     }
 
-    static func node<R: ProtocolRole>(_ id: NodeId, _ role: R, disk: SimDisk = SimDisk(), now: Instant) -> TestNode<R> {
-        TestNode(id: id, role: role, transport: SimTransport(node: id), store: disk, sink: EventLog(), now: now)
+    static func node<R: ProtocolRole>(_ id: NodeId, _ role: R, disk: SimDisk = SimDisk(), now: Instant,
+                                      auth: DatagramAuthenticator? = nil) -> TestNode<R> {
+        TestNode(id: id, role: role, transport: SimTransport(node: id), store: disk, sink: EventLog(), auth: auth, now: now)
+    }
+
+    // MARK: authentication (issue 14)
+
+    /// Every node tags and checks datagrams (THREAT.md), with the simulator's keys.
+    let authenticate: Bool
+    static let groupKey = AuthKey(id: 1, bytes: [UInt8](repeating: 0x6B, count: 32))
+    static let serverKey = AuthKey(id: 1, bytes: [UInt8](repeating: 0x5E, count: 32))
+    /// Incarnations of authenticators made so far: every start is a later one.
+    static let authStarts = Atomic<UInt64>(0)
+
+    static func authenticator(_ on: Bool, server: Bool, config: GroupConfig) -> DatagramAuthenticator? {
+        guard on else { return nil }
+        let incarnation = authStarts.wrappingAdd(1, ordering: .relaxed).newValue
+        return DatagramAuthenticator(AuthSetup(groupKeys: [groupKey], serverKeys: server ? [serverKey] : nil,
+                                               incarnation: incarnation, datagramBytesMax: config.datagramBytesMax))
+    }
+    func authenticator(server: Bool) -> DatagramAuthenticator? { Self.authenticator(authenticate, server: server, config: config) }
+
+    /// The authentication counters of node `n` (nil without authentication).
+    func authCounters(_ n: Int) -> AuthCounters? {
+        switch nodes[n].slot {
+        case .sequencer: sequencerNode.auth?.counters
+        case .data(let i): dataServerNodes[i].auth?.counters
+        case .commit(let i): commitServerNodes[i].auth?.counters
+        case .checkpoint(let i): checkpointServerNodes[i].auth?.counters
+        case .member(let i): memberNodes[i].auth?.counters
+        }
     }
 
     // MARK: addressing
@@ -206,7 +241,7 @@ struct TestGroup {
         let id = NodeId(41 + UInt32(i))
         layout.add(.member, id)
         memberNodes.append(Self.node(id, TestMember(config: config, node: id, incarnation: 1, seed: UInt64(id.rawValue),
-                                                    now: now, joining: joining), now: now))
+                                                    now: now, joining: joining), now: now, auth: authenticator(server: false)))
         nodes.append(Node(id: id, slot: .member(i)))
         events.append([])
         apply(nodes.count - 1, .none)
@@ -339,10 +374,14 @@ struct TestGroup {
     }
 
     /// Puts a hand-made datagram on the network, as if `from` (possibly outside the group) sent it.
-    mutating func inject(to: NodeId, from: NodeId, kind: MessageKind,
+    /// `epoch` is the header's (the started sequencer's own is `sequencer.epoch`); `sealedBy`
+    /// tags it as that authenticator would (a member's: a rogue member of the group).
+    mutating func inject(to: NodeId, from: NodeId, kind: MessageKind, epoch: Epoch = Epoch(1),
+                         sealedBy: DatagramAuthenticator? = nil,
                          _ body: (inout WireWriter) throws(EncodeError) -> Void) {
-        let bytes = Self.encode(Header(kind: kind, groupId: config.groupId, fingerprint: config.fingerprint, epoch: Epoch(1),
-                                            source: from), body)
+        var bytes = Self.encode(Header(kind: kind, groupId: config.groupId, fingerprint: config.fingerprint, epoch: epoch,
+                                       source: from), body)
+        if let a = sealedBy { bytes = bytes.withUnsafeBytes { Array(a.seal($0, to: .node(to))) } }
         let p = Packet(from: from, to: to, toIndex: index(of: to), destination: .node(to), kind: kind, bytes: bytes,
                        sentAt: now)
         sent.append(p)
@@ -513,7 +552,7 @@ struct TestGroup {
         sequencerLives += 1
         let role = Sequencer(config: config, node: config.sequencer, recovering: disk.syncedBytes, now: now,
                              startSeed: sequencerLives)
-        sequencerNode = Self.node(config.sequencer, role, disk: disk, now: now)
+        sequencerNode = Self.node(config.sequencer, role, disk: disk, now: now, auth: authenticator(server: true))
         down.remove(sequencerIndex)
         drain(sequencerIndex)
         if completingStart { completeSequencerStart() }
@@ -525,7 +564,7 @@ struct TestGroup {
         var disk = commitServerNodes[i].store
         disk.restarted()
         let role = CommitServer(config: config, node: config.commitServers[i], recovering: disk.syncedBytes, now: now)
-        commitServerNodes[i] = Self.node(config.commitServers[i], role, disk: disk, now: now)
+        commitServerNodes[i] = Self.node(config.commitServers[i], role, disk: disk, now: now, auth: authenticator(server: true))
         down.remove(n)
         drain(n)
     }
@@ -537,7 +576,7 @@ struct TestGroup {
         disk.restarted()
         let role = DataServer(config: config, node: config.dataServers[i], incarnation: incarnation, seed: UInt64(i),
                               now: now, recovering: disk.syncedBytes)
-        dataServerNodes[i] = Self.node(config.dataServers[i], role, disk: disk, now: now)
+        dataServerNodes[i] = Self.node(config.dataServers[i], role, disk: disk, now: now, auth: authenticator(server: true))
         down.remove(n)
         drain(n)
     }
@@ -667,7 +706,10 @@ enum Decoded {
     case malformed(String)
 
     init(_ bytes: [UInt8]) {
-        self = bytes.withUnsafeBytes { raw -> Decoded in
+        self = bytes.withUnsafeBytes { whole -> Decoded in
+            // An authenticated datagram: the role's bytes, without the trailer.
+            var raw = whole
+            if case .framed(_, let length) = AuthTrailer.split(whole) { raw = UnsafeRawBufferPointer(rebasing: whole[0..<length]) }
             let d: Datagram
             do { d = try Datagram.decode(raw) } catch { return .malformed("\(error)") }
             func data(_ m: DataMessage) -> DataInfo {
