@@ -134,8 +134,9 @@ public struct RoleLoop<W: LoopWorkload> {
                 node.tick(now: now)
                 idlePolls = 0
                 if !toldForeignFingerprint { tellForeignFingerprint() }
-                if keyWatch != nil, let said = keyWatch!.check(now: now) { log(said) }
             }
+            // Every pass (a commit server has no timers to tick): one comparison until a second passed.
+            if keyWatch != nil, let said = keyWatch!.check(now: now) { log(said) }
             if !toldInconsistent, node.role.output.counters.droppedInconsistent > 0 { tellInconsistent() }
             network.flush()
         }

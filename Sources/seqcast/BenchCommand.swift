@@ -207,7 +207,7 @@ struct BenchCommand: ParsableCommand {
         if forgeRate > 0 { r.add("forged_sent", throughput.forgedSent) }
         if layout.security != nil {
             let all = throughput.members + throughput.servers
-            for (key, _) in AuthCounters().named {
+            for key in AuthCounters().named.map(\.0) + ["auth_key_reloads", "auth_key_reload_failures"] {
                 r.add(key, throughput.total(key, servers: true) + throughput.total(key))
             }
             // Every process that dropped something unauthenticated, forged or replayed.
