@@ -22,6 +22,7 @@ let package = Package(
             dependencies: [
                 .product(name: "SeqcastCore", package: "seqcast"),
                 .product(name: "SeqcastWire", package: "seqcast"),
+                .product(name: "SeqcastNode", package: "seqcast"),
             ],
             path: "SeqcastRigs"
         ),

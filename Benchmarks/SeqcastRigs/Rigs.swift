@@ -623,4 +623,9 @@ public let rigCatalogue: [RigEntry] = [
         let r = WireLoad()
         return RigRun(iterate: r.runIteration, verify: r.verify)
     },
+    // One unit is a full data datagram sealed by a member and opened by a server (issue 14).
+    RigEntry(name: "Auth-sealOpen-1416B", messagesPerUnit: 1, maxSeconds: 5) {
+        let r = AuthLoad()
+        return RigRun(iterate: r.runIteration, verify: r.verify)
+    },
 ]
