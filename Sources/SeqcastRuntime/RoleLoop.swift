@@ -87,6 +87,9 @@ public struct RoleLoop<W: LoopWorkload> {
     @usableFromInline var toldInconsistent = false
     /// Reads changed key files again (authentication on); checked with the role's ticks.
     public var keyWatch: KeyFileWatch?
+    /// Set when this process stopped because another, started earlier, runs with its node id.
+    public var duplicateOf: UInt64?
+    @usableFromInline var toldSameNodeId = false
 
     public init(role: W.Role, workload: W, network: NodeNetwork, id: NodeId, store: RuntimeLogStore = RuntimeLogStore(),
                 auth: DatagramAuthenticator? = nil) {
@@ -137,6 +140,7 @@ public struct RoleLoop<W: LoopWorkload> {
             }
             // Every pass (a commit server has no timers to tick): one comparison until a second passed.
             if keyWatch != nil, let said = keyWatch!.check(now: now) { log(said) }
+            if let a = node.auth, a.counters.sameNodeId > 0, duplicateOf == nil, tellDuplicate(a) { break }
             if !toldInconsistent, node.role.output.counters.droppedInconsistent > 0 { tellInconsistent() }
             network.flush()
         }
@@ -178,4 +182,23 @@ public func processCPUSeconds() -> (user: Double, system: Double) {
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return (Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
             Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6)
+}
+
+extension RoleLoop {
+    /// Another process uses this node id (its verified datagrams carry another incarnation).
+    /// The one started later stops, so exactly one keeps the id; returns whether this one does.
+    @usableFromInline mutating func tellDuplicate(_ a: DatagramAuthenticator) -> Bool {
+        guard let other = a.otherIncarnation else { return false }
+        if a.otherStartedFirst {
+            duplicateOf = other
+            log("node \(node.id.rawValue) is already live in another process (started at incarnation \(other), this one at "
+                + "\(a.incarnation)): stopping; a node id belongs to one process")
+            return true
+        }
+        if !toldSameNodeId {
+            toldSameNodeId = true
+            log("warning: another process started with node id \(node.id.rawValue) (incarnation \(other)); it should stop")
+        }
+        return false
+    }
 }

@@ -189,4 +189,20 @@ struct DatagramAuthTests {
             do { _ = try AuthKeyFile.parse(text) } catch { #expect(error.message.contains(message), "\(error)") }
         }
     }
+
+    @Test("a second process with this node id is noticed (its tags verify, its incarnation differs) and never believed")
+    func sameNodeIdElsewhere() {
+        func node41(_ incarnation: UInt64) -> DatagramAuthenticator {
+            DatagramAuthenticator(AuthSetup(groupKeys: [key(1, 0xA1)], serverKeys: nil, incarnation: incarnation,
+                                            peersMax: 16, datagramBytesMax: 1_416, node: NodeId(41)))
+        }
+        let first = node41(100), second = node41(200)
+        #expect(opened(first, sealed(second, datagram(.data, source: 41))) == nil)
+        #expect(first.counters.sameNodeId == 1 && first.otherIncarnation == 200 && !first.otherStartedFirst)
+        #expect(opened(second, sealed(first, datagram(.data, source: 41))) == nil)
+        #expect(second.otherStartedFirst, "the later process is the duplicate: it stops")
+        // Its own datagram (looped back by another path) is not another process.
+        #expect(opened(first, sealed(first, datagram(.data, source: 41))) != nil)
+        #expect(first.counters.sameNodeId == 1)
+    }
 }

@@ -27,10 +27,14 @@ public struct AuthCounters: Sendable, Equatable {
     public var staleIncarnation: UInt64 = 0
     /// A valid datagram from one sender more than `peersMax` allows.
     public var peerTableFull: UInt64 = 0
+    /// A valid datagram carrying this node's own id from another incarnation: a second process
+    /// runs with this node id (another host; on one host the unicast port is taken).
+    public var sameNodeId: UInt64 = 0
     public init() {}
 
     public var dropped: UInt64 {
         missing + malformed + unknownKey + serverTagRequired + badTag + replayed + tooOld + staleIncarnation + peerTableFull
+            + sameNodeId
     }
 
     /// Every counter with its report name.
@@ -39,7 +43,8 @@ public struct AuthCounters: Sendable, Equatable {
          ("auth_dropped_missing", missing), ("auth_dropped_malformed", malformed),
          ("auth_dropped_unknown_key", unknownKey), ("auth_dropped_server_tag_required", serverTagRequired),
          ("auth_dropped_bad_tag", badTag), ("auth_dropped_replayed", replayed), ("auth_dropped_too_old", tooOld),
-         ("auth_dropped_stale_incarnation", staleIncarnation), ("auth_dropped_peer_table_full", peerTableFull)]
+         ("auth_dropped_stale_incarnation", staleIncarnation), ("auth_dropped_peer_table_full", peerTableFull),
+         ("auth_dropped_same_node_id", sameNodeId)]
     }
 }
 
@@ -55,9 +60,13 @@ public struct AuthSetup {
     public var peersMax: Int
     /// The largest datagram a role writes (the trailer comes on top).
     public var datagramBytesMax: Int
+    /// This node's id: a verified datagram carrying it from another incarnation is another
+    /// process using the same id (nil: not checked).
+    public var node: NodeId?
 
     public init(groupKeys: [AuthKey], serverKeys: [AuthKey]?, incarnation: UInt64, peersMax: Int = 4_096,
-                datagramBytesMax: Int) {
+                datagramBytesMax: Int, node: NodeId? = nil) {
+        self.node = node
         self.groupKeys = groupKeys
         self.serverKeys = serverKeys
         self.incarnation = incarnation
@@ -91,8 +100,14 @@ public final class DatagramAuthenticator {
     @usableFromInline var windowIndex: HashTable<PeerClass, Int>
     @usableFromInline var windows: [ReplayWindow]
     @usableFromInline let peersMax: Int
+    @usableFromInline let node: UInt32?
+    /// The incarnation of the other process heard using this node's id (the latest), if any.
+    public var otherIncarnation: UInt64?
+    /// Whether that process started before this one: then this one is the duplicate.
+    public var otherStartedFirst: Bool { otherIncarnation.map { $0 < incarnation } ?? false }
 
     public init(_ setup: AuthSetup) {
+        node = setup.node?.rawValue
         groupKeys = KeyRing(setup.groupKeys)
         serverKeys = setup.serverKeys.map { KeyRing($0) }
         incarnation = setup.incarnation
@@ -192,6 +207,13 @@ public final class DatagramAuthenticator {
             return nil
         }
         let source = UInt32(littleEndian: datagram.loadUnaligned(fromByteOffset: 24, as: UInt32.self))
+        if source == node, trailer.incarnation != sendIncarnation {
+            // Not ours (our own multicast is dropped by address before this, and carries our
+            // incarnation): a second process with this node id. Never acted on.
+            counters.sameNodeId &+= 1
+            otherIncarnation = trailer.incarnation
+            return nil
+        }
         switch window(source: source, server: useServer) {
         case nil:
             counters.peerTableFull &+= 1

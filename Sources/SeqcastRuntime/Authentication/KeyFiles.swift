@@ -1,6 +1,7 @@
 import Glibc
 import SeqcastCore
 import SeqcastNode
+import SeqcastWire
 
 /// A key file could not be used; the process refuses to start (or, on a reload, keeps its keys).
 public struct KeyFileError: Error, CustomStringConvertible {
@@ -14,7 +15,8 @@ public enum KeyFiles {
     /// The authenticator a node of `role` runs with, or nil when the group has no `security`.
     /// Members read only the group key file; servers both. The incarnation is the wall clock,
     /// so every restart of a node counts above the last.
-    public static func authenticator(for layout: GroupLayout, role: NodeRole) throws(KeyFileError) -> DatagramAuthenticator? {
+    public static func authenticator(for layout: GroupLayout, role: NodeRole, node: NodeId) throws(KeyFileError)
+        -> DatagramAuthenticator? {
         guard let s = layout.security else { return nil }
         let group = try read(s.groupKeyFile)
         let server = role == .member ? nil : try read(s.serverKeyFile)
@@ -22,7 +24,7 @@ public enum KeyFiles {
         clock_gettime(CLOCK_REALTIME, &t)
         let incarnation = UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
         return DatagramAuthenticator(AuthSetup(groupKeys: group, serverKeys: server, incarnation: incarnation,
-                                               peersMax: s.peersMax, datagramBytesMax: layout.roleDatagramBytes))
+                                               peersMax: s.peersMax, datagramBytesMax: layout.roleDatagramBytes, node: node))
     }
 
     public static func read(_ path: String) throws(KeyFileError) -> [AuthKey] {
