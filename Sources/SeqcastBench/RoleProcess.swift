@@ -218,7 +218,6 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
         report.add("auth_key_reload_failures", loop.keyWatch?.failures ?? 0)
     }
     report.add("writes_completed", loop.node.counters.writesCompleted)
-    if let other = loop.duplicateOf { throw RoleProcessError.duplicateNode(node: o.node, otherIncarnation: other) }
 }
 
 func counters(_ output: RoleOutput, _ report: inout Report) {
@@ -288,14 +287,11 @@ public enum RoleProcessError: Error, CustomStringConvertible {
     case notListed(node: NodeId, role: NodeRole)
     case storage(StorageError)
     case keys(KeyFileError)
-    case duplicateNode(node: NodeId, otherIncarnation: UInt64)
 
     public var description: String {
         switch self {
         case .storage(let e): e.description
         case .keys(let e): "\(e) (the group file's security section names it)"
-        case .duplicateNode(let n, let other):
-            "node \(n.rawValue) is already live in another process (incarnation \(other), started earlier); this one stopped"
         case .layout(let p): "the group file cannot run: \(p)"
         case .wrongRole(let n, let listed, let asked):
             "node \(n.rawValue) is a \(listed.rawValue) in the group file, not a \(asked.rawValue)"

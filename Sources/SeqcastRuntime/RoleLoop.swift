@@ -87,8 +87,6 @@ public struct RoleLoop<W: LoopWorkload> {
     @usableFromInline var toldInconsistent = false
     /// Reads changed key files again (authentication on); checked with the role's ticks.
     public var keyWatch: KeyFileWatch?
-    /// Set when this process stopped because another, started earlier, runs with its node id.
-    public var duplicateOf: UInt64?
     @usableFromInline var toldSameNodeId = false
 
     public init(role: W.Role, workload: W, network: NodeNetwork, id: NodeId, store: RuntimeLogStore = RuntimeLogStore(),
@@ -140,7 +138,7 @@ public struct RoleLoop<W: LoopWorkload> {
             }
             // Every pass (a commit server has no timers to tick): one comparison until a second passed.
             if keyWatch != nil, let said = keyWatch!.check(now: now) { log(said) }
-            if let a = node.auth, a.counters.sameNodeId > 0, duplicateOf == nil, tellDuplicate(a) { break }
+            if !toldSameNodeId, let a = node.auth, a.counters.sameNodeId > 0 { tellSameNodeId(a) }
             if !toldInconsistent, node.role.output.counters.droppedInconsistent > 0 { tellInconsistent() }
             network.flush()
         }
@@ -185,20 +183,14 @@ public func processCPUSeconds() -> (user: Double, system: Double) {
 }
 
 extension RoleLoop {
-    /// Another process uses this node id (its verified datagrams carry another incarnation).
-    /// The one started later stops, so exactly one keeps the id; returns whether this one does.
-    @usableFromInline mutating func tellDuplicate(_ a: DatagramAuthenticator) -> Bool {
-        guard let other = a.otherIncarnation else { return false }
-        if a.otherStartedFirst {
-            duplicateOf = other
-            log("node \(node.id.rawValue) is already live in another process (started at incarnation \(other), this one at "
-                + "\(a.incarnation)): stopping; a node id belongs to one process")
-            return true
-        }
-        if !toldSameNodeId {
-            toldSameNodeId = true
-            log("warning: another process started with node id \(node.id.rawValue) (incarnation \(other)); it should stop")
-        }
-        return false
+    /// A verified datagram carried this node's id from another incarnation: said once. Not
+    /// acted on: it is another process with this id (on another host), or an earlier life of
+    /// this node replayed, or a member's forgery of a member kind; none may stop this process.
+    @usableFromInline mutating func tellSameNodeId(_ a: DatagramAuthenticator) {
+        toldSameNodeId = true
+        let other = a.otherIncarnation.map(String.init) ?? "?"
+        log("warning: a datagram verified with node id \(node.id.rawValue) from incarnation \(other), not this process's "
+            + "\(a.incarnation): another process may run with this node id (or an old datagram of it was replayed); "
+            + "it is dropped and counted (auth_dropped_same_node_id)")
     }
 }

@@ -26,15 +26,18 @@ public enum AuthKeyFile {
         public var description: String { "line \(line): \(message)" }
     }
 
+    /// Reads the file's bytes as ASCII lines (a CR before the LF is allowed); anything else in
+    /// a key line is refused with its line number, never trapped on.
     public static func parse(_ text: String) throws(Problem) -> [AuthKey] {
         var keys: [AuthKey] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+        let lines = Array(text.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        for (n, raw) in lines.enumerated() {
+            let line = raw.prefix { $0 != UInt8(ascii: "#") }
+            let fields = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D })
             if fields.isEmpty { continue }
             guard fields.count == 2 else { throw Problem(line: n + 1, message: "expected \"<id> <64 hex digits>\"") }
-            guard let id = UInt16(fields[0]), id != 0 else {
-                throw Problem(line: n + 1, message: "key id \"\(fields[0])\" is not 1…65535")
+            guard let id = decimal(fields[0]), id != 0 else {
+                throw Problem(line: n + 1, message: "key id \"\(String(decoding: fields[0], as: UTF8.self))\" is not 1…65535")
             }
             guard let bytes = hexBytes(fields[1]), bytes.count == AuthKey.byteCount else {
                 throw Problem(line: n + 1, message: "the key is not 64 hex digits (32 bytes)")
@@ -47,6 +50,37 @@ public enum AuthKeyFile {
         return keys
     }
 
+    static func decimal(_ digits: ArraySlice<UInt8>) -> UInt16? {
+        guard !digits.isEmpty, digits.count <= 5 else { return nil }
+        var v: UInt32 = 0
+        for d in digits {
+            guard d >= 0x30, d <= 0x39 else { return nil }
+            v = v * 10 + UInt32(d - 0x30)
+        }
+        return v <= UInt32(UInt16.max) ? UInt16(v) : nil
+    }
+
+    static func hexBytes(_ digits: ArraySlice<UInt8>) -> [UInt8]? {
+        guard digits.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: c - 0x30
+            case 0x61...0x66: c - 0x61 + 10
+            case 0x41...0x46: c - 0x41 + 10
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(digits.count / 2)
+        var i = digits.startIndex
+        while i < digits.endIndex {
+            guard let hi = nibble(digits[i]), let lo = nibble(digits[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
     /// The text of a file holding `keys`, first the one sent under.
     public static func text(_ keys: [AuthKey]) -> String {
         var s = "# seqcast key file: \"<id> <64 hex digits>\" per line; the first is sent under, all are accepted\n"
@@ -54,19 +88,6 @@ public enum AuthKeyFile {
         return s
     }
 
-    static func hexBytes(_ s: Substring) -> [UInt8]? {
-        guard s.utf8.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(s.utf8.count / 2)
-        var i = s.startIndex
-        while i < s.endIndex {
-            let j = s.index(i, offsetBy: 2)
-            guard let b = UInt8(s[i..<j], radix: 16) else { return nil }
-            out.append(b)
-            i = j
-        }
-        return out
-    }
 }
 
 extension String {

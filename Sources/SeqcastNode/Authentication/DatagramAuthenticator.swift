@@ -99,12 +99,13 @@ public final class DatagramAuthenticator {
     @usableFromInline let scratch: UnsafeMutableRawBufferPointer
     @usableFromInline var windowIndex: HashTable<PeerClass, Int>
     @usableFromInline var windows: [ReplayWindow]
+    /// Windows made per key class (group, server): each at most `peersMax`, so members filling
+    /// the group class never crowd out servers.
+    @usableFromInline var windowsPerClass = (group: 0, server: 0)
     @usableFromInline let peersMax: Int
     @usableFromInline let node: UInt32?
-    /// The incarnation of the other process heard using this node's id (the latest), if any.
+    /// The incarnation last heard using this node's id, if any (said, never acted on).
     public var otherIncarnation: UInt64?
-    /// Whether that process started before this one: then this one is the duplicate.
-    public var otherStartedFirst: Bool { otherIncarnation.map { $0 < incarnation } ?? false }
 
     public init(_ setup: AuthSetup) {
         node = setup.node?.rawValue
@@ -241,7 +242,8 @@ public final class DatagramAuthenticator {
     @inlinable func window(source: UInt32, server: Bool) -> Int? {
         let key = PeerClass(source: source, server: server)
         if let i = windowIndex[key] { return i }
-        guard windows.count < 2 * peersMax else { return nil }
+        guard (server ? windowsPerClass.server : windowsPerClass.group) < peersMax else { return nil }
+        if server { windowsPerClass.server += 1 } else { windowsPerClass.group += 1 }
         windows.append(ReplayWindow())
         windowIndex.insert(key, windows.count - 1)
         return windows.count - 1

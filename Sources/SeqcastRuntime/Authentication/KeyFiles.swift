@@ -47,8 +47,9 @@ public enum KeyFiles {
 }
 
 /// Notices a changed key file (its modification time or size) and installs its keys: checked
-/// once a second by the role loop, never per datagram. A file that no longer parses keeps the
-/// keys in use and is said once.
+/// at most once a second by the role loop, never per datagram. A file that no longer parses
+/// keeps the keys in use and is said. The first check reads the files once more, quietly: a
+/// change written between the start's read and this watch's first look is not missed.
 public struct KeyFileWatch {
     let auth: DatagramAuthenticator
     let groupPath: String
@@ -57,6 +58,7 @@ public struct KeyFileWatch {
     var groupStamp: Stamp?
     var serverStamp: Stamp?
     var nextCheck = Instant.zero
+    var first = true
     public private(set) var reloads = 0
     public private(set) var failures = 0
 
@@ -71,8 +73,6 @@ public struct KeyFileWatch {
         groupPath = security.groupKeyFile
         serverPath = auth.isServer ? security.serverKeyFile : nil
         window = security.keyRotationWindow
-        groupStamp = Self.stamp(groupPath)
-        serverStamp = serverPath.flatMap(Self.stamp)
     }
 
     static func stamp(_ path: String) -> Stamp? {
@@ -86,18 +86,20 @@ public struct KeyFileWatch {
         guard now >= nextCheck else { return nil }
         nextCheck = now + Nanoseconds(1_000_000_000)
         var said: [String] = []
+        defer { first = false }
         let g = Self.stamp(groupPath)
-        if g != groupStamp {
+        if first || g != groupStamp {
             groupStamp = g
             said.append(reload(groupPath, into: auth.groupKeys, now: now))
         }
         if let serverPath, let ring = auth.serverKeys {
             let s = Self.stamp(serverPath)
-            if s != serverStamp {
+            if first || s != serverStamp {
                 serverStamp = s
                 said.append(reload(serverPath, into: ring, now: now))
             }
         }
+        said.removeAll { $0.isEmpty }
         return said.isEmpty ? nil : said.joined(separator: "; ")
     }
 
@@ -105,6 +107,7 @@ public struct KeyFileWatch {
         do {
             let keys = try KeyFiles.read(path)
             ring.install(keys, now: now, window: window)
+            if first { return "" }
             reloads += 1
             return "read \(path) again: sending under key \(ring.sendingId), accepting \(ring.acceptedIds(now: now))"
         } catch {
