@@ -27,19 +27,11 @@ public enum KeyFiles {
                                                peersMax: s.peersMax, datagramBytesMax: layout.roleDatagramBytes, node: node))
     }
 
+    /// A key file's keys (at most 4 KiB are read: four keys and their comments fit).
     public static func read(_ path: String) throws(KeyFileError) -> [AuthKey] {
-        guard let f = fopen(path, "r") else { throw KeyFileError(path: path, problem: String(cString: strerror(errno))) }
-        defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            if n == 0 { break }
-            bytes += chunk[0..<n]
-            if bytes.count > 64 * 1024 { throw KeyFileError(path: path, problem: "larger than 64 KiB; not a key file") }
-        }
+        guard let text = SmallFile.read(path) else { throw KeyFileError(path: path, problem: "missing, empty or unreadable") }
         do {
-            return try AuthKeyFile.parse(String(decoding: bytes, as: UTF8.self))
+            return try AuthKeyFile.parse(text)
         } catch {
             throw KeyFileError(path: path, problem: error.description)
         }
