@@ -99,4 +99,21 @@ struct FuzzFindingsTests {
         #expect(!fetched.isEmpty, "the member asks for the bodies")
         #expect(fetched.allSatisfy { $0.count <= 1_024 }, "a round asks for at most countersMax bodies")
     }
+
+    @Test("FuzzRoles: data of one sender near 2^64, then far below, no longer overflows the member's counter lane")
+    func counterLaneNearTheTop() {
+        let c = Self.config
+        var m = Member(config: c, node: NodeId(42), incarnation: 1, seed: 1, now: .zero, app: ReferenceApplication())
+        var server = DataServer(config: c, node: NodeId(11), incarnation: 1, seed: 1, now: .zero)
+        for counter in [UInt64.max - 10, 5] {
+            let bytes = BoundedResourcesTests.fragment(index: 0, of: 1, bytes: 8, counter: counter)
+            bytes.withUnsafeBytes {
+                m.receive($0, from: PeerAddress(1), now: .zero)
+                server.receive($0, from: PeerAddress(1), now: .zero)
+            }
+        }
+        // Before the fix the second datagram trapped in CounterTable.slide (base + capacity past 2^64).
+        #expect(m.output.counters.datagramsReceived == 2 && server.output.counters.datagramsReceived == 2)
+        #expect(server.storedCount >= 1)
+    }
 }

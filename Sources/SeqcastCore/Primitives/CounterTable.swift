@@ -113,7 +113,9 @@ public struct CounterTable<Value> {
     /// are never dropped: what still does not fit goes to the overflow table).
     @usableFromInline mutating func slide(_ l: Int, toward counter: UInt64) {
         let cap = UInt64(lanes[l].slots.count)
-        guard counter >= lanes[l].base + cap else { return }
+        // Differences, not `base + cap`: a lane near 2^64 (a counter from the wire) overflowed.
+        let base = lanes[l].base
+        guard counter >= base, counter - base >= cap else { return }
         let newBase = counter - cap + 1
         if lanes[l].count == 0 || lanes[l].low >= newBase {
             lanes[l].base = newBase
