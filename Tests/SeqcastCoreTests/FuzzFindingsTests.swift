@@ -116,4 +116,33 @@ struct FuzzFindingsTests {
         #expect(m.output.counters.datagramsReceived == 2 && server.output.counters.datagramsReceived == 2)
         #expect(server.storedCount >= 1)
     }
+
+    @Test("FuzzRoles: a data server collecting behind a checkpoint a run of 2^32 - 1 numbers visits what it holds only")
+    func collectionOverAHugeRun() {
+        let c = Self.config
+        var server = DataServer(config: c, node: NodeId(11), incarnation: 1, seed: 1, now: .zero)
+        let sender = SenderId(node: NodeId(41), incarnation: 1)
+        func sequencerSends(_ kind: MessageKind, _ body: (inout WireWriter) throws(EncodeError) -> Void) {
+            TestGroup.encode(Header(kind: kind, groupId: c.groupId, fingerprint: c.fingerprint, epoch: Epoch(1),
+                                    source: c.sequencer), body).withUnsafeBytes { server.receive($0, from: PeerAddress(1), now: .zero) }
+        }
+        BoundedResourcesTests.fragment(index: 0, of: 1, bytes: 8, counter: 1).withUnsafeBytes {
+            server.receive($0, from: PeerAddress(2), now: .zero)
+        }
+        #expect(server.storedCount == 1)
+        let top = SequenceNumber(UInt64(UInt32.max))
+        let clock = ContinuousClock()
+        let took = clock.measure {
+            sequencerSends(.commit) { w throws(EncodeError) in
+                try RunBatch.encode(committedThrough: top, runs: [
+                    SequenceRun(firstSeq: SequenceNumber(1), count: UInt32.max, content: .messages(sender: sender, firstCounter: 1))],
+                    into: &w)
+            }
+            sequencerSends(.heartbeat) { w throws(EncodeError) in
+                try Heartbeat(committedThrough: top, checkpointSeq: top, checkpointBytes: 0).encode(into: &w)
+            }
+        }
+        #expect(took < .seconds(5), "collection walked the run's counters (took \(took))")
+        #expect(server.storedCount == 0, "the one held message is collected")
+    }
 }

@@ -243,9 +243,7 @@ public struct DataServer: ProtocolRole {
             h.dirty = false
             senders[s] = h
             // Counters past the end are orphans: they will never be numbered.
-            if h.highestStored > last {
-                for c in (last + 1)...h.highestStored { collect(MessageId(sender: s, counter: c), seq: nil) }
-            }
+            if h.highestStored > last { collect(s, from: last + 1, through: h.highestStored) { _ in nil } }
         case .noop, .checkpointInterval:
             break
         }
@@ -253,6 +251,20 @@ public struct DataServer: ProtocolRole {
 
     mutating func afterLedgerChange() {
         ledger.consume(through: ledger.knownThrough)
+    }
+
+    /// Collects the held counters of `s` in `from...through` (`seq` gives each one's number):
+    /// counter by counter when the range is about as wide as the store, else only what is held,
+    /// so a run of 2^32 counters costs what the store holds, not 2^32 lookups.
+    mutating func collect(_ s: SenderId, from: UInt64, through: UInt64, seq: (UInt64) -> SequenceNumber?) {
+        guard from <= through else { return }
+        if through - from < UInt64(store.count) + 64 {
+            for c in from...through { collect(MessageId(sender: s, counter: c), seq: seq(c)) }
+        } else {
+            for c in store.heldCounters(of: s, from: from, through: through) {
+                collect(MessageId(sender: s, counter: c), seq: seq(c))
+            }
+        }
     }
 
     mutating func collect(_ id: MessageId, seq: SequenceNumber?) {
@@ -279,8 +291,8 @@ public struct DataServer: ProtocolRole {
                 let through = min(lastSeq, checkpointSeq.rawValue)
                 guard through >= run.seq else { break }
                 let counters = through - run.seq + 1
-                for k in 0..<counters where run.counter + k > h.collectedThrough {
-                    collect(MessageId(sender: s, counter: run.counter + k), seq: SequenceNumber(run.seq + k))
+                collect(s, from: max(run.counter, h.collectedThrough + 1), through: run.counter + counters - 1) { c in
+                    SequenceNumber(run.seq + (c - run.counter))
                 }
                 h.collectedThrough = max(h.collectedThrough, run.counter + counters - 1)
                 if through == lastSeq { dropRuns += 1 } else { break }
@@ -305,9 +317,7 @@ public struct DataServer: ProtocolRole {
         // Only what this server has seen of the stream, so the loop is bounded by its store.
         let last = min(miss.firstCounter + UInt64(miss.count) - 1, h.knownThrough)
         guard last > h.collectedThrough else { return }
-        for c in (h.collectedThrough + 1)...last {
-            collect(MessageId(sender: miss.sender, counter: c), seq: h.seq(of: c))
-        }
+        collect(miss.sender, from: h.collectedThrough + 1, through: last) { h.seq(of: $0) }
         senders.update(miss.sender) {
             $0.collectedThrough = last
             $0.committedThrough = max(h.committedThrough, last)

@@ -123,6 +123,27 @@ public struct CounterTable<Value> {
         }
     }
 
+    /// The counters of `sender` held in `from...through`, ascending: walks the sender's lane and
+    /// the overflow table, not the range. For ranges far wider than what is held (a commit run
+    /// of 2^32 counters from the wire once made a data server look each one up).
+    public func heldCounters(of sender: SenderId, from: UInt64, through: UInt64) -> [UInt64] {
+        guard from <= through else { return [] }
+        var out: [UInt64] = []
+        if let l = laneOf[sender] {
+            let lane = lanes[l]
+            for i in 0..<lane.slots.count where lane.slots[i] != nil {
+                let c = lane.base &+ ((UInt64(i) &- lane.base) & mask)
+                if c >= from, c <= through { out.append(c) }
+            }
+        }
+        if !overflow.isEmpty {
+            for (id, _) in overflow.entries where id.sender == sender && id.counter >= from && id.counter <= through {
+                out.append(id.counter)
+            }
+        }
+        return out.sorted()
+    }
+
     @discardableResult
     public mutating func removeValue(forKey id: MessageId) -> Value? {
         let c = id.counter
