@@ -145,4 +145,13 @@ struct FuzzFindingsTests {
         #expect(took < .seconds(5), "collection walked the run's counters (took \(took))")
         #expect(server.storedCount == 0, "the one held message is collected")
     }
+
+    @Test("FuzzRecords: a low-water record at 2^64 - 1 is refused (its next number overflowed while pruning)")
+    func lowWaterAtTheTop() {
+        let top = Self.record([AssignmentRecord.tagLowWater, UInt64.max, Epoch(round: 1, candidate: 0).rawValue, 3])
+        let runs = Self.record([AssignmentRecord.tagEpochRuns, Epoch(round: 2, candidate: 0).rawValue, 1,
+                                5, 1, SenderId(node: NodeId(41), incarnation: 1).rawValue, 1])
+        let server = CommitServer(config: Self.config, node: NodeId(21), recovering: [top, runs, top], now: .zero)
+        #expect(server.lowWater == .zero)
+    }
 }

@@ -437,7 +437,10 @@ public struct CommitServer: ProtocolRole {
             var r = RecordReader(bytes)
             switch r.next() {
             case AssignmentRecord.tagLowWater?:
-                if let through = r.next() { lowWater = max(lowWater, SequenceNumber(through)) }
+                // Numbers a group reaches stay far below 2^63; one beyond is damage (its `next`
+                // overflowed: FuzzRecords).
+                guard let through = r.next(), through < 1 << 63 else { continue }
+                lowWater = max(lowWater, SequenceNumber(through))
                 if let e = r.next().flatMap(Epoch.init(checked:)) { recoverPromise(e, nonce: r.next() ?? 0) }
                 continue
             case AssignmentRecord.tagEpoch?:

@@ -85,7 +85,7 @@ extension Sequencer {
                 if r.next() == AssignmentRecord.flagTableInexact { r0.tableInexact = true }
                 continue
             case AssignmentRecord.tagSenders?:
-                guard let n0 = r.next(), let n = r.next(), n <= UInt64(bytes.count / 24) else { break }
+                guard let n0 = r.next(), n0 < 1 << 63, let n = r.next(), n <= UInt64(bytes.count / 24) else { break }
                 tableNext = max(tableNext, SequenceNumber(n0))
                 for _ in 0..<n {
                     guard let id = r.next(), let counter = r.next(), let ended = r.next() else { break }
