@@ -147,22 +147,20 @@ public final class DatagramAuthenticator {
             counter = 0
         }
         counter &+= 1
-        var group = true, server = false
-        if let s = serverKeys {
-            _ = s
-            server = true
-            if case .node = destination { group = false }
-        }
+        // A server's datagram for one server needs no group tag; a member has no server key.
+        let server = serverKeys
+        var group = true
+        if server != nil, case .node = destination { group = false }
         let t = AuthTrailer(incarnation: sendIncarnation, counter: counter,
-                            groupKeyId: group ? groupKeys.sendingId : 0, serverKeyId: server ? serverKeys!.sendingId : 0)
+                            groupKeyId: group ? groupKeys.sendingId : 0, serverKeyId: server?.sendingId ?? 0)
         t.writeFixed(into: scratch, at: n)
         let covered = n + AuthTrailer.fixedByteCount
         let base = scratch.baseAddress!
         if group {
             seqcast_mac_tag(groupKeys.sendingKey, base, covered, (base + n + t.groupTagOffset).assumingMemoryBound(to: UInt8.self))
         }
-        if server {
-            seqcast_mac_tag(serverKeys!.sendingKey, base, covered,
+        if let server {
+            seqcast_mac_tag(server.sendingKey, base, covered,
                             (base + n + t.serverTagOffset).assumingMemoryBound(to: UInt8.self))
         }
         return UnsafeRawBufferPointer(start: base, count: n + t.byteCount)
