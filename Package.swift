@@ -38,7 +38,8 @@ let package = Package(
         // group layout and routing, per-node policies. Still no syscalls (style.md §6.1).
         .target(name: "SeqcastNode", dependencies: ["SeqcastCore", "SeqcastWire", "CSeqcastMAC"],
                 exclude: ["Authentication/THREAT.md"]),
-        // Datagram tags: HMAC-SHA-256/128 over OpenSSL's SHA-256 (SHA-NI), no allocation per tag.
+        // Datagram tags: GMAC under per-incarnation subkeys derived with HMAC-SHA-256 (OpenSSL's
+        // AES-NI, carry-less multiply and SHA-NI code), no allocation per tag.
         .target(name: "CSeqcastMAC", path: "CSources/CSeqcastMAC", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "SeqcastSimulation", dependencies: ["SeqcastNode", "SeqcastCore", "SeqcastWire"]),
         // The group configuration file: YAML to `GroupLayout`, every refusal with field and line.

@@ -211,7 +211,7 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
     report.add("tx_segmentation_refused", loop.network.segmentationRefused)
     report.add("tx_unroutable", loop.network.unroutable)
     report.add("repair_throttled", loop.node.counters.repairThrottled)
-    report.add("authentication", loop.node.auth == nil ? "none" : "hmac-sha256-128")
+    report.add("authentication", loop.node.auth == nil ? "none" : DatagramAuthenticator.algorithm)
     if let a = loop.node.auth {
         for (name, value) in a.counters.named { report.add(name, value) }
         report.add("auth_key_reloads", loop.keyWatch?.reloads ?? 0)

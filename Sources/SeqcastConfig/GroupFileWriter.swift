@@ -58,7 +58,7 @@ extension GroupFile {
         for (name, value) in l.timing.named { out += "  \(name): \(duration(value.value))\n" }
         if let s = l.security {
             out += """
-            security:                    # every datagram tagged (HMAC-SHA-256/128); THREAT.md
+            security:                    # every datagram tagged (GMAC, per-incarnation subkeys); THREAT.md
               group-key-file: \(s.groupKeyFile)   # every process reads it (seqcast config keys)
               server-key-file: \(s.serverKeyFile)   # servers only: what servers act on travels under it
               key-rotation-window: \(duration(s.keyRotationWindow.value))   # a key dropped from a file is accepted this long

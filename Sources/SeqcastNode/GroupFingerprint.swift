@@ -19,7 +19,7 @@ extension GroupLayout {
             "sender-window=\(senderWindow)", "body-slots=\(bodySlots)", "datagram-bytes=\(datagramBytes)",
             "durability=\(durability.rawValue)", "data-store=\(dataStore.rawValue)",
             // Key files are per host; whether the group authenticates, and how, is group-wide.
-            "authentication=\(security == nil ? "none" : "hmac-sha256-128")",
+            "authentication=\(security == nil ? "none" : DatagramAuthenticator.algorithm)",
         ]
         for (name, value) in timing.named { lines.append("timer.\(name)=\(value.value)") }
         for n in nodes.sorted(by: { $0.id.rawValue < $1.id.rawValue }) {

@@ -203,7 +203,7 @@ struct BenchCommand: ParsableCommand {
             r.add("processes_counting_drops", counted.count)
             r.add("processes", all.count)
         }
-        r.add("authentication", layout.security == nil ? "none" : "hmac-sha256-128")
+        r.add("authentication", layout.security == nil ? "none" : DatagramAuthenticator.algorithm)
         if forgeRate > 0 { r.add("forged_sent", throughput.forgedSent) }
         if layout.security != nil {
             let all = throughput.members + throughput.servers
@@ -212,7 +212,7 @@ struct BenchCommand: ParsableCommand {
             }
             // Every process that dropped something unauthenticated, forged or replayed.
             r.add("processes_counting_auth_drops", all.filter { p in
-                AuthCounters().named.dropFirst(2).contains { throughput.number(p, $0.0) > 0 }
+                AuthCounters().named.contains { $0.0.hasPrefix("auth_dropped_") && throughput.number(p, $0.0) > 0 }
             }.count)
             if hostileRate == 0 { r.add("processes", all.count) }
         }

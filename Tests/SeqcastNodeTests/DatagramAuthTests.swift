@@ -40,7 +40,7 @@ private func opened(_ receiver: DatagramAuthenticator, _ wire: [UInt8], now: UIn
 
 @Suite("Datagram authentication")
 struct DatagramAuthTests {
-    @Test("the tag is HMAC-SHA-256 truncated to 16 bytes (RFC 4231 test case 2)")
+    @Test("subkeys are derived with HMAC-SHA-256 truncated to 16 bytes (RFC 4231 test case 2)")
     func hmacVector() {
         // Key "Jefe" (HMAC pads a short key with zeros to the block, as 28 zero bytes do here).
         var raw = Array("Jefe".utf8) + [UInt8](repeating: 0, count: 28)
@@ -54,6 +54,74 @@ struct DatagramAuthTests {
         message.withUnsafeBytes { m in tag.withUnsafeBufferPointer { #expect(seqcast_mac_verify(&k, m.baseAddress, m.count, $0.baseAddress!) == 1) } }
         tag[15] ^= 1
         message.withUnsafeBytes { m in tag.withUnsafeBufferPointer { #expect(seqcast_mac_verify(&k, m.baseAddress, m.count, $0.baseAddress!) == 0) } }
+    }
+
+    @Test("GMAC is AES-128-GCM over associated data: the GCM paper's test case 1, and a vector from Python's cryptography")
+    func gmacVectors() {
+        let g = seqcast_gmac_new()!
+        defer { seqcast_gmac_free(g) }
+        func tag(key: [UInt8], nonce: UInt64, _ data: [UInt8]) -> String {
+            #expect(key.withUnsafeBufferPointer { seqcast_gmac_set_key(g, $0.baseAddress!) } == 1)
+            var t = [UInt8](repeating: 0, count: 16)
+            data.withUnsafeBytes { d in t.withUnsafeMutableBufferPointer { seqcast_gmac_tag(g, nonce, d.baseAddress, d.count, $0.baseAddress!) } }
+            return t.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        }
+        // McGrew and Viega, "The Galois/Counter Mode of Operation", test case 1: K = 0, IV = 0, nothing.
+        #expect(tag(key: [UInt8](repeating: 0, count: 16), nonce: 0, []) == "58e2fccefa7e3061367f1d57a4e7455a")
+        // AESGCM(bytes(range(16))).encrypt(pack('<Q', 0x0102030405060708) + bytes(4), b"", aad) with
+        // aad = b"seqcast datagram authenticated by GMAC" * 3 (114 bytes, not a multiple of 16).
+        let aad = Array(String(repeating: "seqcast datagram authenticated by GMAC", count: 3).utf8)
+        #expect(tag(key: Array(0..<16), nonce: 0x0102_0304_0506_0708, aad) == "db4d8e9cb27af7507159c4af0551999e")
+        var expected = [UInt8](repeating: 0, count: 16)
+        aad.withUnsafeBytes { d in expected.withUnsafeMutableBufferPointer { seqcast_gmac_tag(g, 9, d.baseAddress, d.count, $0.baseAddress!) } }
+        #expect(aad.withUnsafeBytes { d in expected.withUnsafeBufferPointer { seqcast_gmac_verify(g, 9, d.baseAddress, d.count, $0.baseAddress!) } } == 1)
+        #expect(aad.withUnsafeBytes { d in expected.withUnsafeBufferPointer { seqcast_gmac_verify(g, 10, d.baseAddress, d.count, $0.baseAddress!) } } == 0,
+                "another nonce is another tag")
+    }
+
+    @Test("the subkey is HMAC-SHA-256(key, label, class, key id, sender, incarnation): a vector from Python")
+    func subkeyVector() {
+        // hmac.new(b"\xa1" * 32, b"seqcast gmac v1\0" + bytes([1, 0]) + pack('<H', 3) + pack('<I', 12)
+        //          + pack('<Q', 1000), sha256).digest()[:16], then the GMAC of `aad` under it, nonce 5.
+        var master = seqcast_mac_key()
+        var raw = [UInt8](repeating: 0xA1, count: 32)
+        raw.withUnsafeMutableBufferPointer { seqcast_mac_key_init(&master, $0.baseAddress!) }
+        var info = Array("seqcast gmac v1".utf8) + [0, 1, 0, 3, 0, 12, 0, 0, 0]
+        info += withUnsafeBytes(of: UInt64(1_000).littleEndian, Array.init)
+        #expect(info.count == 32)
+        let g = seqcast_gmac_new()!
+        defer { seqcast_gmac_free(g) }
+        #expect(info.withUnsafeBytes { seqcast_gmac_derive_key(g, &master, $0.baseAddress, $0.count) } == 1)
+        let aad = Array(String(repeating: "seqcast datagram authenticated by GMAC", count: 3).utf8)
+        var t = [UInt8](repeating: 0, count: 16)
+        aad.withUnsafeBytes { d in t.withUnsafeMutableBufferPointer { seqcast_gmac_tag(g, 5, d.baseAddress, d.count, $0.baseAddress!) } }
+        #expect(t.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() == "4849bcccce78cb37b1ab96d7bbc9cd3a")
+    }
+
+    @Test("subkeys: one per sender incarnation, derived once and cached; a forged incarnation never evicts the cached one")
+    func subkeysPerIncarnation() {
+        let a = server(incarnation: 50), b = server(incarnation: 5)
+        let plain = datagram(.heartbeat)
+        let first = sealed(a, plain, to: .node(NodeId(2)))
+        #expect(a.counters.subkeysDerived == 1, "the sender derives its server subkey once")
+        for _ in 0..<100 { #expect(opened(b, sealed(a, plain, to: .node(NodeId(2)))) != nil) }
+        #expect(a.counters.subkeysDerived == 1)
+        #expect(b.counters.subkeysDerived == 1, "the receiver derives once for the sender's incarnation")
+        // Same counter, another incarnation: another subkey, so another tag over otherwise equal bytes.
+        let other = server(incarnation: 51)
+        let twin = sealed(other, plain, to: .node(NodeId(2)))
+        #expect(Array(first[plain.count + 24..<first.count]) != Array(twin[plain.count + 24..<twin.count]))
+        // Someone moves a datagram to a made-up incarnation: derived, refused, not cached.
+        var forged = sealed(a, plain, to: .node(NodeId(2)))
+        forged[plain.count] ^= 0x40
+        #expect(opened(b, forged) == nil)
+        #expect(b.counters.badTag == 1 && b.counters.subkeysDerived == 2)
+        #expect(opened(b, sealed(a, plain, to: .node(NodeId(2)))) != nil)
+        #expect(b.counters.subkeysDerived == 2, "the genuine sender's subkey stayed cached")
+        // The sender restarts: its new incarnation is derived once, then cached in its place.
+        #expect(opened(b, sealed(other, plain, to: .node(NodeId(2)))) != nil)
+        #expect(opened(b, sealed(other, plain, to: .node(NodeId(2)))) != nil)
+        #expect(b.counters.subkeysDerived == 3)
     }
 
     @Test("a sealed datagram opens to exactly the role's bytes, flag set; the trailer is 24 + 16 per tag")

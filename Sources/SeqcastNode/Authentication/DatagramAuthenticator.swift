@@ -30,6 +30,9 @@ public struct AuthCounters: Sendable, Equatable {
     /// A valid datagram carrying this node's own id from another incarnation: a second process
     /// runs with this node id (another host; on one host the unicast port is taken).
     public var sameNodeId: UInt64 = 0
+    /// GMAC subkeys derived (not a drop): once per sender incarnation, key and key class seen,
+    /// plus once per datagram whose cached subkey did not fit (a forged or stale incarnation).
+    public var subkeysDerived: UInt64 = 0
     public init() {}
 
     public var dropped: UInt64 {
@@ -44,7 +47,7 @@ public struct AuthCounters: Sendable, Equatable {
          ("auth_dropped_unknown_key", unknownKey), ("auth_dropped_server_tag_required", serverTagRequired),
          ("auth_dropped_bad_tag", badTag), ("auth_dropped_replayed", replayed), ("auth_dropped_too_old", tooOld),
          ("auth_dropped_stale_incarnation", staleIncarnation), ("auth_dropped_peer_table_full", peerTableFull),
-         ("auth_dropped_same_node_id", sameNodeId)]
+         ("auth_dropped_same_node_id", sameNodeId), ("auth_subkeys_derived", subkeysDerived)]
     }
 }
 
@@ -90,6 +93,8 @@ public struct AuthSetup {
 /// Allocates nothing per datagram: keys are precomputed, the sealing buffer and the windows are
 /// sized at start. Owned by the node's thread.
 public final class DatagramAuthenticator {
+    /// The tag algorithm, as reports and the group fingerprint name it.
+    public static let algorithm = "aes128-gmac-subkeys"
     public let groupKeys: KeyRing
     public let serverKeys: KeyRing?
     public let incarnation: UInt64
@@ -106,6 +111,16 @@ public final class DatagramAuthenticator {
     @usableFromInline let node: UInt32?
     /// The incarnation last heard using this node's id, if any (said, never acted on).
     public var otherIncarnation: UInt64?
+    /// The subkeys this node tags under (group, server), derived again when the sending key,
+    /// the ring's generation or the incarnation changes.
+    @usableFromInline var sendingGroup: Subkey
+    @usableFromInline var sendingServer: Subkey?
+    /// The subkey of each window's sender (same index as `windows`): the sender's latest
+    /// incarnation seen fresh, under the key it last used.
+    @usableFromInline var receiving: [Subkey?]
+    /// Where a subkey not cached is derived and a datagram checked before it is trusted; swapped
+    /// into `receiving` when the datagram was fresh.
+    @usableFromInline var spare: OpaquePointer
 
     public init(_ setup: AuthSetup) {
         node = setup.node?.rawValue
@@ -118,9 +133,22 @@ public final class DatagramAuthenticator {
         windowIndex = HashTable(minimumCapacity: 2 * setup.peersMax)
         windows = []
         windows.reserveCapacity(2 * setup.peersMax)
+        receiving = []
+        receiving.reserveCapacity(2 * setup.peersMax)
+        spare = Subkey.makeContext()
+        sendingGroup = Subkey(context: Subkey.makeContext(), source: 0, keyId: 0, incarnation: 0, generation: 0)
+        sendingServer = setup.serverKeys.map { _ in
+            Subkey(context: Subkey.makeContext(), source: 0, keyId: 0, incarnation: 0, generation: 0)
+        }
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        seqcast_gmac_free(spare)
+        seqcast_gmac_free(sendingGroup.context)
+        if let s = sendingServer { seqcast_gmac_free(s.context) }
+        for s in receiving { if let s { seqcast_gmac_free(s.context) } }
+    }
 
     @inlinable public var isServer: Bool { serverKeys != nil }
 
@@ -156,14 +184,34 @@ public final class DatagramAuthenticator {
         t.writeFixed(into: scratch, at: n)
         let covered = n + AuthTrailer.fixedByteCount
         let base = scratch.baseAddress!
+        let source = UInt32(littleEndian: scratch.loadUnaligned(fromByteOffset: 24, as: UInt32.self))
         if group {
-            seqcast_mac_tag(groupKeys.sendingKey, base, covered, (base + n + t.groupTagOffset).assumingMemoryBound(to: UInt8.self))
+            refreshSending(&sendingGroup, ring: groupKeys, server: false, source: source)
+            seqcast_gmac_tag(sendingGroup.context, counter, base, covered,
+                             (base + n + t.groupTagOffset).assumingMemoryBound(to: UInt8.self))
         }
-        if let server {
-            seqcast_mac_tag(server.sendingKey, base, covered,
-                            (base + n + t.serverTagOffset).assumingMemoryBound(to: UInt8.self))
+        if let server, var s = sendingServer {
+            refreshSending(&s, ring: server, server: true, source: source)
+            sendingServer = s
+            seqcast_gmac_tag(s.context, counter, base, covered,
+                             (base + n + t.serverTagOffset).assumingMemoryBound(to: UInt8.self))
         }
         return UnsafeRawBufferPointer(start: base, count: n + t.byteCount)
+    }
+
+    /// Derives `s` again when the ring's sending key, its generation, this node's incarnation or
+    /// the header's sender changed since (a reload, a counter wrap; never per datagram otherwise).
+    /// Receivers derive from the header's sender, so that is what the subkey is bound to.
+    @inlinable func refreshSending(_ s: inout Subkey, ring: KeyRing, server: Bool, source: UInt32) {
+        guard !s.isFor(keyId: ring.sendingId, incarnation: sendIncarnation, generation: ring.generation)
+                || s.source != source else { return }
+        Subkey.derive(into: s.context, from: ring.sendingKey, server: server, keyId: ring.sendingId,
+                      source: source, incarnation: sendIncarnation)
+        counters.subkeysDerived &+= 1
+        s.source = source
+        s.keyId = ring.sendingId
+        s.incarnation = sendIncarnation
+        s.generation = ring.generation
     }
 
     // MARK: receiving
@@ -199,13 +247,28 @@ public final class DatagramAuthenticator {
             return nil
         }
         let base = datagram.baseAddress!
+        let source = UInt32(littleEndian: datagram.loadUnaligned(fromByteOffset: 24, as: UInt32.self))
         let tagAt = length + (useServer ? trailer.serverTagOffset : trailer.groupTagOffset)
-        guard seqcast_mac_verify(key, base, length + AuthTrailer.fixedByteCount,
-                                 (base + tagAt).assumingMemoryBound(to: UInt8.self)) == 1 else {
+        // The sender's cached subkey when it is for this incarnation and key; else one derived
+        // into the spare context, trusted only once the datagram proves fresh.
+        let cachedAt = windowIndex[PeerClass(source: source, server: useServer)]
+        let context: OpaquePointer
+        var derived = false
+        if let c = cachedAt, let k = receiving[c],
+           k.isFor(keyId: keyId, incarnation: trailer.incarnation, generation: ring.generation) {
+            context = k.context
+        } else {
+            Subkey.derive(into: spare, from: key, server: useServer, keyId: keyId, source: source,
+                          incarnation: trailer.incarnation)
+            context = spare
+            derived = true
+            counters.subkeysDerived &+= 1
+        }
+        guard seqcast_gmac_verify(context, trailer.counter, base, length + AuthTrailer.fixedByteCount,
+                                  (base + tagAt).assumingMemoryBound(to: UInt8.self)) == 1 else {
             counters.badTag &+= 1
             return nil
         }
-        let source = UInt32(littleEndian: datagram.loadUnaligned(fromByteOffset: 24, as: UInt32.self))
         if source == node, trailer.incarnation != sendIncarnation {
             // Not ours (our own multicast is dropped by address before this, and carries our
             // incarnation): a second process with this node id. Never acted on.
@@ -230,10 +293,20 @@ public final class DatagramAuthenticator {
                 counters.staleIncarnation &+= 1
                 return nil
             }
+            if derived { keep(spareFor: i, source: source, keyId: keyId, incarnation: trailer.incarnation, generation: ring.generation) }
         }
         counters.accepted &+= 1
         if retiring { counters.acceptedRetiringKey &+= 1 }
         return UnsafeRawBufferPointer(start: base, count: length)
+    }
+
+    /// Makes the spare context (just verified a fresh datagram) window `i`'s subkey; the one it
+    /// replaces becomes the spare, or a new spare is made the first time a sender is seen.
+    @inlinable func keep(spareFor i: Int, source: UInt32, keyId: UInt16, incarnation: UInt64, generation: UInt64) {
+        let old = receiving[i]?.context
+        receiving[i] = Subkey(context: spare, source: source, keyId: keyId, incarnation: incarnation,
+                              generation: generation)
+        spare = old ?? Subkey.makeContext()
     }
 
     /// The window of `source` in one key class, made on first sight; nil when the table is full.
@@ -243,6 +316,7 @@ public final class DatagramAuthenticator {
         guard (server ? windowsPerClass.server : windowsPerClass.group) < peersMax else { return nil }
         if server { windowsPerClass.server += 1 } else { windowsPerClass.group += 1 }
         windows.append(ReplayWindow())
+        receiving.append(nil)
         windowIndex.insert(key, windows.count - 1)
         return windows.count - 1
     }

@@ -15,6 +15,9 @@ public final class KeyRing {
     @usableFromInline var entries: [Entry] = []
     @usableFromInline let keys: UnsafeMutablePointer<seqcast_mac_key>
     @usableFromInline static let slotsMax = 2 * AuthKeyFile.keysMax
+    /// Bumped by every `install`: a subkey derived before it is derived again (a key id a file
+    /// reuses for new bytes must never keep verifying under the old ones).
+    public private(set) var generation: UInt64 = 0
 
     public init(_ current: [AuthKey]) {
         precondition(!current.isEmpty && current.count <= AuthKeyFile.keysMax, "1…\(AuthKeyFile.keysMax) keys")
@@ -77,6 +80,7 @@ public final class KeyRing {
         for i in 0..<entries.count { seqcast_mac_key_wipe(keys + i) }
         for slot in 0..<kept.count { keys[slot] = scratch[slot] }
         entries = kept.map(\.1)
+        generation &+= 1
     }
 
     func append(_ k: AuthKey, retiresAt: Instant?) {
