@@ -234,6 +234,7 @@ func counters(_ output: RoleOutput, _ report: inout Report) {
     report.add("dropped_stale_epoch", c.droppedStaleEpoch)
     report.add("dropped_store_full", c.droppedStoreFull)
     report.add("dropped_oversize", c.droppedOversize)
+    report.add("conflicting_bodies", c.conflictingBodies)
     report.add("dropped_inconsistent", c.droppedInconsistent)
     report.add("last_malformed_reason", c.lastMalformedReason)
     report.add("id_queries_sent", c.idQueriesSent)

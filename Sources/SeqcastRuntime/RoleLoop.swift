@@ -85,6 +85,7 @@ public struct RoleLoop<W: LoopWorkload> {
     public var fingerprint: UInt32 = 0
     @usableFromInline var toldForeignFingerprint = false
     @usableFromInline var toldInconsistent = false
+    @usableFromInline var toldConflict = false
     /// Reads changed key files again (authentication on); checked with the role's ticks.
     public var keyWatch: KeyFileWatch?
     @usableFromInline var toldSameNodeId = false
@@ -140,6 +141,7 @@ public struct RoleLoop<W: LoopWorkload> {
             if keyWatch != nil, let said = keyWatch!.check(now: now) { log(said) }
             if !toldSameNodeId, let a = node.auth, a.counters.sameNodeId > 0 { tellSameNodeId(a) }
             if !toldInconsistent, node.role.output.counters.droppedInconsistent > 0 { tellInconsistent() }
+            if !toldConflict, let id = node.role.output.counters.firstConflict { tellConflict(id) }
             network.flush()
         }
         network.flush()
@@ -153,6 +155,14 @@ extension RoleLoop {
         log("ALARM: a submit bound a sequence number differently from this node's log (dropped_inconsistent); "
             + "acks stay below that number from now on. A sequencer bug, or a folder copied or restored from "
             + "another node or an older state: stop this node and check its data folder")
+    }
+
+    /// Raises the alarm once: one message id with two bodies reached this node.
+    @usableFromInline mutating func tellConflict(_ id: MessageId) {
+        toldConflict = true
+        log("ALARM: message \(id) arrived with two different bodies (conflicting_bodies): two processes publish "
+            + "with node id \(id.sender.node.rawValue) (or a member publishes under another's id); the first body is "
+            + "kept here, and other nodes may hold the other one. Give every process its own node id")
     }
 
     /// Says once that datagrams of this group from a process with another fingerprint are being

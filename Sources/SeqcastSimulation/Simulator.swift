@@ -310,6 +310,13 @@ public struct Simulator {
             }
             if checker.violations.isEmpty { checkLiveness() }
         }
+        // S4 where bodies meet: no role ever held one message id with two bodies (every
+        // publisher here has its own sender id; counters of a node's current life).
+        for h in nodes {
+            if let c = h.node?.roleCounters, let id = c.firstConflict {
+                checker.fail("S4", "a node met message \(id) with two different bodies (\(c.conflictingBodies) times)")
+            }
+        }
         report.simulatedMicros = now.nanoseconds / 1_000
         report.repairThrottled += nodeCounters.repairThrottled
         report.ownLoopback += nodeCounters.ownLoopback

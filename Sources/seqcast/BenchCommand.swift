@@ -177,6 +177,8 @@ struct BenchCommand: ParsableCommand {
         r.add("failover_stall_ms", raw: "[" + throughput.failoverMillis.map { String(format: "%.1f", $0) }.joined(separator: ",") + "]")
         r.add("repair_throttled", throughput.total("repair_throttled", servers: true) + throughput.total("repair_throttled"))
         r.add("dropped_malformed", throughput.total("dropped_malformed", servers: true) + throughput.total("dropped_malformed"))
+        // One message id met with two bodies anywhere (two publishers with one node id).
+        r.add("conflicting_bodies", throughput.total("conflicting_bodies", servers: true) + throughput.total("conflicting_bodies"))
         // Another group's datagrams, and this group's from a process with another group file.
         for key in ["dropped_wrong_group", "dropped_wrong_fingerprint"] where hostileRate == 0 {
             r.add(key, throughput.total(key, servers: true) + throughput.total(key))

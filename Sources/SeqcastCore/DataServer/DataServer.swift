@@ -184,6 +184,7 @@ public struct DataServer: ProtocolRole {
             senders[id.sender] = SenderHoldings()
             senderOrder.append(id.sender)
         }
+        if let held = store[id] { return output.compare(held.body, in: bodies, with: body, id: id) }
         guard !isHeldOrObsolete(id) else { return }
         // A counter far beyond what this server holds is refused: every loop over a sender's
         // counters is then bounded by the store, whatever a datagram claims.

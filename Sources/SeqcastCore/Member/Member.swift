@@ -185,7 +185,13 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         for body in m.bodies {
             let id = MessageId(sender: m.sender, counter: counter)
             counter += 1
-            guard id.counter > deliveredCounter[id.sender, default: 0], pending[id] == nil else { continue }
+            guard id.counter > deliveredCounter[id.sender, default: 0] else { continue }
+            if let held = pending[id] {
+                // A duplicate (the network's, a retransmission, a repair) or another body for
+                // the same id: where two bodies meet, they are compared (fragments are not).
+                if m.fragmentCount == 1 { output.compare(held.body, in: bodies, with: body, id: id) }
+                continue
+            }
             if m.fragmentCount > 1 {
                 switch reassembly.add(id: id, index: Int(m.fragmentIndex), count: Int(m.fragmentCount), bytes: body) {
                 case .whole(let whole): whole.withUnsafeBytes { keep(id, logicalTs: m.logicalTs, body: $0) }

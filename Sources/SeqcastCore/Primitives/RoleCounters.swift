@@ -27,6 +27,11 @@ public struct RoleCounters: Sendable, Equatable {
     /// Records read back at a restart that no run of the role writes (a counter or key near
     /// 2^64, found by fuzzing the recovery): skipped and counted, never trusted or trapped on.
     public var recordsRefused: UInt64 = 0
+    /// A message id arrived again with another body than the one held (THREAT.md "Unique
+    /// identities"): two processes publish under one sender id, or a member publishes under
+    /// another's. The first body is kept; the driver says once which id (`firstConflict`).
+    public var conflictingBodies: UInt64 = 0
+    public var firstConflict: MessageId?
     /// The last decode failure's reason, for a person reading a counter dump.
     public var lastMalformedReason = ""
     /// The first datagram refused for its fingerprint (who sent it, with which), so the driver
