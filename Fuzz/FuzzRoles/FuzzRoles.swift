@@ -20,6 +20,11 @@ public func fuzzRoles(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     func drive<R: ProtocolRole>(_ r: R) {
         var node = Node(id: NodeId(99), role: r, transport: DiscardTransport(), store: ImmediateLogStore(),
                         sink: DiscardSink(), auth: auth, now: now)
+        // Live with its id claimed: claims of id 99 are answered by the node, not the role.
+        var claim = NodeIdClaim(node: NodeId(99), groupId: config.groupId, fingerprint: config.fingerprint,
+                                startedAt: 1, nonce: 1)
+        claim.live = true
+        node.claim = claim
         for (k, datagram) in Chunks(input).enumerated() {
             node.receive(datagram, from: PeerAddress(UInt64(1 + k % 3)), now: now)
             now = now + Nanoseconds(step)

@@ -42,6 +42,8 @@ public struct RoleProcessOptions: Sendable {
     /// Format a new node's (empty) folder before starting (`seqcast run … --init`).
     public var initialize = false
     public var spinPolls = 8
+    /// How long the node id is claimed before the role starts (`NodeIdClaimPhase`; 0: not claimed).
+    public var claimPeriod = NodeIdClaimPhase.periodDefault
     public init(role: NodeRole, node: NodeId) {
         self.role = role
         self.node = node
@@ -76,6 +78,11 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
     }
     let network = try NodeNetwork(config: o.network, layout: layout, node: o.node)
     if let reason = network.fallbackReason { log(reason) }
+    // One node id, one process: a process already running with this id elsewhere answers.
+    let claim = try NodeIdClaimPhase.run(
+        NodeIdClaim(node: o.node, groupId: config.groupId, fingerprint: fingerprint,
+                    startedAt: auth?.incarnation ?? wallClockNanos(), nonce: UInt64.random(in: 1...UInt64.max)),
+        network: network, transport: o.network.transport, auth: auth, period: o.claimPeriod)
     // The node's own disk: made by --init only, checked against the group, locked for this process.
     let folderPath = o.dataDirectory ?? "\(o.stateDirectory)/\(layout.name)-\(o.node.rawValue)"
     if o.initialize {
@@ -128,7 +135,7 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
                              startSeed: UInt64.random(in: 1...UInt64.max))
         let watch = SequencerRestartWatch(startedNanos: startedNanos, records: recovered.count, log: log)
         var loop = RoleLoop(role: role, workload: watch, network: network, id: o.node, store: store, auth: auth)
-        try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
+        try drive(&loop, o, &report, fingerprint: fingerprint, claim: claim, log: log)
         report.add("committed_through", loop.role.committedThrough.rawValue)
         report.add("epoch", "\(loop.role.epoch)")
         report.add("takeovers", loop.role.takeovers)
@@ -140,13 +147,13 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
                               recovering: recovered)
         var loop = RoleLoop(role: role, workload: NoWorkload<DataServer>(), network: network, id: o.node, store: store,
                             auth: auth)
-        try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
+        try drive(&loop, o, &report, fingerprint: fingerprint, claim: claim, log: log)
         counters(loop.role.output, &report)
     case .commitServer:
         let role = CommitServer(config: config, node: o.node, recovering: recovered, now: now)
         var loop = RoleLoop(role: role, workload: NoWorkload<CommitServer>(), network: network, id: o.node, store: store,
                             auth: auth)
-        try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
+        try drive(&loop, o, &report, fingerprint: fingerprint, claim: claim, log: log)
         report.add("stored_through", loop.role.storedThrough.rawValue)
         report.add("conflict_at", loop.role.conflictAt?.rawValue ?? 0)
         counters(loop.role.output, &report)
@@ -161,7 +168,7 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
         var workload = MemberWorkload(plan: o.plan, node: o.node)
         workload.incarnationFile = incarnationFile
         var loop = RoleLoop(role: role, workload: workload, network: network, id: o.node, store: store, auth: auth)
-        try drive(&loop, o, &report, fingerprint: fingerprint, log: log)
+        try drive(&loop, o, &report, fingerprint: fingerprint, claim: claim, log: log)
         memberReport(loop, &report)
         counters(loop.role.output, &report)
     }
@@ -169,8 +176,9 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
 }
 
 func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, _ report: inout Report,
-                            fingerprint: UInt32, log: @escaping @Sendable (String) -> Void) throws {
+                            fingerprint: UInt32, claim: NodeIdClaim, log: @escaping @Sendable (String) -> Void) throws {
     loop.spinPolls = o.spinPolls
+    loop.node.claim = claim
     loop.fingerprint = fingerprint
     loop.log = log
     if let a = loop.node.auth, let s = o.layout.security { loop.keyWatch = KeyFileWatch(auth: a, security: s) }
@@ -211,6 +219,9 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
     report.add("tx_segmentation_refused", loop.network.segmentationRefused)
     report.add("tx_unroutable", loop.network.unroutable)
     report.add("repair_throttled", loop.node.counters.repairThrottled)
+    report.add("node_claims_answered", loop.node.counters.claimsAnswered)
+    report.add("node_claim_answers_throttled", loop.node.counters.claimAnswersThrottled)
+    report.add("node_claims_unreadable", loop.node.counters.claimsUnreadable)
     report.add("authentication", loop.node.auth == nil ? "none" : DatagramAuthenticator.algorithm)
     if let a = loop.node.auth {
         for (name, value) in a.counters.named { report.add(name, value) }

@@ -9,6 +9,12 @@ public struct NodeCounters: Sendable, Equatable {
     public var repairThrottled: UInt64 = 0
     /// Durable-prefix reports handed to the role (`persisted` calls).
     public var writesCompleted: UInt64 = 0
+    /// Claims of this node's id by another process, answered "in use" (`NodeIdClaim`).
+    public var claimsAnswered: UInt64 = 0
+    /// Claims not answered: within 10 ms of the last answer (a flood stays a trickle).
+    public var claimAnswersThrottled: UInt64 = 0
+    /// Node claims that did not verify or decode.
+    public var claimsUnreadable: UInt64 = 0
     public init() {}
 }
 
@@ -41,6 +47,11 @@ public struct Node<Role: ProtocolRole, Transport: DatagramTransport, Store: LogS
     /// Tags what the node sends and checks what it receives (THREAT.md); nil: the group runs
     /// without authentication, and datagrams pass as the role wrote and received them.
     public let auth: DatagramAuthenticator?
+    /// This process's claim of its node id, live: claims of the same id by another process are
+    /// answered (nil: claims go to the role, which drops them as unexpected).
+    public var claim: NodeIdClaim?
+    @usableFromInline var claimAnswerNext = Instant.zero
+    @usableFromInline var claimBuffer = [UInt8](repeating: 0, count: 64)
 
     /// Takes the role as started (whatever it produced while starting is drained at once).
     public init(id: NodeId, role: Role, transport: Transport, store: Store, sink: Sink,
@@ -63,6 +74,9 @@ public struct Node<Role: ProtocolRole, Transport: DatagramTransport, Store: LogS
     /// A datagram from `from`. Our own multicast, looped back, is dropped here: the role has it.
     /// With authentication, the role sees only what verified, without its trailer.
     @inlinable public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
+        // Before the own-address filter: a second process with this id may hold this very
+        // address on another host. Our own claim answers, looped back, are ignored by content.
+        if claim != nil, NodeIdClaim.isClaim(bytes) { return answerClaim(bytes, now: now) }
         guard from != transport.localAddress else {
             counters.ownLoopback &+= 1
             return
@@ -74,6 +88,36 @@ public struct Node<Role: ProtocolRole, Transport: DatagramTransport, Store: LogS
             role.receive(bytes, from: from, now: now)
         }
         drain(now: now)
+    }
+
+    /// A node claim: another process asking whether this id is live gets "in use" back.
+    @usableFromInline mutating func answerClaim(_ bytes: UnsafeRawBufferPointer, now: Instant) {
+        guard let c = claim else { return }
+        guard let verdict = c.consider(bytes, auth: auth, now: now) else {
+            counters.claimsUnreadable &+= 1
+            return
+        }
+        guard case .answer(let answer) = verdict else { return }  // a live node never refuses itself
+        guard now >= claimAnswerNext else {
+            counters.claimAnswersThrottled &+= 1
+            return
+        }
+        claimAnswerNext = now + .millis(10)
+        counters.claimsAnswered &+= 1
+        // To the commit group, which the asker hears: its unicast address may be the very thing
+        // two hosts share (one group file listing a wildcard, or a copied address).
+        let to = Destination.commitGroup
+        var buffer: [UInt8] = []
+        swap(&buffer, &claimBuffer)  // borrowed while the transport is used, without a copy
+        defer { swap(&buffer, &claimBuffer) }
+        buffer.withUnsafeMutableBytes { b in
+            let wire = UnsafeRawBufferPointer(rebasing: b[..<c.encode(answer, into: b)])
+            if let a = auth {
+                transport.send(a.seal(wire, to: to), kind: .nodeClaim, to: to)
+            } else {
+                transport.send(wire, kind: .nodeClaim, to: to)
+            }
+        }
     }
 
     /// The role's deadline passed.

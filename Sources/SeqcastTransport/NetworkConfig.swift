@@ -82,7 +82,7 @@ func socketAddress(_ text: String, port: UInt16) throws(NetworkError) -> seqcast
 }
 
 extension seqcast_addr {
-    var text: String {
+    public var text: String {
         var buffer = [CChar](repeating: 0, count: 64)
         var copy = self
         return buffer.withUnsafeMutableBufferPointer { b in

@@ -18,6 +18,7 @@
         case checkpointChunk(CheckpointChunk)
         case seal(Seal)
         case sealReply(SealReply)
+        case nodeClaim(NodeClaim)
     }
 
     public var header: Header
@@ -50,6 +51,7 @@
         case .checkpointChunk: message = .checkpointChunk(try CheckpointChunk.decode(&r))
         case .seal: message = .seal(try Seal.decode(&r))
         case .sealReply: message = .sealReply(try SealReply.decode(&r))
+        case .nodeClaim: message = .nodeClaim(try NodeClaim.decode(&r))
         }
         guard r.remaining == 0 else { throw .trailingBytes(count: r.remaining) }
         return Datagram(header: header, message: message)

@@ -12,6 +12,8 @@
 /// - checkpoint fetch / checkpoint chunk: a joiner's checkpoint transfer.
 /// - seal / seal reply: a sequencer starting an epoch fences commit servers and reads their
 ///   holdings (fail-over and every sequencer start, protocol.md Part 2 §5.3).
+/// - node claim: a process starting asks whether its node id is live elsewhere; a live
+///   process answers (`NodeClaim`; the node driver's, not a role's).
 /// - run: a batch of consecutive sequence numbers bound to consecutive counters of one sender,
 ///   to nothing (no-op), or to a control action (`SequenceRun`).
 public enum MessageKind: UInt8, Sendable, CaseIterable {
@@ -31,4 +33,5 @@ public enum MessageKind: UInt8, Sendable, CaseIterable {
     case checkpointChunk = 14
     case seal = 15
     case sealReply = 16
+    case nodeClaim = 17
 }

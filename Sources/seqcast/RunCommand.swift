@@ -49,6 +49,8 @@ struct RunCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Member: record publish-to-delivery latency (a clock read per delivery).")
     var latency = true
     @Option(help: "Also write the closing report to this file.") var reportFile: String?
+    @Option(help: "Seconds to claim the node id on the commit group before starting: a process already running with it elsewhere answers, and this one refuses to start (0: do not claim).")
+    var claimSeconds = 0.3
 
     func validate() throws {
         if let r = rate, !(r > 0 && r.isFinite) { throw ValidationError("--rate must be a positive number of messages per second") }
@@ -76,6 +78,7 @@ struct RunCommand: ParsableCommand {
         o.stateDirectory = stateDir
         o.dataDirectory = dataDir
         o.initialize = initialize
+        o.claimPeriod = Nanoseconds(UInt64(claimSeconds * 1e9))
         o.plan.publishCount = publishSeconds != nil && publish == 0 ? UInt64.max : publish
         o.plan.publishSeconds = publishSeconds
         o.plan.rate = rate

@@ -703,6 +703,7 @@ enum Decoded {
     case seal(Seal)
     case sealReply(lowWater: SequenceNumber, storedThrough: SequenceNumber, pageThrough: SequenceNumber,
                    runsEpoch: Epoch, nonce: UInt64, BatchInfo)
+    case nodeClaim(NodeClaim)
     case malformed(String)
 
     init(_ bytes: [UInt8]) {
@@ -738,6 +739,7 @@ enum Decoded {
             case .sealReply(let r):
                 return .sealReply(lowWater: r.lowWater, storedThrough: r.storedThrough, pageThrough: r.pageThrough,
                                   runsEpoch: r.runsEpoch, nonce: r.nonce, batch(r.batch))
+            case .nodeClaim(let c): return .nodeClaim(c)
             }
         }
     }

@@ -66,7 +66,7 @@ struct GoldenBytesTests {
         #expect(DataMessage.bodyOverhead == 4)
         #expect(RunBatch.fixedByteCount == 16)
         #expect(CheckpointChunk.fixedByteCount == 40)
-        #expect(MessageKind.allCases.map(\.rawValue) == Array(1...16))
+        #expect(MessageKind.allCases.map(\.rawValue) == Array(1...17))
         #expect(RunBatch.runsMax(datagramBytes: 1472) == 44)
         #expect(DataReport.entriesMax(datagramBytes: 1472) == 35)
     }
@@ -466,6 +466,26 @@ struct GoldenBytesTests {
             guard case .seal(let s) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(s.fromSeq == SequenceNumber(300))
             #expect(s.nonce == 0x1122_3344_5566_7788)
+        }
+    }
+
+    @Test("nodeClaim")
+    func nodeClaim() throws {
+        let bytes = try encode(.nodeClaim) { (w) throws(EncodeError) in
+            try NodeClaim(startedAt: 0x1122_3344_5566_7788, nonce: 0x0102, inUse: true).encode(into: &w)
+        }
+        let expected = hex(
+            header(kind: "11", length: "38 00 00 00"),  // 56 bytes
+            "88 77 66 55 44 33 22 11",  // startedAt
+            "02 01 00 00 00 00 00 00",  // nonce 0x0102
+            "01",                       // inUse
+            "00 00 00 00 00 00 00"      // reserved
+        )
+        expectBytes(bytes, expected)
+        try withDecoded(expected) { d in
+            checkHeader(d.header, .nodeClaim, length: 56)
+            guard case .nodeClaim(let c) = d.message else { Issue.record("wrong message \(d.message)"); return }
+            #expect(c == NodeClaim(startedAt: 0x1122_3344_5566_7788, nonce: 0x0102, inUse: true))
         }
     }
 

@@ -25,6 +25,7 @@ private let reservedFields: [String: [(offset: Int, width: Int)]] = [
     "checkpointChunk": [(68, 4)],
     "seal": [],
     "sealReply": [(82, 6)] + (0..<2).map { (88 + 32 * $0 + 9, 3) },
+    "nodeClaim": [(49, 7)],
 ]
 
 private let sampleNames = Samples.all.map(\.name)
@@ -142,10 +143,10 @@ struct MalformedInputTests {
         expectDecodes(patched(bytes, at: 16, width: 8, (Epoch.roundLimit - 1) << 16 | 0xFFFF))
     }
 
-    @Test("unknown kind: 0 and 17...255")
+    @Test("unknown kind: 0 and 18...255")
     func unknownKind() {
         let bytes = sample("commitAck")
-        for kind in [UInt8(0)] + Array(UInt8(17)...UInt8(255)) {
+        for kind in [UInt8(0)] + Array(UInt8(18)...UInt8(255)) {
             expectError(patched(bytes, at: 5, width: 1, UInt64(kind)), .unknownKind(kind))
         }
         for name in sampleNames {

@@ -157,6 +157,7 @@ struct MessageGenerator {
                 terminalSeq: SequenceNumber(rng.u64()), totalBytes: rng.edgy(UInt64(length)...UInt64.max),
                 digest: rng.u64(), chunkIndex: rng.u32(0...(chunkCount - 1)), chunkCount: chunkCount,
                 bytes: rng.bytes(length)))
+        case .nodeClaim: return .nodeClaim(NodeClaim(startedAt: rng.u64(), nonce: rng.u64(), inUse: rng.bool()))
         }
     }
 
@@ -176,7 +177,7 @@ func documentedSize(_ m: OwnedMessage) -> Int {
     case .sealReply(_, _, _, _, _, _, let runs): body = 56 + 32 * runs.count
     case .commitAck: body = 8
     case .seal: body = 16
-    case .heartbeat, .checkpointReport, .messageFetch: body = 24
+    case .heartbeat, .checkpointReport, .messageFetch, .nodeClaim: body = 24
     case .idQuery, .checkpointFetch: body = 16
     case .fetchMiss: body = 40
     case .checkpointChunk(let c): body = 40 + c.bytes.count
@@ -216,6 +217,7 @@ func reencode(_ d: Datagram, capacity: Int) throws(EncodeError) -> [UInt8] {
                 try SealReply.encode(lowWater: r.lowWater, storedThrough: r.storedThrough, pageThrough: r.pageThrough,
                                      runsEpoch: r.runsEpoch, nonce: r.nonce, committedThrough: r.batch.committedThrough,
                                      runs: Array(r.batch.runs), into: &w)
+            case .nodeClaim(let c): try c.encode(into: &w)
             }
         }
     }

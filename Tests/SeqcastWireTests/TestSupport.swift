@@ -195,6 +195,7 @@ enum OwnedMessage: Equatable {
     case seal(Seal)
     case sealReply(lowWater: SequenceNumber, storedThrough: SequenceNumber, pageThrough: SequenceNumber,
                    runsEpoch: Epoch, nonce: UInt64, committedThrough: SequenceNumber, runs: [SequenceRun])
+    case nodeClaim(NodeClaim)
 
     var kind: MessageKind {
         switch self {
@@ -214,6 +215,7 @@ enum OwnedMessage: Equatable {
         case .checkpointChunk: .checkpointChunk
         case .seal: .seal
         case .sealReply: .sealReply
+        case .nodeClaim: .nodeClaim
         }
     }
 
@@ -239,6 +241,7 @@ enum OwnedMessage: Equatable {
             self = .sealReply(lowWater: r.lowWater, storedThrough: r.storedThrough, pageThrough: r.pageThrough,
                               runsEpoch: r.runsEpoch, nonce: r.nonce, committedThrough: r.batch.committedThrough,
                               runs: Array(r.batch.runs))
+        case .nodeClaim(let c): self = .nodeClaim(c)
         }
     }
 
@@ -262,6 +265,7 @@ enum OwnedMessage: Equatable {
         case .sealReply(let low, let stored, let page, let e, let nonce, let c, let runs):
             try SealReply.encode(lowWater: low, storedThrough: stored, pageThrough: page, runsEpoch: e, nonce: nonce,
                                  committedThrough: c, runs: runs, into: &w)
+        case .nodeClaim(let c): try c.encode(into: &w)
         }
     }
 }
@@ -380,6 +384,7 @@ enum Samples {
         lowWater: SequenceNumber(50), storedThrough: SequenceNumber(110), pageThrough: SequenceNumber(106),
         runsEpoch: Epoch(round: 3, candidate: 1), nonce: 0xABCD, committedThrough: SequenceNumber(99),
         runs: Array(runs[0...1])))
+    static let nodeClaim = OwnedDatagram(.nodeClaim(NodeClaim(startedAt: 1_700_000_000_000_000_000, nonce: 0x5EED, inUse: false)))
 
     /// Every sample with a name for test messages.
     static let all: [(name: String, datagram: OwnedDatagram)] = [
@@ -389,6 +394,7 @@ enum Samples {
         ("idQuery", idQuery), ("idReply", idReply), ("messageFetch", messageFetch),
         ("messageReply", messageReply), ("fetchMiss", fetchMiss), ("checkpointFetch", checkpointFetch),
         ("checkpointChunk", checkpointChunk), ("seal", seal), ("sealReply", sealReply),
+        ("nodeClaim", nodeClaim),
     ]
 
     static func bytes(_ d: OwnedDatagram) -> [UInt8] {

@@ -109,6 +109,8 @@ public final class DatagramAuthenticator {
     @usableFromInline var windowsPerClass = (group: 0, server: 0)
     @usableFromInline let peersMax: Int
     @usableFromInline let node: UInt32?
+    /// Whether the last datagram `open` accepted verified under the server key.
+    public var lastOpenedUnderServerKey = false
     /// The incarnation last heard using this node's id, if any (said, never acted on).
     public var otherIncarnation: UInt64?
     /// The subkeys this node tags under (group, server), derived again when the sending key,
@@ -155,7 +157,9 @@ public final class DatagramAuthenticator {
     /// Kinds a member sends to servers: servers accept them under the group key.
     @inlinable public static func memberSends(_ kindByte: UInt8) -> Bool {
         switch MessageKind(rawValue: kindByte) {
-        case .data, .messageFetch, .idQuery, .checkpointFetch: true
+        // A node claim too, so a member's start is heard by servers; a server acts only on
+        // claims under the server key (`NodeIdClaim.consider`).
+        case .data, .messageFetch, .idQuery, .checkpointFetch, .nodeClaim: true
         default: false
         }
     }
@@ -269,9 +273,10 @@ public final class DatagramAuthenticator {
             counters.badTag &+= 1
             return nil
         }
-        if source == node, trailer.incarnation != sendIncarnation {
+        if source == node, trailer.incarnation != sendIncarnation, kind != MessageKind.nodeClaim.rawValue {
             // Not ours (our own multicast is dropped by address before this, and carries our
-            // incarnation): a second process with this node id. Never acted on.
+            // incarnation): a second process with this node id. Never acted on (but node
+            // claims, which are about this very id, go on to `NodeIdClaim`).
             counters.sameNodeId &+= 1
             otherIncarnation = trailer.incarnation
             return nil
@@ -296,6 +301,7 @@ public final class DatagramAuthenticator {
             if derived { keep(spareFor: i, source: source, keyId: keyId, incarnation: trailer.incarnation, generation: ring.generation) }
         }
         counters.accepted &+= 1
+        lastOpenedUnderServerKey = useServer
         if retiring { counters.acceptedRetiringKey &+= 1 }
         return UnsafeRawBufferPointer(start: base, count: length)
     }
