@@ -78,11 +78,6 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
     }
     let network = try NodeNetwork(config: o.network, layout: layout, node: o.node)
     if let reason = network.fallbackReason { log(reason) }
-    // One node id, one process: a process already running with this id elsewhere answers.
-    let claim = try NodeIdClaimPhase.run(
-        NodeIdClaim(node: o.node, groupId: config.groupId, fingerprint: fingerprint,
-                    startedAt: auth?.incarnation ?? wallClockNanos(), nonce: UInt64.random(in: 1...UInt64.max)),
-        network: network, transport: o.network.transport, auth: auth, period: o.claimPeriod)
     // The node's own disk: made by --init only, checked against the group, locked for this process.
     let folderPath = o.dataDirectory ?? "\(o.stateDirectory)/\(layout.name)-\(o.node.rawValue)"
     if o.initialize {
@@ -115,6 +110,13 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
     // Senders and data servers take an incarnation above every earlier start's.
     let incarnationFile = IncarnationFile(path: folder.incarnationPath)
     let incarnation = o.role.claimsIncarnation ? try incarnationFile.claim(atLeast: o.incarnation) : o.incarnation
+    // One node id, one process: a process already running with this id elsewhere answers. Last
+    // before the role starts (after the log's recovery, which can take seconds), so that no
+    // claim of another start waits long unanswered in this one's socket buffer.
+    let claim = try NodeIdClaimPhase.run(
+        NodeIdClaim(node: o.node, groupId: config.groupId, fingerprint: fingerprint,
+                    startedAt: auth?.incarnation ?? wallClockNanos(), nonce: UInt64.random(in: 1...UInt64.max)),
+        network: network, transport: o.network.transport, auth: auth, period: o.claimPeriod)
     let now = Instant(nanoseconds: seqcast_monotonic_ns())
     let seed = now.nanoseconds ^ UInt64(o.node.rawValue) << 32
     var report = Report()

@@ -3,10 +3,12 @@ import SeqcastWire
 
 /// One node id, one process (issue 14, THREAT.md "Unique identities"). A process starting asks
 /// the commit group, which every role hears, whether its id is live (a `nodeClaim`); a live
-/// process answers `inUse`, echoing the asker's nonce, and the asker refuses to start. Two
-/// processes claiming at once: the older start (then the lower nonce) wins. A live process
-/// answers every claim of its id and never stops because of one (a forged or replayed datagram
-/// must not stop a running node). On one host the unicast port already refuses a second
+/// process answers `inUse`, echoing the asker's nonce, and the asker refuses to start. Only
+/// such an answer refuses a start: a claim recorded earlier and replayed, or any other
+/// datagram, never does. Two processes claiming at once: the older start (then the lower
+/// nonce) answers the other's claim, so the younger refuses. A live process answers every
+/// claim of its id and never stops because of one (a forged or replayed datagram must not
+/// stop a running node). On one host the unicast port already refuses a second
 /// process; this is for another host (members bind the group's default host, often a wildcard).
 ///
 /// Pure decisions; the node driver (`Node`) answers while the role runs, the runtime claims
@@ -55,18 +57,26 @@ public struct NodeIdClaim: Sendable {
         if c.startedAt == startedAt, c.nonce == nonce { return .ignore }  // our own claim, come back
         let answer = Verdict.answer(NodeClaim(startedAt: startedAt, nonce: c.nonce, inUse: true))
         if live { return answer }
+        // Claiming too: the older start answers, the younger waits for that answer (a claim
+        // alone never refuses: it may be a replay of this node's earlier life).
         let otherIsOlder = c.startedAt < startedAt || (c.startedAt == startedAt && c.nonce < nonce)
-        return otherIsOlder ? .refuse(startedAt: c.startedAt) : answer
+        return otherIsOlder ? .ignore : answer
     }
 
     /// Decides about a received datagram of kind `nodeClaim`: verified first when the group
-    /// authenticates (a server acts only on claims under the server key, so a member cannot
-    /// stop a server's start); nil when it is not one this node can read (dropped, counted by
-    /// the authenticator, or malformed).
+    /// authenticates, tag only (no replay window moves: a claim is about another process with
+    /// this id); a server acts only on claims under the server key, so a member cannot stop a
+    /// server's start. Nil when it is not one this node can read (dropped, counted by the
+    /// authenticator, or malformed).
     public func consider(_ bytes: UnsafeRawBufferPointer, auth: DatagramAuthenticator?, now: Instant) -> Verdict? {
+        // Claims of other ids are not even opened (the header's source, before any check).
+        guard bytes.count >= Header.byteCount,
+              UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 24, as: UInt32.self)) == node.rawValue else {
+            return .ignore
+        }
         var inner = bytes
         if let a = auth {
-            guard let opened = a.open(bytes, now: now) else { return nil }
+            guard let opened = a.open(bytes, now: now, windows: false) else { return nil }
             if a.isServer, !a.lastOpenedUnderServerKey { return .ignore }
             inner = opened
         }

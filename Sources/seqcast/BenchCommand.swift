@@ -278,7 +278,9 @@ struct BenchCommand: ParsableCommand {
         if let path = forgeKey {
             let keys: [AuthKey]
             do { keys = try KeyFiles.read(path) } catch { throw ValidationError(error.description) }
-            auth = DatagramAuthenticator(AuthSetup(groupKeys: keys, serverKeys: nil, incarnation: UInt64.max / 2,
+            // Its own start as incarnation, like any process: a fixed one would repeat GMAC nonces
+            // under one subkey across runs (and a later start than every real process's).
+            auth = DatagramAuthenticator(AuthSetup(groupKeys: keys, serverKeys: nil, incarnation: wallClockNanos(),
                                                    datagramBytesMax: layout.roleDatagramBytes))
             endpoints = layout.nodes.filter { $0.role != .member }.map(\.endpoint)
         }

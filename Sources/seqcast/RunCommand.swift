@@ -55,6 +55,7 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         if let r = rate, !(r > 0 && r.isFinite) { throw ValidationError("--rate must be a positive number of messages per second") }
         if let s = publishSeconds, !(s > 0 && s.isFinite) { throw ValidationError("--publish-seconds must be positive") }
+        guard claimSeconds >= 0, claimSeconds <= 60 else { throw ValidationError("--claim-seconds must be between 0 and 60") }
         guard messageSize >= BenchBody.byteCount, messageSize <= 64 * 1024 else {
             throw ValidationError("--message-size must be between \(BenchBody.byteCount) and 65536")
         }

@@ -34,14 +34,20 @@ struct NodeIdClaimTests {
                 "an answer to another start (recorded, replayed)")
     }
 
-    @Test("two processes claiming at once: the older start wins, then the lower nonce")
+    @Test("two processes claiming at once: the older start (then the lower nonce) answers; a claim alone never refuses")
     func simultaneousClaims() {
         let c = Self.claim(startedAt: 1_000, nonce: 77)
-        #expect(c.hear(Self.header(), NodeClaim(startedAt: 999, nonce: 1_000, inUse: false)) == .refuse(startedAt: 999))
+        // An older claim may be this node's earlier life replayed: wait for an answer instead.
+        #expect(c.hear(Self.header(), NodeClaim(startedAt: 999, nonce: 1_000, inUse: false)) == .ignore)
+        #expect(c.hear(Self.header(), NodeClaim(startedAt: 1_000, nonce: 76, inUse: false)) == .ignore)
         #expect(c.hear(Self.header(), NodeClaim(startedAt: 1_001, nonce: 1, inUse: false))
             == .answer(NodeClaim(startedAt: 1_000, nonce: 1, inUse: true)))
-        #expect(c.hear(Self.header(), NodeClaim(startedAt: 1_000, nonce: 76, inUse: false)) == .refuse(startedAt: 1_000))
+        #expect(c.hear(Self.header(), NodeClaim(startedAt: 1_000, nonce: 78, inUse: false))
+            == .answer(NodeClaim(startedAt: 1_000, nonce: 78, inUse: true)))
         #expect(c.hear(Self.header(), NodeClaim(startedAt: 1_000, nonce: 77, inUse: false)) == .ignore, "its own claim")
+        // The younger, answered by the older, refuses.
+        let younger = Self.claim(startedAt: 1_001, nonce: 1)
+        #expect(younger.hear(Self.header(), NodeClaim(startedAt: 1_000, nonce: 1, inUse: true)) == .refuse(startedAt: 1_000))
     }
 
     @Test("claims of other ids, or of another group configuration, are ignored")
@@ -73,14 +79,14 @@ struct NodeIdClaimTests {
                                         node: NodeId(node)))
     }
 
-    /// `claim`'s datagram asking, sealed by `sender` for the commit group.
-    static func sealedClaim(_ claim: NodeIdClaim, by sender: DatagramAuthenticator) -> [UInt8] {
+    /// `claim`'s datagram asking (or `message`), sealed by `sender` for the commit group.
+    static func sealedClaim(_ claim: NodeIdClaim, _ message: NodeClaim? = nil, by sender: DatagramAuthenticator) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: 64)
-        let n = buffer.withUnsafeMutableBytes { claim.encode(claim.claim, into: $0) }
+        let n = buffer.withUnsafeMutableBytes { claim.encode(message ?? claim.claim, into: $0) }
         return buffer.withUnsafeBytes { Array(sender.seal(UnsafeRawBufferPointer(rebasing: $0[..<n]), to: .commitGroup)) }
     }
 
-    @Test("authenticated: a second member with this id is heard (not dropped as same-node-id); a server heeds only server-keyed claims")
+    @Test("authenticated: a second member with this id is heard (not dropped as same-node-id); a server heeds only server-keyed answers")
     func authenticatedClaims() {
         let liveMember = Self.claim(41, startedAt: 1_000, nonce: 1, live: true)
         let liveAuth = Self.auth(node: 41, server: false, incarnation: 1_000)
@@ -89,15 +95,57 @@ struct NodeIdClaimTests {
         let verdict = wire.withUnsafeBytes { liveMember.consider($0, auth: liveAuth, now: Instant(nanoseconds: 1)) }
         #expect(verdict == .answer(NodeClaim(startedAt: 1_000, nonce: 2, inUse: true)))
         #expect(liveAuth.counters.sameNodeId == 0)
-        // Server 11: a rogue member's claim of id 11 under the group key cannot stop its start.
+        // Server 11: a rogue member's answer for id 11 under the group key cannot stop its start.
         let starting = Self.claim(11, startedAt: 5_000, nonce: 3)
         let serverAuth = Self.auth(node: 11, server: true, incarnation: 5_000)
-        let forged = Self.sealedClaim(Self.claim(11, startedAt: 1, nonce: 4), by: Self.auth(node: 11, server: false, incarnation: 1))
+        let inUse = NodeClaim(startedAt: 1, nonce: 3, inUse: true)
+        let liveServer = Self.claim(11, startedAt: 1, nonce: 4, live: true)
+        let forged = Self.sealedClaim(liveServer, inUse, by: Self.auth(node: 11, server: false, incarnation: 1))
         #expect(forged.withUnsafeBytes { starting.consider($0, auth: serverAuth, now: Instant(nanoseconds: 1)) } == .ignore)
-        let real = Self.sealedClaim(Self.claim(11, startedAt: 1, nonce: 4), by: Self.auth(node: 11, server: true, incarnation: 1))
+        let real = Self.sealedClaim(liveServer, inUse, by: Self.auth(node: 11, server: true, incarnation: 1))
         #expect(real.withUnsafeBytes { starting.consider($0, auth: serverAuth, now: Instant(nanoseconds: 1)) } == .refuse(startedAt: 1))
         var altered = real
         altered[Header.byteCount] ^= 1
         #expect(altered.withUnsafeBytes { starting.consider($0, auth: serverAuth, now: Instant(nanoseconds: 1)) } == nil)
+    }
+
+    /// A heartbeat-shaped datagram from `source` sealed by `a` (what a live node sends).
+    static func sealedTraffic(from source: UInt32, by a: DatagramAuthenticator) -> [UInt8] {
+        let c = NodeIdClaim(node: NodeId(source), groupId: 5, fingerprint: 0xF00D, startedAt: 0, nonce: 0)
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let n = buffer.withUnsafeMutableBytes { b in
+            try! Datagram.encode(Header(kind: .heartbeat, groupId: 5, fingerprint: 0xF00D, epoch: Epoch(1),
+                                        source: c.node), into: b) { w throws(EncodeError) in
+                try Heartbeat(committedThrough: SequenceNumber(9), checkpointSeq: .zero, checkpointBytes: 0).encode(into: &w)
+            }
+        }
+        return buffer.withUnsafeBytes { Array(a.seal(UnsafeRawBufferPointer(rebasing: $0[..<n]), to: .commitGroup)) }
+    }
+
+    @Test("authenticated claims move no replay window: the newcomer still hears the live answer after its own claim, and everyone still hears the live node")
+    func claimsMoveNoWindow() {
+        let liveAuth = Self.auth(node: 43, server: false, incarnation: 1_000)
+        let live = Self.claim(43, startedAt: 1_000, nonce: 1, live: true)
+        let newAuth = Self.auth(node: 43, server: false, incarnation: 2_000)
+        let newcomer = Self.claim(43, startedAt: 2_000, nonce: 2)
+        let bystander = Self.auth(node: 44, server: false, incarnation: 500)
+        let now = Instant(nanoseconds: 1)
+        // The live node has been heard by the bystander before.
+        #expect(Self.sealedTraffic(from: 43, by: liveAuth).withUnsafeBytes { bystander.open($0, now: now) } != nil)
+        let probe = Self.sealedClaim(newcomer, by: newAuth)
+        // Its own claim comes back to the newcomer (multicast loopback) and reaches everyone.
+        #expect(probe.withUnsafeBytes { newcomer.consider($0, auth: newAuth, now: now) } == .ignore)
+        let bystanderClaim = Self.claim(44, startedAt: 500, nonce: 9, live: true)
+        #expect(probe.withUnsafeBytes { bystanderClaim.consider($0, auth: bystander, now: now) } == .ignore)
+        guard case .answer(let answer)? = probe.withUnsafeBytes({ live.consider($0, auth: liveAuth, now: now) }) else {
+            Issue.record("the live node did not answer")
+            return
+        }
+        let reply = Self.sealedClaim(live, answer, by: liveAuth)
+        #expect(reply.withUnsafeBytes { newcomer.consider($0, auth: newAuth, now: now) } == .refuse(startedAt: 1_000),
+                "the older incarnation's answer is not dropped as stale")
+        // Nobody's window moved to the newcomer's incarnation: the live node is still heard.
+        #expect(Self.sealedTraffic(from: 43, by: liveAuth).withUnsafeBytes { bystander.open($0, now: now) } != nil)
+        #expect(bystander.counters.staleIncarnation == 0 && newAuth.counters.staleIncarnation == 0)
     }
 }

@@ -30,8 +30,9 @@ public struct AuthCounters: Sendable, Equatable {
     /// A valid datagram carrying this node's own id from another incarnation: a second process
     /// runs with this node id (another host; on one host the unicast port is taken).
     public var sameNodeId: UInt64 = 0
-    /// GMAC subkeys derived (not a drop): once per sender incarnation, key and key class seen,
-    /// plus once per datagram whose cached subkey did not fit (a forged or stale incarnation).
+    /// GMAC subkeys derived (not a drop): for receiving, once per sender incarnation, key and
+    /// key class seen, plus once per datagram whose cached subkey did not fit (a forged or stale
+    /// incarnation, a node claim); for sending, once per key and incarnation this node sends under.
     public var subkeysDerived: UInt64 = 0
     public init() {}
 
@@ -221,7 +222,13 @@ public final class DatagramAuthenticator {
     // MARK: receiving
 
     /// The role's part of a received datagram, or nil when it is dropped (counted by reason).
-    @inlinable public func open(_ datagram: UnsafeRawBufferPointer, now: Instant) -> UnsafeRawBufferPointer? {
+    ///
+    /// `windows: false` checks the tag only: no replay window moves, no subkey is cached, no
+    /// same-node-id drop. For node claims (`NodeIdClaim`), which are about another process
+    /// with this very id and must never move the windows its datagrams, or this node's, are
+    /// checked against; their replays are harmless (an answer names the claim's nonce).
+    @inlinable public func open(_ datagram: UnsafeRawBufferPointer, now: Instant, windows moving: Bool = true)
+        -> UnsafeRawBufferPointer? {
         let trailer: AuthTrailer, length: Int
         switch AuthTrailer.split(datagram) {
         case .missing:
@@ -273,10 +280,14 @@ public final class DatagramAuthenticator {
             counters.badTag &+= 1
             return nil
         }
-        if source == node, trailer.incarnation != sendIncarnation, kind != MessageKind.nodeClaim.rawValue {
+        guard moving else {
+            counters.accepted &+= 1
+            lastOpenedUnderServerKey = useServer
+            return UnsafeRawBufferPointer(start: base, count: length)
+        }
+        if source == node, trailer.incarnation != sendIncarnation {
             // Not ours (our own multicast is dropped by address before this, and carries our
-            // incarnation): a second process with this node id. Never acted on (but node
-            // claims, which are about this very id, go on to `NodeIdClaim`).
+            // incarnation): a second process with this node id. Never acted on.
             counters.sameNodeId &+= 1
             otherIncarnation = trailer.incarnation
             return nil
