@@ -184,11 +184,15 @@ public struct DataServer: ProtocolRole {
             senders[id.sender] = SenderHoldings()
             senderOrder.append(id.sender)
         }
+        // isHeldOrObsolete, with the one store lookup also giving the held body to compare.
+        let h = senders[id.sender]!
+        if let end = h.endedAt, id.counter > end { return }
+        guard id.counter > h.collectedThrough else { return }
         if let held = store[id] { return output.compare(held.body, in: bodies, with: body, id: id) }
-        guard !isHeldOrObsolete(id) else { return }
+        guard !(onDisk && disk.awaitingBodies[id] != nil) else { return }
         // A counter far beyond what this server holds is refused: every loop over a sender's
         // counters is then bounded by the store, whatever a datagram claims.
-        let held = senders[id.sender]!.heldThrough
+        let held = h.heldThrough
         guard id.counter <= held || id.counter - held <= UInt64(config.limits.bodySlotsMax) else {
             output.counters.droppedStoreFull &+= 1
             return
