@@ -13,19 +13,7 @@ struct BodyConflictTests {
 
     /// A data datagram of node 41 carrying counter `counter` with `fill` repeated `bytes` times.
     static func data(counter: UInt64, fill: UInt8, bytes: Int = 40) -> [UInt8] {
-        let c = config
-        return TestGroup.encode(Header(kind: .data, groupId: c.groupId, fingerprint: c.fingerprint, epoch: Epoch(1),
-                                       source: NodeId(41))) { w throws(EncodeError) in
-            _ = try DataMessage.encodeFixed(sender: sender, firstCounter: counter, logicalTs: .zero, count: 1, into: &w)
-            try appendFill(fill, bytes, into: &w)
-        }
-    }
-
-    static func appendFill(_ fill: UInt8, _ n: Int, into w: inout WireWriter) throws(EncodeError) {
-        let body = UnsafeMutableRawBufferPointer.allocate(byteCount: n, alignment: 1)
-        defer { body.deallocate() }
-        body.initializeMemory(as: UInt8.self, repeating: fill)
-        try DataMessage.appendBody(UnsafeRawBufferPointer(body), into: &w)
+        TestGroup.dataDatagram(config, sender: sender, counter: counter, fill: fill, bytes: bytes)
     }
 
     @Test("a data server and a member count another body for a held id, not a duplicate, and keep the first")
@@ -61,7 +49,7 @@ struct BodyConflictTests {
         for to in g.config.dataServers {
             g.inject(to: to, from: g.memberId(0), kind: .data) { w throws(EncodeError) in
                 _ = try DataMessage.encodeFixed(sender: real, firstCounter: 2, logicalTs: .zero, count: 1, into: &w)
-                try Self.appendFill(0xEE, 24, into: &w)
+                try TestGroup.appendFilledBody(0xEE, 24, into: &w)
             }
         }
         g.settle()

@@ -11,16 +11,8 @@ struct BoundedResourcesTests {
 
     /// One fragment of message `counter` of node 41 claiming `count` fragments.
     static func fragment(index: UInt16, of count: UInt16, bytes: Int, counter: UInt64 = 1) -> [UInt8] {
-        let c = config
-        return TestGroup.encode(Header(kind: .data, groupId: c.groupId, fingerprint: c.fingerprint, epoch: Epoch(1),
-                                       source: NodeId(41))) { w throws(EncodeError) in
-            _ = try DataMessage.encodeFixed(sender: SenderId(node: NodeId(41), incarnation: 1), firstCounter: counter,
-                                            logicalTs: .zero, count: 1, fragmentIndex: index, fragmentCount: count, into: &w)
-            let body = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 1)
-            defer { body.deallocate() }
-            body.initializeMemory(as: UInt8.self, repeating: 7)
-            try DataMessage.appendBody(UnsafeRawBufferPointer(body), into: &w)
-        }
+        TestGroup.dataDatagram(config, sender: SenderId(node: NodeId(41), incarnation: 1), counter: counter, fill: 7,
+                               bytes: bytes, fragmentIndex: index, fragmentCount: count)
     }
 
     @Test("reassembly refuses a message of more fragments than the largest message needs, at members and data servers")

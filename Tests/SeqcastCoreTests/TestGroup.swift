@@ -388,6 +388,26 @@ struct TestGroup {
         queue.append(p)
     }
 
+    /// A hand-made data datagram from `sender`'s node: one body (or one fragment) of `bytes`
+    /// bytes, each `fill`.
+    static func dataDatagram(_ config: GroupConfig, sender: SenderId, counter: UInt64, fill: UInt8, bytes: Int,
+                             fragmentIndex: UInt16 = 0, fragmentCount: UInt16 = 1) -> [UInt8] {
+        encode(Header(kind: .data, groupId: config.groupId, fingerprint: config.fingerprint, epoch: Epoch(1),
+                      source: sender.node)) { w throws(EncodeError) in
+            _ = try DataMessage.encodeFixed(sender: sender, firstCounter: counter, logicalTs: .zero, count: 1,
+                                            fragmentIndex: fragmentIndex, fragmentCount: fragmentCount, into: &w)
+            try appendFilledBody(fill, bytes, into: &w)
+        }
+    }
+
+    /// Appends one body of `n` bytes, each `fill`.
+    static func appendFilledBody(_ fill: UInt8, _ n: Int, into w: inout WireWriter) throws(EncodeError) {
+        let body = UnsafeMutableRawBufferPointer.allocate(byteCount: n, alignment: 1)
+        defer { body.deallocate() }
+        body.initializeMemory(as: UInt8.self, repeating: fill)
+        try DataMessage.appendBody(UnsafeRawBufferPointer(body), into: &w)
+    }
+
     static func encode(_ header: Header, _ body: (inout WireWriter) throws(EncodeError) -> Void) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         let n = buffer.withUnsafeMutableBytes { b in
