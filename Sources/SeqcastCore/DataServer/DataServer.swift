@@ -172,8 +172,25 @@ public struct DataServer: ProtocolRole {
 
     func isHeldOrObsolete(_ id: MessageId) -> Bool {
         guard let h = senders[id.sender] else { return false }
-        if let end = h.endedAt, id.counter > end { return true }
-        return id.counter <= h.collectedThrough || store[id] != nil || onDisk && disk.awaitingBodies[id] != nil
+        if case .new = known(id, in: h) { return false }
+        return true
+    }
+
+    /// What this server knows of `id` already, given its sender's holdings `h`.
+    enum Known {
+        /// Never seen (or seen and dropped): a body for it may be kept.
+        case new
+        /// Held: a body arriving is compared with this one.
+        case held(BodyStore.Handle)
+        /// Past the sender's end, collected, or waiting for its write to be durable.
+        case obsolete
+    }
+
+    func known(_ id: MessageId, in h: SenderHoldings) -> Known {
+        if let end = h.endedAt, id.counter > end { return .obsolete }
+        guard id.counter > h.collectedThrough else { return .obsolete }
+        if let held = store[id] { return .held(held.body) }
+        return onDisk && disk.awaitingBodies[id] != nil ? .obsolete : .new
     }
 
     /// Keeps a body; on disk also writes it, and holds it once durable (`recoveredKey`: read
@@ -184,12 +201,12 @@ public struct DataServer: ProtocolRole {
             senders[id.sender] = SenderHoldings()
             senderOrder.append(id.sender)
         }
-        // isHeldOrObsolete, with the one store lookup also giving the held body to compare.
-        let h = senders[id.sender]!
-        if let end = h.endedAt, id.counter > end { return }
-        guard id.counter > h.collectedThrough else { return }
-        if let held = store[id] { return output.compare(held.body, in: bodies, with: body, id: id) }
-        guard !(onDisk && disk.awaitingBodies[id] != nil) else { return }
+        let h = senders[id.sender]!  // read once: the checks below and the store bound
+        switch known(id, in: h) {
+        case .new: break
+        case .held(let first): return output.compare(first, in: bodies, with: body, id: id)
+        case .obsolete: return
+        }
         // A counter far beyond what this server holds is refused: every loop over a sender's
         // counters is then bounded by the store, whatever a datagram claims.
         let held = h.heldThrough
