@@ -246,6 +246,8 @@ func counters(_ output: RoleOutput, _ report: inout Report) {
     report.add("dropped_unexpected_kind", c.droppedUnexpectedKind)
     report.add("dropped_stale_epoch", c.droppedStaleEpoch)
     report.add("dropped_store_full", c.droppedStoreFull)
+    report.add("dropped_far_ahead", c.droppedFarAhead)
+    report.add("back_pressured_by_collection", c.backPressuredByCollection)
     report.add("dropped_oversize", c.droppedOversize)
     report.add("conflicting_bodies", c.conflictingBodies)
     report.add("dropped_inconsistent", c.droppedInconsistent)

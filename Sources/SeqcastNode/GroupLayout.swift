@@ -116,6 +116,9 @@ public struct GroupLayout: Sendable, Equatable {
 
     /// The largest datagram a role writes: `datagramBytes` less room for the trailer.
     public var roleDatagramBytes: Int { datagramBytes - (security != nil ? AuthTrailer.byteCountMax : 0) }
+    /// What a member's data datagram may take beyond `roleDatagramBytes`: its trailer has the
+    /// group tag only.
+    public var memberDataExtraBytes: Int { security != nil ? AuthTrailer.tagByteCount : 0 }
 
     /// Datagram size over IPv6 within a 1500-byte MTU (40-byte IP header, 8-byte UDP header).
     public static let datagramBytesIPv6Max = 1_452

@@ -125,6 +125,7 @@ extension GroupLayout {
                             reportQuorum: reportQuorum, commitQuorum: commitQuorum, lifetime: lifetime,
                             checkpointInterval: checkpointInterval, datagramBytesMax: roleDatagramBytes)
         c.standbys = Array(sequencers.dropFirst())
+        c.memberDataExtraBytes = memberDataExtraBytes
         c.limits.senderWindowMax = senderWindow
         c.limits.bodySlotsMax = bodySlots
         c.dataStore = dataStore

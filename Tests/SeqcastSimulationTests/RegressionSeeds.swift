@@ -91,6 +91,12 @@ enum RegressionSeeds {
         //      at a later number, as §5.3-6 allows; the checker took it for S1. It now checks
         //      S15 instead: members skip the later number, and the reference does too.
         RegressionSeed(2_047_934_487, 20_000),
+        // Found when a new checkpoint began to heartbeat at once (collection came sooner):
+        // 65867: a standby took over knowing nothing of a sender whose first 17 counters were
+        //      committed and truncated behind a checkpoint; it waited at counter 1 for a
+        //      timestamp no data server reports (they count it committed) for good. The
+        //      servers' lowest uncommitted counters now move the sender's next counter on.
+        RegressionSeed(65_867, 10_000),
     ]
 }
 

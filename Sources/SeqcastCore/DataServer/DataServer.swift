@@ -211,7 +211,7 @@ public struct DataServer: ProtocolRole {
         // counters is then bounded by the store, whatever a datagram claims.
         let held = h.heldThrough
         guard id.counter <= held || id.counter - held <= UInt64(config.limits.bodySlotsMax) else {
-            output.counters.droppedStoreFull &+= 1
+            output.counters.droppedFarAhead &+= 1
             return
         }
         guard let handle = bodies.store(body) else {

@@ -96,7 +96,7 @@ extension Member {
     /// that budget wait one more delay (their commits most likely only wait for the head's).
     mutating func flushPublisher(now: Instant) {
         let writer = DataRunWriter(header: header(.data), destination: .dataGroup,
-                                   datagramBytes: config.datagramBytesMax)
+                                   datagramBytes: config.datagramBytesMax, packingBytes: dataPackingBytes)
         var i = publisher.head
         var retransmitting = false
         var budget = config.limits.retransmitDatagramsMax

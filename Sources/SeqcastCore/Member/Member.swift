@@ -76,6 +76,13 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
 
     public var sender: SenderId { publisher.sender }
 
+    /// How large a data datagram this member packs bodies into: a member's trailer has one tag,
+    /// which leaves it `memberDataExtraBytes` more room; a checkpoint server holds the server
+    /// key and tags like a server, so it keeps to `datagramBytesMax`.
+    var dataPackingBytes: Int {
+        checkpoints == nil ? config.memberDataBytesMax : config.datagramBytesMax
+    }
+
     /// Lets the owner change the application's local, non-replicated state (a measurement
     /// clock, a handle): what `apply` computes from deliveries must not depend on it.
     public mutating func withApplication<R>(_ body: (inout App) -> R) -> R { body(&app) }
@@ -161,9 +168,17 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
 
     /// Publishes one message (claim 1, L6): returns at once; the message leaves on the next
     /// `tick` together with any others published at the same instant (one batched datagram).
+    /// Back-pressured when the window is full, when the store has no room, and when the group
+    /// has committed `collectionLagMax` messages no checkpoint covers yet (data servers could
+    /// not store more).
     public mutating func publish(_ body: UnsafeRawBufferPointer, now: Instant) -> PublishResult {
         guard body.count <= config.limits.messageBytesMax else { return .tooLarge }
         guard publisher.count < config.limits.senderWindowMax else { return .backPressured }
+        if let lagMax = config.collectionLagMax,
+           ledger.announcedThrough.rawValue > latestCheckpointSeq.rawValue &+ lagMax {
+            output.counters.backPressuredByCollection &+= 1
+            return .backPressured
+        }
         // Our own unsequenced messages may take at most half of the large slots: the rest keeps
         // room for what others publish, without which nothing (ours included) gets delivered.
         if body.count > BodyStore.smallSlotBytes, bodies.largeSlotsFree < config.limits.bodySlotsMax / 2 {

@@ -6,10 +6,23 @@ import SeqcastWire
 struct DataRunWriter {
     let header: Header
     let destination: Destination
+    /// Every body sent whole, and every fragment, fits a datagram of this size.
     let datagramBytes: Int
+    /// Bodies share a datagram up to this size (at least `datagramBytes`; a member's data
+    /// datagram can be larger than a server's reply: `GroupConfig.memberDataExtraBytes`).
+    let packingBytes: Int
+
+    init(header: Header, destination: Destination, datagramBytes: Int, packingBytes: Int? = nil) {
+        self.header = header
+        self.destination = destination
+        self.datagramBytes = datagramBytes
+        self.packingBytes = max(datagramBytes, packingBytes ?? datagramBytes)
+    }
 
     /// Body bytes one datagram can carry after the header and the fixed data fields.
     var bodyRoom: Int { datagramBytes - Header.byteCount - DataMessage.fixedByteCount }
+    /// Body bytes bodies that share a datagram may take together.
+    var packingRoom: Int { packingBytes - Header.byteCount - DataMessage.fixedByteCount }
     /// The bytes of a message each fragment carries.
     var fragmentBytes: Int { bodyRoom - DataMessage.bodyOverhead }
 
@@ -45,12 +58,12 @@ struct DataRunWriter {
             var used = size + DataMessage.bodyOverhead
             while i + n < count, n < Int(UInt16.max) {
                 let next = length(i + n) + DataMessage.bodyOverhead
-                guard used + next <= bodyRoom else { break }
+                guard used + next <= packingRoom else { break }
                 used += next
                 n += 1
             }
             let first = i
-            let ok = outbox.send(to: destination, header: header) { w throws(EncodeError) in
+            let ok = outbox.send(to: destination, header: header, bytesMax: packingBytes) { w throws(EncodeError) in
                 _ = try DataMessage.encodeFixed(sender: sender, firstCounter: firstCounter + UInt64(first),
                                                 logicalTs: logicalTs, count: UInt16(n), into: &w)
                 for k in first..<(first + n) {

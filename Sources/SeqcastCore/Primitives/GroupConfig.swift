@@ -24,7 +24,27 @@ public struct GroupConfig: Sendable {
     public var lifetime: UInt64
     /// N: checkpoints at every sequence number divisible by N (changed by a sequenced control run).
     public var checkpointInterval: UInt64
+    /// The largest datagram a role writes (the configured datagram less the largest trailer).
     public var datagramBytesMax: Int
+    /// How many bytes more than `datagramBytesMax` a member's data datagram may take: with
+    /// authentication a member seals under the group key alone, so its trailer is one tag
+    /// (16 bytes) shorter than a server's. Only how many bodies share a datagram uses it: one
+    /// body, and each fragment, still fits `datagramBytesMax`, so a server's reply carries it
+    /// whole. Small messages then pack as densely as without authentication.
+    public var memberDataExtraBytes = 0
+    /// The largest data datagram a member writes.
+    @inlinable public var memberDataBytesMax: Int { datagramBytesMax + memberDataExtraBytes }
+    /// Committed messages that no checkpoint covers yet (the group's committed frontier less
+    /// the checkpoint data servers collect behind) past which a publisher reports
+    /// back-pressure. Data servers free bodies only behind that checkpoint; without this gate
+    /// publishers outran a lagging checkpoint server, every store filled and dropped, and the
+    /// group fell to the pace of retransmission timers (measured: `seqcast bench` at a fifth of
+    /// its rate in one run of three). Half a store, and never below two checkpoint intervals, so
+    /// numbering always reaches the next checkpoint. Nil without checkpoint servers (nothing is
+    /// collected by checkpoints then).
+    public var collectionLagMax: UInt64? {
+        checkpointServers.isEmpty ? nil : max(UInt64(limits.bodySlotsMax / 2), 2 * checkpointInterval)
+    }
     public var timing: Timing
     public var limits: Limits
     /// Where data servers keep bodies: memory, or disk (their log, with durability sync).
@@ -118,6 +138,7 @@ public struct GroupConfig: Sendable {
         guard lifetime >= 16 else { throw .lifetimeTooShort(lifetime) }
         guard checkpointInterval >= 1 else { throw .checkpointInterval }
         guard datagramBytesMax >= 512, datagramBytesMax <= 65_507 else { throw .datagramBytes(datagramBytesMax) }
+        guard memberDataExtraBytes >= 0, memberDataBytesMax <= 65_507 else { throw .datagramBytes(memberDataBytesMax) }
     }
 
     public static let sequencerCandidatesMax = 8

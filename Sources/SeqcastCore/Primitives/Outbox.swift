@@ -18,7 +18,11 @@ public struct Outbox {
         public var byteCount: Int
     }
 
+    /// The bytes each slot has: the largest datagram any send may write.
     public let slotBytes: Int
+    /// The largest datagram a send writes unless it asks for more (`bytesMax`): only a
+    /// member's data datagrams do (GroupConfig.memberDataExtraBytes).
+    public let datagramBytes: Int
     /// Slots allocated now (grows by doubling, never shrinks).
     public private(set) var slotCount: Int
     /// The most slots the outbox grows to: `growthMax` times the configured count.
@@ -33,9 +37,10 @@ public struct Outbox {
     /// Sends refused because the body did not fit a slot (a bug in a size calculation).
     public private(set) var droppedEncode: UInt64 = 0
 
-    public init(slotBytes: Int, slotCountMax: Int) {
+    public init(slotBytes: Int, slotCountMax: Int, datagramBytes: Int? = nil) {
         precondition(slotBytes >= Header.byteCount + 64 && slotCountMax >= 1, "outbox too small")
         self.slotBytes = slotBytes
+        self.datagramBytes = min(slotBytes, datagramBytes ?? slotBytes)
         slotCount = slotCountMax
         slotCountCeiling = slotCountMax * Self.growthMax
         arena = [UInt8](repeating: 0, count: slotBytes * slotCountMax)
@@ -45,9 +50,10 @@ public struct Outbox {
 
     public var isEmpty: Bool { entries.isEmpty }
 
-    /// Encodes one datagram into the next free slot. Returns false (and counts) if it was not sent.
+    /// Encodes one datagram of at most `bytesMax` (default `datagramBytes`) into the next free
+    /// slot. Returns false (and counts) if it was not sent.
     @discardableResult
-    public mutating func send(to destination: Destination, header: Header,
+    public mutating func send(to destination: Destination, header: Header, bytesMax: Int? = nil,
                               body: (inout WireWriter) throws(EncodeError) -> Void) -> Bool {
         if entries.count == slotCount {
             guard slotCount < slotCountCeiling else {
@@ -62,7 +68,7 @@ public struct Outbox {
         precondition(entries.count < slotCount && arena.count == slotCount * slotBytes, "outbox slots out of step")
         let slot = entries.count
         let base = slot * slotBytes
-        let size = slotBytes
+        let size = min(slotBytes, bytesMax ?? datagramBytes)
         let written: Int? = arena.withUnsafeMutableBytes { all in
             let buffer = UnsafeMutableRawBufferPointer(rebasing: all[base..<(base + size)])
             return try? Datagram.encode(header, into: buffer, body: body)

@@ -11,6 +11,12 @@ public struct RoleCounters: Sendable, Equatable {
     public var droppedUnexpectedKind: UInt64 = 0
     public var droppedStaleEpoch: UInt64 = 0
     public var droppedStoreFull: UInt64 = 0
+    /// Bodies a data server refused because their counter is more than a store's worth beyond
+    /// what it holds of that sender (the bound on every loop over a sender's counters).
+    public var droppedFarAhead: UInt64 = 0
+    /// Publishes refused because the group committed `collectionLagMax` messages no
+    /// checkpoint covers yet (`Member.publish`).
+    public var backPressuredByCollection: UInt64 = 0
     /// Fragments of a message larger than the group's largest (`limits.messageBytesMax`), by
     /// fragment count or bytes: refused before reassembly reserves anything for it.
     public var droppedOversize: UInt64 = 0

@@ -10,7 +10,8 @@ public struct RoleOutput {
     public var counters = RoleCounters()
 
     public init(config: GroupConfig) {
-        outbox = Outbox(slotBytes: config.datagramBytesMax, slotCountMax: config.limits.outboxSlotsMax)
+        outbox = Outbox(slotBytes: config.memberDataBytesMax, slotCountMax: config.limits.outboxSlotsMax,
+                        datagramBytes: config.datagramBytesMax)
         storage = StorageQueue()
         events = []
         events.reserveCapacity(1024)

@@ -56,6 +56,15 @@ public struct SenderTally: Sendable {
         return best[k - 1]
     }
 
+    /// The highest lowest-uncommitted counter any data server reported: every counter below it
+    /// was committed (that server saw its commit, of whichever epoch; commits are true) or
+    /// collected behind a checkpoint. 0: no server knows of a commit beyond its holdings.
+    func committedBelow(servers: Int) -> UInt64 {
+        var m: UInt64 = 0
+        for i in 0..<servers { m = max(m, pendingCounter[i]) }
+        return m
+    }
+
     /// Bounds on the logical timestamp of counter `c` from the servers' reports: a lower bound
     /// from servers that hold `c` (their lowest uncommitted counter is at most `c`), and an
     /// upper bound when a server's lowest uncommitted counter is exactly `c`, or its gap is

@@ -195,9 +195,19 @@ public struct Sequencer: ProtocolRole {
     /// Numbers what the quorum holds of one sender's stream, in counter order, within the
     /// lifetime window; ends the stream when its next counter can never be numbered.
     mutating func assign(_ sender: SenderId) {
-        guard case .active = phase, let t = senders[sender], !t.ended else { return }
-        let c = t.nextCounter
+        guard case .active = phase, var t = senders[sender], !t.ended else { return }
         let servers = config.dataServers.count
+        // A sequencer that took over without hearing some of this sender's commits (they were
+        // truncated from the commit servers' logs behind a checkpoint, and it is a standby that
+        // missed them) would wait at the first of them for a timestamp no data server reports
+        // any more, since every server counts them committed: for good (seed 65867). The
+        // servers' reports say how far the sender is committed; numbering goes on from there.
+        let committed = t.committedBelow(servers: servers)
+        if committed > t.nextCounter {
+            t.nextCounter = committed
+            senders[sender]!.nextCounter = committed
+        }
+        let c = t.nextCounter
         let quorum = t.quorumPrefix(k: config.reportQuorum, servers: servers)
         let bounds = t.timestampBounds(of: c, servers: servers)
         if quorum >= c {
@@ -261,6 +271,10 @@ public struct Sequencer: ProtocolRole {
         guard agreed.seq > checkpointSeq else { return }
         checkpointSeq = agreed.seq
         checkpointBytes = agreed.bytes
+        // At once, not at the next heartbeat: data servers collect behind it and publishers'
+        // back-pressure (`collectionLagMax`) waits for it; 20 ms of a fast group is a fifth of
+        // a default store.
+        sendHeartbeat()
         // Truncate the log behind the checkpoint (Part 1 §8), keeping the newest record so a
         // restart still knows where numbering stands.
         if snapshotWrite == nil, checkpointSeq > truncatedThrough, persistedThrough > checkpointSeq {

@@ -171,7 +171,13 @@ public final class DatagramAuthenticator {
     /// valid until the next call.
     @inlinable public func seal(_ bytes: UnsafeRawBufferPointer, to destination: Destination) -> UnsafeRawBufferPointer {
         let n = bytes.count
-        precondition(n >= Header.byteCount && n + AuthTrailer.byteCountMax <= scratch.count, "datagram larger than configured")
+        // Checked against the trailer this datagram gets: a member's data datagram uses the
+        // room its single tag leaves (GroupConfig.memberDataExtraBytes).
+        let server = serverKeys
+        var group = true
+        if server != nil, case .node = destination { group = false }
+        let trailerBytes = AuthTrailer.fixedByteCount + AuthTrailer.tagByteCount * ((group ? 1 : 0) + (server != nil ? 1 : 0))
+        precondition(n >= Header.byteCount && n + trailerBytes <= scratch.count, "datagram larger than configured")
         scratch.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: n)
         let flags = UInt16(littleEndian: scratch.loadUnaligned(fromByteOffset: 6, as: UInt16.self)) | Header.flagAuthTag
         scratch.storeBytes(of: flags.littleEndian, toByteOffset: 6, as: UInt16.self)
@@ -181,9 +187,6 @@ public final class DatagramAuthenticator {
         }
         counter &+= 1
         // A server's datagram for one server needs no group tag; a member has no server key.
-        let server = serverKeys
-        var group = true
-        if server != nil, case .node = destination { group = false }
         let t = AuthTrailer(incarnation: sendIncarnation, counter: counter,
                             groupKeyId: group ? groupKeys.sendingId : 0, serverKeyId: server?.sendingId ?? 0)
         t.writeFixed(into: scratch, at: n)
@@ -201,6 +204,7 @@ public final class DatagramAuthenticator {
             seqcast_gmac_tag(s.context, counter, base, covered,
                              (base + n + t.serverTagOffset).assumingMemoryBound(to: UInt8.self))
         }
+        assert(t.byteCount == trailerBytes)
         return UnsafeRawBufferPointer(start: base, count: n + t.byteCount)
     }
 
