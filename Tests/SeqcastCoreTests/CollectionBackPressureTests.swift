@@ -35,7 +35,7 @@ struct CollectionBackPressureTests {
     @Test("with the checkpoint server's reports lost, publishing stops at collectionLagMax committed messages, no store drops; once reports flow it resumes")
     func gateClosesAndOpens() throws {
         var g = Self.group()
-        let lagMax = try #require(g.config.collectionLagMax)
+        let lagMax = try #require(g.config.collectionLagMax(interval: 16))
         #expect(lagMax == 128)
         let noReports: (Packet) -> Bool = { $0.kind == .checkpointReport }
         let refused = try Self.publishRounds(&g, 200, drop: noReports)
@@ -72,9 +72,20 @@ struct CollectionBackPressureTests {
         #expect(first.sentAt == reportAt.sentAt, "heartbeat \(first.sentAt) after the report \(reportAt.sentAt)")
     }
 
+    @Test("an interval raised by a control run above half a store raises the gate with it: numbering reaches the next checkpoint")
+    func gateFollowsTheIntervalInForce() throws {
+        var g = Self.group()
+        g.requestCheckpointInterval(200)  // above the 128 that half a store allows
+        let refused = try Self.publishRounds(&g, 260, drop: { _ in false })
+        #expect(g.checkpointsTaken(g.checkpointIndex(0)).map(\.terminalSeq.rawValue).contains(200),
+                "the checkpoint at 200 was reached (a gate of 128 would have stopped numbering short of it)")
+        #expect(g.members[0].ledger.announcedThrough.rawValue > 200)
+        #expect(refused < 60)
+    }
+
     @Test("without checkpoint servers nothing is gated (nothing is collected by checkpoints)")
     func noCheckpointServersNoGate() {
         let g = TestGroup(members: 1)
-        #expect(g.config.collectionLagMax == nil)
+        #expect(g.config.collectionLagMax(interval: 1_000) == nil)
     }
 }

@@ -174,7 +174,9 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     public mutating func publish(_ body: UnsafeRawBufferPointer, now: Instant) -> PublishResult {
         guard body.count <= config.limits.messageBytesMax else { return .tooLarge }
         guard publisher.count < config.limits.senderWindowMax else { return .backPressured }
-        if let lagMax = config.collectionLagMax,
+        // With the interval in force (a control run may have changed it), so the gate always
+        // lets numbering reach the next checkpoint.
+        if let lagMax = config.collectionLagMax(interval: checkpointInterval),
            ledger.announcedThrough.rawValue > latestCheckpointSeq.rawValue &+ lagMax {
             output.counters.backPressuredByCollection &+= 1
             return .backPressured

@@ -36,14 +36,15 @@ public struct GroupConfig: Sendable {
     @inlinable public var memberDataBytesMax: Int { datagramBytesMax + memberDataExtraBytes }
     /// Committed messages that no checkpoint covers yet (the group's committed frontier less
     /// the checkpoint data servers collect behind) past which a publisher reports
-    /// back-pressure. Data servers free bodies only behind that checkpoint; without this gate
-    /// publishers outran a lagging checkpoint server, every store filled and dropped, and the
-    /// group fell to the pace of retransmission timers (measured: `seqcast bench` at a fifth of
-    /// its rate in one run of three). Half a store, and never below two checkpoint intervals, so
-    /// numbering always reaches the next checkpoint. Nil without checkpoint servers (nothing is
-    /// collected by checkpoints then).
-    public var collectionLagMax: UInt64? {
-        checkpointServers.isEmpty ? nil : max(UInt64(limits.bodySlotsMax / 2), 2 * checkpointInterval)
+    /// back-pressure, with checkpoints every `interval` numbers (the interval in force: a
+    /// sequenced control run can change it). Data servers free bodies only behind that
+    /// checkpoint; without this gate publishers outran a lagging checkpoint server, every store
+    /// filled and dropped, and the group fell to the pace of retransmission timers (measured:
+    /// `seqcast bench` at a fifth of its rate in one run of three). Half a store, and never below
+    /// two checkpoint intervals, so numbering always reaches the next checkpoint. Nil without
+    /// checkpoint servers (nothing is collected by checkpoints then).
+    public func collectionLagMax(interval: UInt64) -> UInt64? {
+        checkpointServers.isEmpty ? nil : max(UInt64(limits.bodySlotsMax / 2), 2 &* interval)
     }
     public var timing: Timing
     public var limits: Limits
