@@ -50,9 +50,8 @@ struct CollectionBackPressureTests {
         // The reports flow again: the sequencer heartbeats the new checkpoint at once, data
         // servers collect behind it, and publishing resumes.
         g.run(for: g.config.timing.checkpointReportInterval)  // the checkpoint server reports again
-        let resumed = try Self.publishRounds(&g, 100, drop: { _ in false })
+        _ = try Self.publishRounds(&g, 100, drop: { _ in false })
         #expect(g.sequencer.checkpointSeq > .zero)
-        #expect(resumed < 100)
         #expect(g.members[0].ledger.announcedThrough.rawValue >= committed + 50)
         #expect(g.dataServers.allSatisfy { $0.output.counters.droppedStoreFull == 0 })
         #expect(g.memberDeliveries(1).map(\.seq.rawValue) == Array(1...g.members[0].ledger.announcedThrough.rawValue))
@@ -83,9 +82,41 @@ struct CollectionBackPressureTests {
         #expect(refused < 60)
     }
 
-    @Test("without checkpoint servers nothing is gated (nothing is collected by checkpoints)")
-    func noCheckpointServersNoGate() {
-        let g = TestGroup(members: 1)
+    @Test("an interval lowered by a control run: the gate still lets numbering reach the next checkpoint of the new interval")
+    func gateWaitsForTheNextCheckpointOfALoweredInterval() throws {
+        // Stores of 256 (half: 128), checkpoints every 128 (the largest the layout allows), then
+        // every 7 from the control run on. A gate of 128 past the checkpoint at 128 alone would
+        // stop at 256, below the new interval's next checkpoint at 259: for good.
+        var g = TestGroup(checkpointServers: 1, members: 2) {
+            $0.checkpointInterval = 128
+            $0.limits.bodySlotsMax = 256
+            $0.limits.senderWindowMax = 64
+        }
+        _ = try Self.publishRounds(&g, 254, drop: { _ in false })
+        try g.run(until: { $0.sequencer.checkpointSeq == SequenceNumber(128) })
+        #expect(g.members[0].ledger.announcedThrough == SequenceNumber(254))
+        g.requestCheckpointInterval(7)  // numbered 255: checkpoints at 259, 266, …
+        let refused = try Self.publishRounds(&g, 40, drop: { _ in false })
+        #expect(g.checkpointsTaken(g.checkpointIndex(0)).map(\.terminalSeq.rawValue).contains(259),
+                "numbering reached the lowered interval's next checkpoint")
+        #expect(g.members[0].ledger.announcedThrough.rawValue >= 259)
+        #expect(refused < 40)
+        // Once the checkpoint at 259 is reported, publishing goes on past it.
+        g.run(for: g.config.timing.checkpointReportInterval)
+        _ = try Self.publishRounds(&g, 5, drop: { _ in false })
+        #expect(g.members[0].ledger.announcedThrough.rawValue > 259)
+    }
+
+    @Test("without checkpoint servers nothing is gated: more than half a store is published and committed")
+    func noCheckpointServersNoGate() throws {
+        var g = TestGroup(members: 2) {
+            $0.limits.bodySlotsMax = 256
+            $0.limits.senderWindowMax = 64
+        }
         #expect(g.config.collectionLagMax(interval: 1_000) == nil)
+        let refused = try Self.publishRounds(&g, 200, drop: { _ in false })
+        #expect(refused == 0)
+        #expect(g.members[0].output.counters.backPressuredByCollection == 0)
+        #expect(g.members[0].ledger.announcedThrough == SequenceNumber(200))
     }
 }

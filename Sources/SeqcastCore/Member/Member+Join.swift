@@ -114,6 +114,10 @@ extension Member {
             return
         }
         checkpointInterval = image.interval
+        checkpointIntervalFrom = image.terminalSeq
+        // The checkpoint installed is one the group reached: the publish gate counts from it
+        // (before the first heartbeat, it would count from 0 and refuse).
+        latestCheckpointSeq = max(latestCheckpointSeq, image.terminalSeq)
         deliveredCounter.removeAll()
         for (s, c) in image.delivered { deliveredCounter[s] = c }
         for (s, c) in image.ended where endedStreams[s] == nil {

@@ -22,6 +22,8 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     /// Where this member's delivered stream starts (0, or an installed checkpoint).
     public internal(set) var startSeq = SequenceNumber.zero
     public internal(set) var checkpointInterval: UInt64
+    /// Where `checkpointInterval` took effect (checkpoints fall on its multiples from there).
+    var checkpointIntervalFrom = SequenceNumber.zero
     public internal(set) var ledger: CommitLedger
     public var output: RoleOutput
     var pending = CounterTable<StoredMessage>()
@@ -75,6 +77,24 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     }
 
     public var sender: SenderId { publisher.sender }
+
+    /// Whether the group committed `collectionLagMax` messages that no checkpoint covers yet
+    /// (data servers could not store many more). With the interval in force (a control run may
+    /// change it), and never before the next checkpoint's number is committed, so the gate can
+    /// never keep numbering from reaching the checkpoint that opens it.
+    var collectionLagged: Bool {
+        let n = checkpointInterval
+        guard let lagMax = config.collectionLagMax(interval: n) else { return false }
+        let committed = ledger.announcedThrough.rawValue
+        let latest = latestCheckpointSeq.rawValue
+        let (limit, past) = latest.addingReportingOverflow(lagMax)
+        guard !past, committed > limit else { return false }
+        // The next checkpoint: the first multiple of the interval after the latest one and at
+        // or after the number where the interval took effect.
+        let from = max(latest + 1, checkpointIntervalFrom.rawValue)
+        let (next, beyond) = ((from - 1) / n + 1).multipliedReportingOverflow(by: n)
+        return !beyond && committed >= next
+    }
 
     /// How large a data datagram this member packs bodies into: a member's trailer has one tag,
     /// which leaves it `memberDataExtraBytes` more room; a checkpoint server holds the server
@@ -174,10 +194,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     public mutating func publish(_ body: UnsafeRawBufferPointer, now: Instant) -> PublishResult {
         guard body.count <= config.limits.messageBytesMax else { return .tooLarge }
         guard publisher.count < config.limits.senderWindowMax else { return .backPressured }
-        // With the interval in force (a control run may have changed it), so the gate always
-        // lets numbering reach the next checkpoint.
-        if let lagMax = config.collectionLagMax(interval: checkpointInterval),
-           ledger.announcedThrough.rawValue > latestCheckpointSeq.rawValue &+ lagMax {
+        if collectionLagged {
             output.counters.backPressuredByCollection &+= 1
             return .backPressured
         }
@@ -307,6 +324,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
                 break
             case .checkpointInterval(let n):
                 checkpointInterval = n
+                checkpointIntervalFrom = seq
                 output.events.append(.controlApplied(seq: seq, run: run.slice(from: seq, through: seq)))
             case .endOfStream(let s, let last):
                 output.events.append(.controlApplied(seq: seq, run: run.slice(from: seq, through: seq)))

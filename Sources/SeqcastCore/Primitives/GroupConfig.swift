@@ -41,10 +41,12 @@ public struct GroupConfig: Sendable {
     /// checkpoint; without this gate publishers outran a lagging checkpoint server, every store
     /// filled and dropped, and the group fell to the pace of retransmission timers (measured:
     /// `seqcast bench` at a fifth of its rate in one run of three). Half a store, and never below
-    /// two checkpoint intervals, so numbering always reaches the next checkpoint. Nil without
+    /// two checkpoint intervals (and `Member` never refuses before the next checkpoint's number
+    /// is committed, should a control run have lowered the interval), so numbering always
+    /// reaches the next checkpoint. Nil without
     /// checkpoint servers (nothing is collected by checkpoints then).
     public func collectionLagMax(interval: UInt64) -> UInt64? {
-        checkpointServers.isEmpty ? nil : max(UInt64(limits.bodySlotsMax / 2), 2 &* interval)
+        checkpointServers.isEmpty ? nil : max(UInt64(limits.bodySlotsMax / 2), interval > .max / 2 ? .max : 2 * interval)
     }
     public var timing: Timing
     public var limits: Limits
