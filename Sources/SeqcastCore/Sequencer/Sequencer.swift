@@ -195,19 +195,15 @@ public struct Sequencer: ProtocolRole {
     /// Numbers what the quorum holds of one sender's stream, in counter order, within the
     /// lifetime window; ends the stream when its next counter can never be numbered.
     mutating func assign(_ sender: SenderId) {
-        guard case .active = phase, var t = senders[sender], !t.ended else { return }
+        guard case .active = phase, let t = senders[sender], !t.ended else { return }
         let servers = config.dataServers.count
         // A sequencer that took over without hearing some of this sender's commits (they were
         // truncated from the commit servers' logs behind a checkpoint, and it is a standby that
         // missed them) would wait at the first of them for a timestamp no data server reports
         // any more, since every server counts them committed: for good (seed 65867). The
         // servers' reports say how far the sender is committed; numbering goes on from there.
-        let committed = t.committedBelow(servers: servers)
-        if committed > t.nextCounter {
-            t.nextCounter = committed
-            senders[sender]!.nextCounter = committed
-        }
-        let c = t.nextCounter
+        let c = max(t.nextCounter, t.committedBelow(servers: servers))
+        if c > t.nextCounter { senders[sender]!.nextCounter = c }
         let quorum = t.quorumPrefix(k: config.reportQuorum, servers: servers)
         let bounds = t.timestampBounds(of: c, servers: servers)
         if quorum >= c {
