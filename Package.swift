@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "SeqcastConfig", targets: ["SeqcastConfig"]),
         .library(name: "SeqcastTransport", targets: ["SeqcastTransport"]),
         .library(name: "SeqcastRuntime", targets: ["SeqcastRuntime"]),
+        // What an application embeds: a member that publishes and delivers (SeqcastMember).
+        .library(name: "SeqcastClient", targets: ["SeqcastClient"]),
         .executable(name: "seqcast-sim", targets: ["seqcast-sim"]),
         .executable(name: "seqcast", targets: ["seqcast"]),
     ],
@@ -66,6 +68,12 @@ let package = Package(
             dependencies: ["SeqcastTransport", "SeqcastNode", "SeqcastCore", "SeqcastWire", "CSeqcastShim"],
             exclude: ["Storage/STORAGE.md"]
         ),
+        // The library a feed application embeds: `SeqcastMember` (join a group from its file,
+        // publish, poll deliveries, events, start positions, checkpoint state).
+        .target(
+            name: "SeqcastClient",
+            dependencies: ["SeqcastConfig", "SeqcastRuntime", "SeqcastTransport", "SeqcastNode", "SeqcastCore", "SeqcastWire"]
+        ),
         // The benchmark workload and application (`seqcast run` / `seqcast bench`), outside the
         // library; latency percentiles with HdrHistogram.
         .target(
@@ -78,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "seqcast",
             dependencies: [
-                "SeqcastBench", "SeqcastConfig", "SeqcastRuntime", "SeqcastTransport", "SeqcastNode", "SeqcastCore",
+                "SeqcastBench", "SeqcastClient", "SeqcastConfig", "SeqcastRuntime", "SeqcastTransport", "SeqcastNode", "SeqcastCore",
                 "SeqcastWire", "CSeqcastShim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -94,6 +102,7 @@ let package = Package(
         // Scenario tests drive roles through the node with the simulator's network and disk.
         .testTarget(name: "SeqcastCoreTests",
                     dependencies: ["SeqcastCore", "SeqcastWire", "SeqcastNode", "SeqcastSimulation"]),
+        .testTarget(name: "SeqcastClientTests", dependencies: ["SeqcastClient", "SeqcastCore", "SeqcastWire"]),
         .testTarget(name: "SeqcastNodeTests", dependencies: ["SeqcastNode", "SeqcastCore", "SeqcastWire"]),
         .testTarget(name: "SeqcastConfigTests", dependencies: ["SeqcastConfig", "SeqcastNode", "SeqcastCore", "SeqcastWire"]),
         .testTarget(name: "SeqcastTransportTests", dependencies: ["SeqcastTransport", "SeqcastCore", "SeqcastWire"]),

@@ -48,87 +48,39 @@ public struct RoleProcessOptions: Sendable {
         self.role = role
         self.node = node
     }
+
+    /// What starting the node takes (checks, keys, sockets, folder, log, claim).
+    public var start: NodeStartOptions {
+        var s = NodeStartOptions(role: role, node: node, layout: layout, network: network)
+        s.incarnation = incarnation
+        s.stateDirectory = stateDirectory
+        s.dataDirectory = dataDirectory
+        s.initialize = initialize
+        s.claimPeriod = claimPeriod
+        return s
+    }
 }
 
 /// Runs one role until it finishes (a member's plan) or a stop signal arrives; returns its report.
 public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (String) -> Void) throws -> Report {
     let startedNanos = seqcast_monotonic_ns()
-    var layout = o.layout
-    // Nothing starts half-configured: the layout's own checks, then the protocol's.
-    if let problem = layout.problems().first { throw RoleProcessError.layout(problem) }
-    if let listed = layout.node(o.node), listed.role != o.role {
-        throw RoleProcessError.wrongRole(node: o.node, listed: listed.role, asked: o.role)
-    }
-    if o.role != .member, layout.node(o.node) == nil { throw RoleProcessError.notListed(node: o.node, role: o.role) }
-    if let problem = layout.problems(forNode: o.node).first { throw RoleProcessError.layout(problem) }
-    // IPv6 headers are 20 bytes longer: keep datagrams within a 1500-byte MTU (every process of
-    // the group lowers it alike, after the fingerprint is taken from the file's value).
-    let fingerprint = layout.fingerprint
-    if o.network.family == 6 { layout.datagramBytes = min(layout.datagramBytes, GroupLayout.datagramBytesIPv6Max) }
-    var config = try layout.config()
-    config.fingerprint = fingerprint
-    for warning in HostChecks.warnings(network: o.network, facts: HostFacts.read(for: o.network)) {
-        log("warning: \(warning)")
-    }
-    let auth: DatagramAuthenticator?
-    do {
-        auth = try KeyFiles.authenticator(for: layout, role: o.role, node: o.node)
-    } catch {
-        throw RoleProcessError.keys(error)
-    }
-    let network = try NodeNetwork(config: o.network, layout: layout, node: o.node)
-    if let reason = network.fallbackReason { log(reason) }
-    // The node's own disk: made by --init only, checked against the group, locked for this process.
-    let folderPath = o.dataDirectory ?? "\(o.stateDirectory)/\(layout.name)-\(o.node.rawValue)"
-    if o.initialize {
-        try DataFolder.create(path: folderPath, identity: DataFolder.Identity(
-            groupInstance: layout.instance, groupId: config.groupId, node: o.node, role: o.role.rawValue,
-            folderId: DataFolder.randomId()))
-    }
-    let folder = try DataFolder.open(path: folderPath, groupInstance: layout.instance, groupId: config.groupId,
-                                     node: o.node, role: o.role.rawValue)
-    let restarted = !o.initialize
-    if restarted, o.role == .sequencer, layout.durability == .none {
-        throw RoleProcessError.storage(StorageError(
-            "sequencer restart refused: the group's durability is none, so \(folderPath) holds no log of the numbers it "
-            + "assigned, and numbering again from scratch could bind a committed number to a second message. "
-            + "Run the group with durability sync (protocol.durability in the group file), or start a new group"))
-    }
-    // Roles whose records the protocol needs back after a crash keep a log (durability sync).
-    var store = RuntimeLogStore()
-    var recovered: [[UInt8]] = []
-    let keepsLog = o.role.keepsLog || (o.role == .dataServer && layout.dataStore == .disk)
-    if layout.durability == .sync, keepsLog {
-        let opened = try FileLogStore.open(folder: folder.logFolder, create: o.initialize)
-        store = RuntimeLogStore(file: opened.store)
-        recovered = opened.recovered
-        if restarted {
-            log("recovered \(recovered.count) records from \(folder.logFolder)"
-                + (opened.tornBytes > 0 ? " (cut a torn tail of \(opened.tornBytes) bytes)" : ""))
-        }
-    }
-    // Senders and data servers take an incarnation above every earlier start's.
-    let incarnationFile = IncarnationFile(path: folder.incarnationPath)
-    let incarnation = o.role.claimsIncarnation ? try incarnationFile.claim(atLeast: o.incarnation) : o.incarnation
-    // One node id, one process: a process already running with this id elsewhere answers. Last
-    // before the role starts (after the log's recovery, which can take seconds), so that no
-    // claim of another start waits long unanswered in this one's socket buffer.
-    let claim = try NodeIdClaimPhase.run(
-        NodeIdClaim(node: o.node, groupId: config.groupId, fingerprint: fingerprint,
-                    startedAt: auth?.incarnation ?? wallClockNanos(), nonce: UInt64.random(in: 1...UInt64.max)),
-        network: network, transport: o.network.transport, auth: auth, period: o.claimPeriod)
+    let start = try NodeStart(o.start, log: log)
+    let (config, network, store, recovered, restarted) = (start.config, start.network, start.store, start.recovered,
+                                                          start.restarted)
+    let (fingerprint, claim, incarnation, folderPath) = (start.fingerprint, start.claim, start.incarnation, start.folderPath)
+    let auth = start.auth
     let now = Instant(nanoseconds: seqcast_monotonic_ns())
-    let seed = now.nanoseconds ^ UInt64(o.node.rawValue) << 32
+    let seed = start.seed(now: now, node: o.node)
     var report = Report()
     report.add("role", o.role.rawValue)
     report.add("node", o.node.rawValue)
     report.add("transport", network.transport)
     report.add("threads", o.threads.resolved.rawValue)
     report.add("durability", store.durability)
-    report.add("data_store", layout.dataStore.rawValue)
+    report.add("data_store", start.layout.dataStore.rawValue)
     report.add("data_folder", folderPath)
     report.add("recovered_records", recovered.count)
-    report.add("group", layout.name)
+    report.add("group", start.layout.name)
     report.add("fingerprint", String(fingerprint, radix: 16))
     report.add("incarnation", incarnation)
     switch o.role {
@@ -168,7 +120,7 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
                                 recovering: recovered, restarted: o.joining || restarted)
         role.digestsDeliveredBodies = false  // nothing here reads the events' body digests
         var workload = MemberWorkload(plan: o.plan, node: o.node)
-        workload.incarnationFile = incarnationFile
+        workload.incarnationFile = start.incarnationFile
         var loop = RoleLoop(role: role, workload: workload, network: network, id: o.node, store: store, auth: auth)
         try drive(&loop, o, &report, fingerprint: fingerprint, claim: claim, log: log)
         memberReport(loop, &report)
@@ -294,27 +246,6 @@ func memberReport(_ loop: RoleLoop<MemberWorkload>, _ report: inout Report) {
     report.add("latency_p50_us", h.totalCount > 0 ? h.valueAtPercentile(50) : 0)
     report.add("latency_p99_us", h.totalCount > 0 ? h.valueAtPercentile(99) : 0)
     report.add("latency_max_us", h.totalCount > 0 ? h.maxRecorded : 0)
-}
-
-/// Why `seqcast run` refused to start a role.
-public enum RoleProcessError: Error, CustomStringConvertible {
-    case layout(LayoutProblem)
-    case wrongRole(node: NodeId, listed: NodeRole, asked: NodeRole)
-    case notListed(node: NodeId, role: NodeRole)
-    case storage(StorageError)
-    case keys(KeyFileError)
-
-    public var description: String {
-        switch self {
-        case .storage(let e): e.description
-        case .keys(let e): "\(e) (the group file's security section names it)"
-        case .layout(let p): "the group file cannot run: \(p)"
-        case .wrongRole(let n, let listed, let asked):
-            "node \(n.rawValue) is a \(listed.rawValue) in the group file, not a \(asked.rawValue)"
-        case .notListed(let n, let role):
-            "node \(n.rawValue) is not listed in the group file; a \(role.rawValue) must be (under \(GroupLayout.field(of: role)))"
-        }
-    }
 }
 
 /// A restarted sequencer says once how long after its start it committed a new number (its

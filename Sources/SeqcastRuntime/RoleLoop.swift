@@ -89,6 +89,8 @@ public struct RoleLoop<W: LoopWorkload> {
     /// Reads changed key files again (authentication on); checked with the role's ticks.
     public var keyWatch: KeyFileWatch?
     @usableFromInline var toldSameNodeId = false
+    /// When the workload last asked to run again (`LoopWorkload.step`), for the idle strategy.
+    public var workloadWake: Instant?
 
     public init(role: W.Role, workload: W, network: NodeNetwork, id: NodeId, store: RuntimeLogStore = RuntimeLogStore(),
                 auth: DatagramAuthenticator? = nil) {
@@ -106,45 +108,61 @@ public struct RoleLoop<W: LoopWorkload> {
     /// (an unspecialised generic loop dispatches every call through witness tables).
     @inlinable public mutating func run<S: DatagramSource>(source: inout S) {
         var idlePolls = 0
-        var workloadWake: Instant? = nil
-        let network = node.transport
-        network.flush()
+        node.transport.flush()
         while !stopRequested.load(ordering: .relaxed), !node.sink.finished(node.role) {
             stats.iterations &+= 1
-            var now = Self.clock()
-            var wake = node.nextDeadline
-            if let w = workloadWake { wake = wake.map { min($0, w) } ?? w }
             var timeout: Int64 = 0
-            if idlePolls >= spinPolls, wake.map({ $0 > now }) ?? true {
-                let blockMax = node.store.awaitingSync ? syncPollNanos : blockMaxNanos
-                timeout = wake.map { Int64(min(UInt64(blockMax), $0.nanoseconds - now.nanoseconds)) } ?? blockMax
+            if idlePolls >= spinPolls, let t = blockingTimeout(now: Self.clock()) {
+                timeout = t
                 stats.blockingPolls &+= 1
             }
-            let n = source.poll(timeoutNanos: timeout)
-            idlePolls = n == 0 ? idlePolls + 1 : 0
-            now = Self.clock()
-            for i in 0..<n {
-                let peer = network.peer(source.from(i))
-                node.receive(source.bytes(i), from: peer, now: now)
-            }
-            stats.datagramsIn &+= UInt64(n)
-            source.release(n)
-            workloadWake = node.sink.step(&node.role, now: now)
-            node.drain(now: now)
-            if let d = node.nextDeadline, d <= now {
-                stats.ticks &+= 1
-                node.tick(now: now)
-                idlePolls = 0
-                if !toldForeignFingerprint { tellForeignFingerprint() }
-            }
-            // Every pass (a commit server has no timers to tick): one comparison until a second passed.
-            if keyWatch != nil, let said = keyWatch!.check(now: now) { log(said) }
-            if !toldSameNodeId, let a = node.auth, a.counters.sameNodeId > 0 { tellSameNodeId(a) }
-            if !toldInconsistent, node.role.output.counters.droppedInconsistent > 0 { tellInconsistent() }
-            if !toldConflict, let id = node.role.output.counters.firstConflict { tellConflict(id) }
-            network.flush()
+            idlePolls = pass(source: &source, timeoutNanos: timeout) ? 0 : idlePolls + 1
         }
+        node.transport.flush()
+    }
+
+    /// How long a loop with nothing to do may block in the kernel now: until the role's or the
+    /// workload's next deadline, at most `blockMaxNanos` (`syncPollNanos` while a write waits
+    /// for its sync); nil when a deadline has already passed (do not block).
+    @inlinable public func blockingTimeout(now: Instant) -> Int64? {
+        var wake = node.nextDeadline
+        if let w = workloadWake { wake = wake.map { min($0, w) } ?? w }
+        if let w = wake, w <= now { return nil }
+        let blockMax = node.store.awaitingSync ? syncPollNanos : blockMaxNanos
+        return wake.map { Int64(min(UInt64(blockMax), $0.nanoseconds - now.nanoseconds)) } ?? blockMax
+    }
+
+    /// One pass of the loop: waits at most `timeoutNanos` for datagrams and hands each to the
+    /// node, runs the workload, drains, ticks when a deadline passed, and flushes the sends.
+    /// Returns whether it did work (datagrams arrived or a timer ran): the idle strategy spins
+    /// again after work. An embedding application's duty cycle is this pass, on its own thread.
+    @inlinable @discardableResult
+    public mutating func pass<S: DatagramSource>(source: inout S, timeoutNanos: Int64) -> Bool {
+        let network = node.transport
+        let n = source.poll(timeoutNanos: timeoutNanos)
+        let now = Self.clock()
+        var ticked = false
+        for i in 0..<n {
+            let peer = network.peer(source.from(i))
+            node.receive(source.bytes(i), from: peer, now: now)
+        }
+        stats.datagramsIn &+= UInt64(n)
+        source.release(n)
+        workloadWake = node.sink.step(&node.role, now: now)
+        node.drain(now: now)
+        if let d = node.nextDeadline, d <= now {
+            stats.ticks &+= 1
+            ticked = true
+            node.tick(now: now)
+            if !toldForeignFingerprint { tellForeignFingerprint() }
+        }
+        // Every pass (a commit server has no timers to tick): one comparison until a second passed.
+        if keyWatch != nil, let said = keyWatch!.check(now: now) { log(said) }
+        if !toldSameNodeId, let a = node.auth, a.counters.sameNodeId > 0 { tellSameNodeId(a) }
+        if !toldInconsistent, node.role.output.counters.droppedInconsistent > 0 { tellInconsistent() }
+        if !toldConflict, let id = node.role.output.counters.firstConflict { tellConflict(id) }
         network.flush()
+        return n > 0 || ticked
     }
 }
 

@@ -11,7 +11,14 @@ public protocol ReplicatedApplication {
     func snapshot() -> [UInt8]
     /// Replaces the state with a snapshot; false if the snapshot is not one of ours.
     mutating func restore(_ snapshot: [UInt8]) -> Bool
+    /// Replaces the state with the snapshot of a checkpoint taken after `terminalSeq`; delivery
+    /// continues at `terminalSeq + 1`. By default the same as `restore(_:)`.
+    mutating func restore(_ snapshot: [UInt8], through terminalSeq: SequenceNumber) -> Bool
     var stateDigest: UInt64 { get }
+}
+
+extension ReplicatedApplication {
+    public mutating func restore(_ snapshot: [UInt8], through terminalSeq: SequenceNumber) -> Bool { restore(snapshot) }
 }
 
 /// The built-in reference application: counts and bytes delivered and a running digest over

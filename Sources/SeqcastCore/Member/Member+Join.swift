@@ -109,7 +109,7 @@ extension Member {
     /// the terminal number. A checkpoint behind what we already delivered changes nothing.
     mutating func install(_ image: CheckpointImage, bytes: [UInt8]) {
         guard image.terminalSeq > deliveredThrough else { return }
-        guard app.restore(image.snapshot) else {
+        guard app.restore(image.snapshot, through: image.terminalSeq) else {
             output.counters.droppedMalformed &+= 1
             return
         }

@@ -47,6 +47,10 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     public var digestsDeliveredBodies = true
     /// Where the last scan for expired orphans ran (`dropExpiredOrphans`).
     var orphanScanAt = SequenceNumber.zero
+    /// Messages `deliver` may still hand to the application; it stops at 0 and the rest waits,
+    /// held, until the owner raises it and calls `deliverHeld` (an embedding application's
+    /// bounded poll). Unbounded unless an owner bounds it.
+    public var deliveryAllowance = Int.max
 
     /// - Parameters:
     ///   - incarnation: this start's incarnation (Part 1 §1): higher than any earlier one.
@@ -110,6 +114,10 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     public var pendingLayout: (overflow: Int, lanes: Int, total: Int) { (pending.overflowCount, pending.laneCount, pending.count) }
     public var unsequencedCount: Int { publisher.count }
     public var isJoining: Bool { join != nil }
+    /// Whether a heartbeat or commit of a sequencer reached this member yet.
+    public var hasHeardSequencer: Bool { sequencerEpoch != .none }
+    /// The highest number this member knows committed.
+    public var committedThrough: SequenceNumber { ledger.announcedThrough }
 
     public var nextDeadline: Instant? {
         var d = earliest(ledger.deadline, repair.due)
@@ -295,6 +303,10 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
 
     // MARK: delivery
 
+    /// Delivers what is deliverable now, within `deliveryAllowance` (bodies a bounded poll
+    /// left held).
+    public mutating func deliverHeld(now: Instant) { deliver(now: now) }
+
     /// Hands every deliverable number to the application, in order (claims 5, 8).
     mutating func deliver(now: Instant) {
         guard join == nil else { return }
@@ -302,6 +314,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
             let seq = deliveredThrough.next
             switch run.content {
             case .messages:
+                guard deliveryAllowance > 0 else { return }
                 let id = run.messageId(at: seq)!
                 if id.counter <= deliveredCounter[id.sender, default: 0] {
                     break  // already delivered at a lower number: skip deterministically (S15)
@@ -313,6 +326,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
                 let bodyDigest = Self.apply(&app, bodies, m.body, seq: seq, id: id, digest: digestsDeliveredBodies)
                 output.events.append(.delivered(seq: seq, id: id, bodyDigest: bodyDigest, stateDigest: app.stateDigest))
                 bodies.free(m.body)
+                deliveryAllowance &-= 1
                 deliveredCounter[id.sender] = id.counter
                 if id.sender == publisher.sender {
                     publisher.sequenced(through: id.counter) { counter, h in

@@ -99,6 +99,12 @@ public struct DataFolder: Sendable {
     /// A random folder id (the standard library's generator, seeded by the kernel).
     public static func randomId() -> UInt64 { UInt64.random(in: 1...UInt64.max) }
 
+    /// Whether `path` does not exist or holds nothing (a folder `create` would accept).
+    public static func isEmptyOrAbsent(path: String) -> Bool {
+        guard access(path, F_OK) == 0 else { return errno == ENOENT }
+        return (try? entries(of: path))?.isEmpty ?? false
+    }
+
     static func render(_ i: Identity) -> String {
         """
         format: 1

@@ -1,0 +1,288 @@
+import Glibc
+import SeqcastConfig
+import SeqcastCore
+import SeqcastNode
+import SeqcastRuntime
+import SeqcastTransport
+import SeqcastWire
+
+/// A member of a Seqcast group, embedded in an application: it publishes messages and delivers
+/// every committed message of the group, in the same order as every other member.
+///
+/// One thread owns a member. Nothing runs in the background: `poll` is the member's duty
+/// cycle (it receives, repairs gaps, retransmits, sends what `publish` accepted, and hands
+/// committed messages to its handler), so an application calls it in its loop, often
+/// (Aeron's agent invoked by its owner). Between two polls nothing arrives and nothing leaves.
+///
+/// ```swift
+/// let member = try SeqcastMember(configFile: "group.yaml", node: 41)
+/// member.onEvent = { if case .committed(let id, let seq) = $0 { print("\(id) committed at \(seq)") } }
+/// _ = member.publish(Array("hello".utf8))
+/// while running {
+///     member.poll(limit: 256, waitingAtMost: .milliseconds(10)) { d in
+///         print(d.sequence, d.sender, d.bytes.count)
+///     }
+/// }
+/// member.close()
+/// ```
+public final class SeqcastMember {
+    /// How a member starts and where it keeps its state.
+    public struct Options {
+        /// Where deliveries start (default: from sequence number 1).
+        public var start = StartPosition.beginning
+        /// The node's data folder (its incarnation; a checkpoint server's log). Made on the first
+        /// start if it does not exist; default `<stateDirectory>/<group name>-<node>`.
+        public var dataDirectory: String?
+        public var stateDirectory = "/var/tmp/seqcast"
+        /// The application's replicated state, for checkpoints (nil: none kept).
+        public var state: ApplicationState?
+        /// The multicast interface address, if not the group file's (or the node's own address).
+        public var interfaceAddress: String?
+        /// `io_uring`, `sendmmsg` or `auto`.
+        public var transport = "auto"
+        /// How long the node id is claimed on the network before the member starts: a process
+        /// already running with the same id answers, and this one refuses to start.
+        public var claimSeconds = 0.3
+        /// Where the member says what a person must hear (once, never per message).
+        public var log: @Sendable (String) -> Void = { line in
+            let bytes = Array(("seqcast: " + line + "\n").utf8)
+            _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        }
+        public init() {}
+    }
+
+    /// Called during `poll` with each event (commits of this member's messages, stream ends,
+    /// checkpoints, resynchronisation, the first contact with a sequencer).
+    public var onEvent: ((MemberEvent) -> Void)?
+
+    typealias Loop = RoleLoop<EmbeddedWorkload>
+    var loop: Loop
+    var source: ReceivePath
+    let folder: DataFolder
+    public let node: UInt32
+    /// The group's name (from its file).
+    public let group: String
+    public private(set) var isClosed = false
+    var connectedTold = false
+    /// A poll is running (its handler may not publish or poll: the member is mid-delivery).
+    var polling = false
+    /// The events of the last poll, handed to `onEvent` after the poll's work (swapped with
+    /// the sink's, so an event handler may publish; no allocation once both have grown).
+    var eventScratch: [MemberEvent] = []
+
+    /// Joins the group described by a group file (`seqcast config example` writes one) as
+    /// node `node`: a member's id need not be listed in the file, but must be unique in the
+    /// group (a second process with it is refused).
+    public convenience init(configFile: String, node: UInt32, options: Options = Options()) throws {
+        try self.init(layout: GroupFile.load(path: configFile), node: node, options: options)
+    }
+
+    /// Joins the group `layout` describes (the group file's contents, built in code).
+    public init(layout: GroupLayout, node: UInt32, options: Options = Options()) throws {
+        let id = NodeId(node)
+        let role: NodeRole = layout.node(id)?.role == .checkpointServer ? .checkpointServer : .member
+        var network = NetworkConfig(layout: layout, node: id)
+        if let a = options.interfaceAddress { network.interfaceAddress = a }
+        guard let transport = TransportChoice(rawValue: options.transport) else {
+            throw SeqcastError("transport \(options.transport): expected io_uring, sendmmsg or auto")
+        }
+        network.transport = transport
+        var start = NodeStartOptions(role: role, node: id, layout: layout, network: network)
+        start.stateDirectory = options.stateDirectory
+        start.dataDirectory = options.dataDirectory
+        start.initializeIfEmpty = role == .member
+        guard options.claimSeconds >= 0, options.claimSeconds <= 60 else {
+            throw SeqcastError("claimSeconds must be between 0 and 60")
+        }
+        start.claimPeriod = Nanoseconds(UInt64(options.claimSeconds * 1e9))
+        let joins: Bool
+        switch options.start {
+        case .beginning: joins = false
+        case .latestCheckpoint, .liveTail:
+            guard !layout.ids(.checkpointServer).isEmpty else {
+                throw SeqcastError("start \(options.start) needs a checkpoint server, and the group file lists none")
+            }
+            joins = true
+        case .after: joins = !layout.ids(.checkpointServer).isEmpty  // without one: replay from 1, quietly
+        }
+        let s = try NodeStart(start, log: options.log)
+        let now = Instant(nanoseconds: monotonicNanos())
+        var app = EmbeddedApplication(state: options.state)
+        switch options.start {
+        case .beginning: break
+        case .latestCheckpoint: app.expectingStartCheckpoint = true
+        case .liveTail:
+            app.expectingStartCheckpoint = true
+            app.tailPending = true
+        case .after(let n):
+            app.stateAt = n
+            app.quietThrough = n
+        }
+        var member: Member<EmbeddedApplication> = role == .member
+            ? Member(config: s.config, node: id, incarnation: s.incarnation, seed: s.seed(now: now, node: id), now: now,
+                     app: app, joining: joins)
+            : .checkpointServer(config: s.config, node: id, incarnation: s.incarnation, seed: s.seed(now: now, node: id),
+                                now: now, app: app, recovering: s.recovered, restarted: s.restarted)
+        member.digestsDeliveredBodies = false
+        // Nothing is delivered outside a poll (its handler is set only then).
+        member.deliveryAllowance = 0
+        loop = Loop(role: member, workload: EmbeddedWorkload(incarnationFile: s.incarnationFile), network: s.network,
+                    id: id, store: s.store, auth: s.auth)
+        loop.node.claim = s.claim
+        loop.fingerprint = s.fingerprint
+        loop.log = options.log
+        if let a = s.auth, let security = s.layout.security { loop.keyWatch = KeyFileWatch(auth: a, security: security) }
+        source = try ReceivePath(sockets: s.network.receiveSockets, transport: transport)
+        folder = s.folder
+        self.node = node
+        group = s.layout.name
+    }
+
+    deinit { if !isClosed { folder.unlock() } }
+
+    // MARK: publishing
+
+    /// Publishes one message without blocking: it leaves on the next `poll` (messages published
+    /// between two polls share datagrams), and `MemberEvent.committed` names its sequence
+    /// number once the group committed it. Unsequenced messages are retransmitted until they
+    /// commit, and continue under a new incarnation if the sequencer ends this stream.
+    public func publish(_ bytes: UnsafeRawBufferPointer) -> PublishOutcome {
+        precondition(!polling, "SeqcastMember.publish called from inside a poll handler: publish after poll returns "
+            + "(or from onEvent, which runs after the poll's deliveries)")
+        guard !isClosed else { return .closed }
+        guard isConnected else { return .notConnected }
+        let now = Instant(nanoseconds: monotonicNanos())
+        switch loop.node.perform(now: now, { $0.publish(bytes, now: now) }) {
+        case .accepted(let id): return .accepted(id)
+        case .backPressured: return .backPressured
+        case .tooLarge: return .tooLarge
+        }
+    }
+
+    /// Publishes one message (see `publish(_:)` for a borrowed buffer).
+    public func publish(_ bytes: [UInt8]) -> PublishOutcome { bytes.withUnsafeBytes { publish($0) } }
+
+    // MARK: subscribing
+
+    /// Runs the member's duty cycle and hands at most `limit` committed messages to `handler`,
+    /// in sequence order; returns how many it handed. With `waitingAtMost` above zero, a poll
+    /// that finds nothing to hand blocks in the kernel for up to that long (and returns early
+    /// when messages arrive); zero never blocks. Events reach `onEvent` before it returns.
+    @discardableResult
+    public func poll(limit: Int = 256, waitingAtMost wait: Duration = .zero, _ handler: (Delivery) -> Void) -> Int {
+        precondition(!polling, "SeqcastMember.poll called from inside its own handler")
+        guard !isClosed, limit > 0 else { return 0 }
+        polling = true
+        let waitNanos = UInt64(max(0, wait.components.seconds)) &* 1_000_000_000
+            &+ UInt64(max(0, wait.components.attoseconds / 1_000_000_000))
+        let deadline = monotonicNanos() &+ waitNanos
+        let handed = withoutActuallyEscaping(handler) { h -> Int in
+            loop.node.role.withApplication {
+                $0.handler = h
+                $0.handed = 0
+            }
+            // What an earlier poll's limit left held first, then the network and the timers;
+            // blocking only once a pass found nothing to hand. Quiet deliveries (a start
+            // position's catch-up) do not count against the limit: the allowance is raised to
+            // what is left of it before every pass.
+            var timeout: Int64 = 0
+            while true {
+                let handed = loop.role.app.handed
+                loop.node.role.deliveryAllowance = limit - handed
+                let now = Instant(nanoseconds: monotonicNanos())
+                loop.node.perform(now: now) { $0.deliverHeld(now: now) }
+                if loop.role.app.handed == handed {
+                    loop.node.role.deliveryAllowance = limit - handed
+                    loop.pass(source: &source, timeoutNanos: timeout)
+                    settleTail()
+                }
+                guard loop.role.app.handed == 0, loop.node.sink.stateFailure == nil else { break }
+                let after = monotonicNanos()
+                guard after < deadline else { break }
+                timeout = min(loop.blockingTimeout(now: Instant(nanoseconds: after)) ?? 0, Int64(deadline - after))
+            }
+            loop.node.role.deliveryAllowance = 0
+            return loop.node.role.withApplication {
+                $0.handler = nil
+                return $0.handed
+            }
+        }
+        polling = false
+        dispatchEvents()
+        if let failure = loop.node.sink.stateFailure {
+            loop.log("closing: \(failure)")
+            close()
+        }
+        return handed
+    }
+
+    /// A `.liveTail` start delivers what the group commits after the member caught up: once its
+    /// checkpoint is installed, the frontier it then knows is where handing starts.
+    func settleTail() {
+        guard loop.role.app.tailPending, !loop.role.app.expectingStartCheckpoint, !loop.role.isJoining else { return }
+        let from = max(loop.role.deliveredThrough, loop.role.committedThrough).rawValue
+        loop.node.role.withApplication {
+            $0.tailPending = false
+            $0.quietThrough = from
+            $0.stateAt = from
+        }
+    }
+
+    func dispatchEvents() {
+        if !connectedTold, isConnected {
+            connectedTold = true
+            onEvent?(.connected)
+        }
+        if !loop.role.app.events.isEmpty {
+            loop.node.role.withApplication { swap(&eventScratch, &$0.events) }
+            tell()
+        }
+        if !loop.node.sink.events.isEmpty {
+            swap(&eventScratch, &loop.node.sink.events)
+            tell()
+        }
+    }
+
+    func tell() {
+        if let onEvent { for e in eventScratch { onEvent(e) } }
+        eventScratch.removeAll(keepingCapacity: true)
+    }
+
+    /// Polls until every message this member published is committed, or `timeout` passed;
+    /// returns whether none is left unsequenced. Deliveries meanwhile go to `handler`.
+    public func flush(timeout: Duration, _ handler: (Delivery) -> Void = { _ in }) -> Bool {
+        let end = ContinuousClock.now + timeout
+        while unsequencedCount > 0, !isClosed, ContinuousClock.now < end {
+            poll(limit: 1_024, waitingAtMost: .milliseconds(5), handler)
+        }
+        return unsequencedCount == 0
+    }
+
+    /// Stops the member: nothing is sent or delivered after it; its folder is released.
+    /// Messages not yet committed are not retransmitted any more (`flush` first to wait for them).
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        loop.network.flush()
+        folder.unlock()
+    }
+
+    // MARK: state
+
+    /// Whether a sequencer was heard and the member is not catching up from a checkpoint.
+    public var isConnected: Bool { loop.role.hasHeardSequencer && !loop.role.isJoining }
+    /// The last sequence number handed to the application (or the start position).
+    public var deliveredThrough: UInt64 { loop.role.app.stateAt }
+    /// The highest sequence number this member knows committed in the group.
+    public var committedThrough: UInt64 { loop.role.committedThrough.rawValue }
+    /// Messages this member published that are not known committed yet.
+    public var unsequencedCount: Int { loop.role.unsequencedCount }
+    /// This member's current stream (its node id and incarnation).
+    public var sender: SenderId { loop.role.sender }
+}
+
+/// A refusal of the library's own (configuration and start problems name their field).
+public struct SeqcastError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
