@@ -31,7 +31,8 @@ public final class SeqcastMember {
         /// Where deliveries start (default: from sequence number 1).
         public var start = StartPosition.beginning
         /// The node's data folder (its incarnation; a checkpoint server's log). Made on the first
-        /// start if it does not exist; default `<stateDirectory>/<group name>-<node>`.
+        /// start if it does not exist or is empty; default
+        /// `<stateDirectory>/<group name>-<group instance>-<node>` (a new group, a new folder).
         public var dataDirectory: String?
         public var stateDirectory = "/var/tmp/seqcast"
         /// The application's replicated state, for checkpoints (nil: none kept).
@@ -90,7 +91,8 @@ public final class SeqcastMember {
         var start = NodeStartOptions(role: role, node: id, layout: layout, network: network)
         start.stateDirectory = options.stateDirectory
         start.dataDirectory = options.dataDirectory
-        start.initializeIfEmpty = role == .member
+            ?? "\(options.stateDirectory)/\(layout.name)-\(String(layout.instance, radix: 16))-\(node)"
+        start.initializeIfEmpty = true
         guard options.claimSeconds >= 0, options.claimSeconds <= 60 else {
             throw SeqcastError("claimSeconds must be between 0 and 60")
         }

@@ -20,9 +20,10 @@ public struct NodeStartOptions: Sendable {
     public var dataDirectory: String?
     /// Format a new node's (empty) folder before starting (`seqcast run … --init`).
     public var initialize = false
-    /// A member only: format the folder if it holds nothing yet, open it otherwise. A member's
-    /// folder keeps only its incarnation (no log), so an embedding application need not tell a
-    /// first start from a restart; servers always say which (`initialize`).
+    /// Format the folder if it holds nothing yet, open it otherwise: an embedding application
+    /// (a member, whose folder keeps only its incarnation, or a checkpoint server) need not
+    /// tell a first start from a restart. `seqcast run` never sets it: an operator says which
+    /// (`initialize`), so a wrong path cannot bring up an empty server.
     public var initializeIfEmpty = false
     /// How long the node id is claimed before the role starts (`NodeIdClaimPhase`; 0: not claimed).
     public var claimPeriod = NodeIdClaimPhase.periodDefault
@@ -94,7 +95,7 @@ public struct NodeStart {
         if o.initialize {
             try DataFolder.create(path: folderPath, identity: identity)
             made = true
-        } else if o.initializeIfEmpty, o.role == .member, DataFolder.isEmptyOrAbsent(path: folderPath) {
+        } else if o.initializeIfEmpty, DataFolder.isEmptyOrAbsent(path: folderPath) {
             try DataFolder.create(path: folderPath, identity: identity)
             made = true
         }
