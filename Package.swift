@@ -30,6 +30,9 @@ let package = Package(
         // both build in ~18 s on 2 cores, but Yams gives every node its line and column and says
         // "expected Int, found Scalar" where TOMLKit reports a wrong type as a missing key.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // `seqcast stats --prometheus`: the exposition format from the ecosystem's own encoder
+        // (the executable only; ~25 s of build on 2 cores with swift-metrics and swift-atomics).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(name: "SeqcastWire", exclude: ["WIRE.md"]),
@@ -89,6 +92,7 @@ let package = Package(
                 "SeqcastBench", "SeqcastClient", "SeqcastConfig", "SeqcastRuntime", "SeqcastTransport", "SeqcastNode", "SeqcastCore",
                 "SeqcastWire", "CSeqcastShim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(

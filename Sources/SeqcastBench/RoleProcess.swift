@@ -136,6 +136,8 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
     loop.fingerprint = fingerprint
     loop.log = log
     if let a = loop.node.auth, let s = o.layout.security { loop.keyWatch = KeyFileWatch(auth: a, security: s) }
+    loop.liveCounters = LiveCountersPublisher.open(layout: o.layout, node: o.node, role: o.role, log: log)
+    defer { loop.liveCounters?.file.remove() }
     switch o.threads.resolved {
     case .dedicated:
         try runDedicated(&loop, transport: o.network.transport, cpu: o.cpu)

@@ -134,13 +134,14 @@ public final class SeqcastMember {
         loop.fingerprint = s.fingerprint
         loop.log = options.log
         if let a = s.auth, let security = s.layout.security { loop.keyWatch = KeyFileWatch(auth: a, security: security) }
+        loop.liveCounters = LiveCountersPublisher.open(layout: s.layout, node: id, role: role, log: options.log)
         source = try ReceivePath(sockets: s.network.receiveSockets, transport: transport)
         folder = s.folder
         self.node = node
         group = s.layout.name
     }
 
-    deinit { if !isClosed { folder.unlock() } }
+    deinit { if !isClosed { close() } }
 
     // MARK: publishing
 
@@ -266,6 +267,7 @@ public final class SeqcastMember {
         guard !isClosed else { return }
         isClosed = true
         loop.network.flush()
+        loop.liveCounters?.file.remove()
         folder.unlock()
     }
 

@@ -91,6 +91,8 @@ public struct RoleLoop<W: LoopWorkload> {
     @usableFromInline var toldSameNodeId = false
     /// When the workload last asked to run again (`LoopWorkload.step`), for the idle strategy.
     public var workloadWake: Instant?
+    /// The node's live counters in shared memory (`seqcast stats`), copied a few times a second.
+    public var liveCounters: LiveCountersPublisher?
 
     public init(role: W.Role, workload: W, network: NodeNetwork, id: NodeId, store: RuntimeLogStore = RuntimeLogStore(),
                 auth: DatagramAuthenticator? = nil) {
@@ -161,12 +163,20 @@ public struct RoleLoop<W: LoopWorkload> {
         if !toldSameNodeId, let a = node.auth, a.counters.sameNodeId > 0 { tellSameNodeId(a) }
         if !toldInconsistent, node.role.output.counters.droppedInconsistent > 0 { tellInconsistent() }
         if !toldConflict, let id = node.role.output.counters.firstConflict { tellConflict(id) }
+        if liveCounters?.due(now) == true { publishLiveCounters(now) }
         network.flush()
         return n > 0 || ticked
     }
 }
 
 extension RoleLoop {
+    /// Copies the counters into the node's counters file (every `LiveCountersPublisher.interval`).
+    @usableFromInline mutating func publishLiveCounters(_ now: Instant) {
+        let standing = (node.role as? any StandingReporting)?.standing ?? RoleStanding()
+        liveCounters!.publish(output: node.role.output, standing: standing, node: node.counters, network: node.transport,
+                              auth: node.auth, now: now)
+    }
+
     /// Raises the alarm once: a number bound differently than this node holds it.
     @usableFromInline mutating func tellInconsistent() {
         toldInconsistent = true

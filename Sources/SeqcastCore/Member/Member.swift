@@ -118,6 +118,10 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     public var hasHeardSequencer: Bool { sequencerEpoch != .none }
     /// The highest number this member knows committed.
     public var committedThrough: SequenceNumber { ledger.announcedThrough }
+    /// The group's latest checkpoint this member heard of (or installed).
+    public var groupCheckpoint: SequenceNumber { latestCheckpointSeq }
+    /// Bodies held for delivery (own and others', not yet delivered).
+    public var heldCount: Int { pending.count }
 
     public var nextDeadline: Instant? {
         var d = earliest(ledger.deadline, repair.due)
