@@ -142,3 +142,8 @@ public struct BenchApplication: ReplicatedApplication {
         return true
     }
 }
+
+extension BenchApplication: LatencyReporting {
+    /// The p99 so far (0 before the first measured delivery), for the live progress line.
+    public var latencyP99Micros: UInt64 { latency.totalCount > 0 ? latency.valueAtPercentile(99) : 0 }
+}

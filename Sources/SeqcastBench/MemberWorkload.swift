@@ -9,7 +9,8 @@ public struct MemberPlan: Sendable {
     /// Messages to publish (0: publish nothing); with `publishSeconds` the plan stops at whichever comes first.
     public var publishCount: UInt64 = 0
     public var publishSeconds: Double?
-    /// Messages per second (nil: as fast as back-pressure allows).
+    /// Messages per second (nil: as fast as back-pressure allows). At a rate the schedule is
+    /// open loop: each message carries the instant it was due, and latency counts from there.
     public var rate: Double?
     public var messageBytes = 64
     /// Deliveries (from every publisher) after which the member reports and exits. nil: read it
@@ -93,7 +94,11 @@ public struct MemberWorkload: LoopWorkload {
         }
         var burst = 0
         while published < allowed, burst < plan.publishBurst {
-            BenchBody.write(into: body, node: node.rawValue, index: published + 1, ns: now.nanoseconds)
+            // At a fixed rate, a message is stamped with the instant it was due, not the one it
+            // left: the latency it reports includes any wait for back-pressure (open loop, no
+            // coordinated omission).
+            let stamp = plan.rate.map { start.nanoseconds &+ UInt64(Double(published) / $0 * 1e9) } ?? now.nanoseconds
+            BenchBody.write(into: body, node: node.rawValue, index: published + 1, ns: stamp)
             switch role.publish(UnsafeRawBufferPointer(body), now: now) {
             case .accepted:
                 published += 1

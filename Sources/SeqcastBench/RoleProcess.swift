@@ -246,7 +246,10 @@ func memberReport(_ loop: RoleLoop<MemberWorkload>, _ report: inout Report) {
     let h = app.latency
     report.add("latency_samples", h.totalCount)
     report.add("latency_p50_us", h.totalCount > 0 ? h.valueAtPercentile(50) : 0)
+    report.add("latency_p90_us", h.totalCount > 0 ? h.valueAtPercentile(90) : 0)
     report.add("latency_p99_us", h.totalCount > 0 ? h.valueAtPercentile(99) : 0)
+    report.add("latency_p999_us", h.totalCount > 0 ? h.valueAtPercentile(99.9) : 0)
+    report.add("latency_p9999_us", h.totalCount > 0 ? h.valueAtPercentile(99.99) : 0)
     report.add("latency_max_us", h.totalCount > 0 ? h.maxRecorded : 0)
 }
 

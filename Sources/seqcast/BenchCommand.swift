@@ -46,6 +46,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Tag the forgeries with this group key file's key (a member forging towards servers); they go to servers only.")
     var forgeKey: String?
     @Flag(help: "Children's logs go to files in the scratch folder, not to stderr.") var quiet = false
+    @Flag(help: "No live progress line on stderr.") var noProgress = false
     @Option(help: ArgumentHelp("Kill -9 the active sequencer this many seconds into publishing, and again as often, "
                                + "without restarting it (throughput phase; needs --sequencers 2 or more; at most one "
                                + "kill fewer than candidates); reports each fail-over's delivery stall."))
@@ -241,7 +242,26 @@ struct BenchCommand: ParsableCommand {
         if let l {
             print("  latency:     p50 \(Int(l.members.map { l.number($0, "latency_p50_us") }.max() ?? 0)) µs, "
                   + "p99 \(Int(l.members.map { l.number($0, "latency_p99_us") }.max() ?? 0)) µs "
-                  + "at \(Int(t.slowestRate * latencyFraction)) msgs/s")
+                  + "at \(Int(t.slowestRate * latencyFraction)) msgs/s (open loop: from each message's due time)")
+        }
+        print("  per member:")
+        var rows = [["node", "delivered", "commits/s", "retransmissions", "id queries", "fetches"]
+                    + (l == nil ? [] : ["p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "p99.99 µs", "max µs"])]
+        for m in t.members {
+            let node = Int(t.number(m, "node"))
+            var row = ["\(node)", "\(UInt64(t.number(m, "delivered")))", "\(Int(t.number(m, "commits_per_second")))",
+                       "\(UInt64(t.number(m, "retransmissions")))", "\(UInt64(t.number(m, "id_queries_sent")))",
+                       "\(UInt64(t.number(m, "fetches_sent")))"]
+            if let l {
+                let lm = l.members.first { Int(l.number($0, "node")) == node } ?? [:]
+                row += ["latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_p999_us", "latency_p9999_us",
+                        "latency_max_us"].map { "\(Int(l.number(lm, $0)))" }
+            }
+            rows.append(row)
+        }
+        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
+        for r in rows {
+            print("    " + r.indices.map { r[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
         }
         print("  repairs:     \(t.total("id_queries_sent")) id queries, \(t.total("fetches_sent")) fetches, "
               + "\(t.total("repairs_served", servers: true)) served, \(t.total("retransmissions")) retransmissions")
@@ -359,9 +379,12 @@ struct BenchCommand: ParsableCommand {
         }
         let began = Date()
         let memberChildren = launcher.children.filter { $0.role == .member }
+        var progress = noProgress ? nil : BenchProgress(phase: name, layout: layout)
+        defer { progress?.finish() }
         var expectWritten = seconds == nil
         while true {
             usleep(50_000)
+            progress?.tick()
             if !expectWritten {
                 let counts = memberChildren.compactMap { $0.publishedPath == nil ? nil : launcher.published($0) }
                 if counts.count == publishers {

@@ -16,7 +16,13 @@ public struct RoleStanding: Sendable {
     public var storeOccupancy: UInt64 = 0
     /// Own messages not yet committed (a publishing member's window).
     public var windowOccupancy: UInt64 = 0
+    /// Publish-to-delivery latency p99 so far, µs (an application that measures it; else 0).
+    public var latencyP99Micros: UInt64 = 0
 }
+
+/// An application that measures publish-to-delivery latency (the benchmark's): its p99 goes
+/// into the member's counters file, for a live progress line.
+public protocol LatencyReporting { var latencyP99Micros: UInt64 { get } }
 
 /// A role whose standing its counters file shows.
 public protocol StandingReporting { var standing: RoleStanding { get } }
@@ -45,7 +51,8 @@ extension Member: StandingReporting {
     public var standing: RoleStanding {
         RoleStanding(frontier: deliveredThrough.rawValue, committedKnown: committedThrough.rawValue,
                      checkpoint: groupCheckpoint.rawValue, storeOccupancy: UInt64(heldCount),
-                     windowOccupancy: UInt64(unsequencedCount))
+                     windowOccupancy: UInt64(unsequencedCount),
+                     latencyP99Micros: (app as? any LatencyReporting)?.latencyP99Micros ?? 0)
     }
 }
 
@@ -56,7 +63,7 @@ public enum LiveCounter: Int, CaseIterable, Sendable {
     case droppedMalformed, droppedWrongGroup, droppedWrongFingerprint, droppedUnexpectedKind, droppedStaleEpoch
     case droppedStoreFull, droppedFarAhead, droppedOversize, droppedInconsistent, conflictingBodies
     case backPressuredByCollection, outboxDroppedFull, repairThrottled, authDropped
-    case storeOccupancy, windowOccupancy
+    case storeOccupancy, windowOccupancy, latencyP99Micros
 
     public var label: String {
         switch self {
@@ -86,6 +93,7 @@ public enum LiveCounter: Int, CaseIterable, Sendable {
         case .authDropped: "auth_dropped"
         case .storeOccupancy: "store_occupancy"
         case .windowOccupancy: "window_occupancy"
+        case .latencyP99Micros: "latency_p99_us"
         }
     }
 
@@ -165,6 +173,7 @@ public struct LiveCountersPublisher {
         put(.authDropped, authDropped)
         put(.storeOccupancy, standing.storeOccupancy)
         put(.windowOccupancy, standing.windowOccupancy)
+        put(.latencyP99Micros, standing.latencyP99Micros)
         file.stamp(now.nanoseconds)
     }
 }
