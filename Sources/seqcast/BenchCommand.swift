@@ -21,7 +21,17 @@ import SeqcastWire
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Start a whole group on loopback as processes, run a workload, measure commits/s and latency.")
+        abstract: "Start a whole group on loopback as processes, run a workload, measure commits/s and latency.",
+        discussion: """
+            Phase 1 publishes as fast as back-pressure allows and measures the rate at the slowest member; \
+            phase 2 publishes at a fixed rate (--latency-fraction of phase 1's, open loop: latency counts \
+            from each message's due time) and measures publish-to-delivery latency with HdrHistogram. \
+            A progress line goes to stderr; --format json prints one JSON object (its keys are stable).
+
+            Examples:
+              seqcast bench --duration 2 --format json
+              seqcast bench --duration 1 --message-size 16384 --skip-latency
+            """)
 
     @Option(help: "Seconds each publisher publishes in the throughput phase.") var duration = 5.0
     @Option(help: "Messages per publisher instead of a duration (count mode).") var messages: UInt64?

@@ -15,7 +15,12 @@ struct ConfigCommand: ParsableCommand {
 
     struct Example: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print a commented group file for a whole group on loopback (a fresh instance id).")
+            abstract: "Print a commented group file for a whole group on loopback (a fresh instance id).",
+            discussion: """
+                Examples:
+                  seqcast config example > group.yaml
+                  seqcast config example --data-servers 5 --report-quorum 3 --keys keys > secure.yaml
+                """)
         @OptionGroup var shape: ShapeOptions
         @Option(help: "Group name.") var name = "demo"
         @Option(help: "Members listed in the file (more may join unlisted).") var members = 2
@@ -40,7 +45,10 @@ struct ConfigCommand: ParsableCommand {
             listed second: accepted, not yet sent under), then `--promote` (sent under from now), \
             then `--retire` (the old key leaves the file; processes accept it for the group's \
             key-rotation-window more).
-            Example: seqcast config keys /etc/seqcast/group.key
+
+            Examples:
+              seqcast config keys new.key
+              seqcast config keys new.key --add
             """)
         @Argument(help: "The key file.") var file: String
         @Flag(help: "Add a fresh key after the current one (accepted, not yet sent under).") var add = false
@@ -80,8 +88,14 @@ struct ConfigCommand: ParsableCommand {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a group file: refuse it with every problem's field and line, or summarise it.",
-            discussion: "With --node, also check this host for that node: socket buffer limits, the "
-                + "locked-memory limit io_uring needs, and the multicast interface.")
+            discussion: """
+                With --node, also check this host for that node: socket buffer limits, the locked-memory \
+                limit io_uring needs, and the multicast interface.
+
+                Examples:
+                  seqcast config check group.yaml
+                  seqcast config check group.yaml --node 11
+                """)
         @Argument(help: "The group file.") var file: String
         @Option(help: "Also check this host for running this node.") var node: UInt32?
 

@@ -19,7 +19,7 @@ struct DemoCommand: ParsableCommand {
               seqcast demo --duration 1 --message-size 1024
             """)
 
-    @Argument(parsing: .captureForPassthrough, help: "seqcast bench options (they override the demo's).")
+    @Argument(parsing: .allUnrecognized, help: "seqcast bench options (they override the demo's).")
     var benchOptions: [String] = []
 
     func run() throws {

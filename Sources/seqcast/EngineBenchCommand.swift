@@ -25,6 +25,10 @@ struct EngineBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine-bench",
         abstract: "Raw packet-engine throughput: 1 sender → R multicast receivers with GSO/GRO (no protocol).",
+        discussion: """
+            Examples:
+              seqcast engine-bench --receivers 6 --seconds 1
+            """,
         shouldDisplay: false)
 
     @Option(help: "Receiver processes (1…8).") var receivers = 1

@@ -10,7 +10,11 @@ struct LogCommand: ParsableCommand {
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Summarise a log folder (DATA-DIR/log) without changing it: segments, records, damage, and how long recovery takes.")
+            abstract: "Summarise a log folder (DATA-DIR/log) without changing it: segments, records, damage, and how long recovery takes.",
+            discussion: """
+                Examples:
+                  seqcast log inspect data/31
+                """)
         @Argument(help: "The log folder, or a node's data folder.") var folder: String
 
         func run() throws {

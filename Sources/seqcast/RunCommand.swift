@@ -14,9 +14,17 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run one role of a group as a process.",
-        discussion: "Roles: sequencer, data-server, commit-server, checkpoint-server, member. The group file "
-            + "(seqcast config example > group.yaml) lists every server with its node id and address; every "
-            + "process of the group is given the same file. Prints a one-line JSON report when it stops.")
+        discussion: """
+            Roles: sequencer, data-server, commit-server, checkpoint-server, member. The group file \
+            (seqcast config example > group.yaml) lists every server with its node id and address; every \
+            process of the group is given the same file. A server runs until SIGTERM or SIGINT; a member \
+            until its plan is done (--publish, --expect). Prints a one-line JSON report when it stops. \
+            The first start of a node formats its data folder (--init); a restart runs without it.
+
+            Examples:
+              seqcast run checkpoint-server --config group.yaml --node 31 --data-dir data/31 --init   (runs until stopped)
+              seqcast run member --config group.yaml --node 45 --data-dir data/45 --init --publish 10000 --expect 0
+            """)
 
     @Argument(help: "sequencer | data-server | commit-server | checkpoint-server | member") var role: NodeRole
     @Option(help: "The group configuration file (the same for every process of the group).") var config: String

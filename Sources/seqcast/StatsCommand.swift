@@ -23,7 +23,7 @@ struct StatsCommand: ParsableCommand {
 
             Examples:
               seqcast stats
-              seqcast stats --watch --interval 0.5
+              seqcast stats --watch --interval 0.5   (runs until stopped)
               seqcast stats --prometheus
             """)
 
