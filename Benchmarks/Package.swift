@@ -23,6 +23,7 @@ let package = Package(
                 .product(name: "SeqcastCore", package: "seqcast"),
                 .product(name: "SeqcastWire", package: "seqcast"),
                 .product(name: "SeqcastNode", package: "seqcast"),
+                .product(name: "SeqcastClient", package: "seqcast"),
             ],
             path: "SeqcastRigs"
         ),

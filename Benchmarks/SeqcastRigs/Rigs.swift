@@ -4,6 +4,7 @@
 // exactly as a driver does and checks in `verify` that it made the expected progress, so a
 // broken setup cannot silently measure nothing. Units: see SeqcastBenchmarks.swift.
 
+@_spi(Benchmarks) import SeqcastClient
 import SeqcastCore
 import SeqcastWire
 
@@ -332,6 +333,68 @@ public final class MemberLoad {
     }
 }
 
+/// The embedded member's delivery path (`SeqcastMember.poll`, without its sockets): the same
+/// datagrams as `MemberLoad`, delivered through the library's application to a handler that
+/// borrows each message and reads its bytes, within a poll's allowance. Unit: one message.
+public final class EmbeddedMemberLoad {
+    var member: Member<EmbeddedApplication>
+    var input = DataAndCommit(messages: MemberLoad.messagesPerDatagram, bodyBytes: MemberLoad.bodyBytes, fill: 7)
+    let senderAddress = PeerAddress(20)
+    let sequencerAddress = PeerAddress(1)
+    let now = Instant(nanoseconds: 1_000_000_000)
+    var step: UInt64 = 0
+    var handed = 0
+    var byteSum: UInt64 = 0
+
+    public init() {
+        member = Member(config: group, node: NodeId(10), incarnation: 1, seed: 1, now: now, app: EmbeddedApplication(state: nil))
+        member.digestsDeliveredBodies = false
+        member.deliveryAllowance = 0
+    }
+
+    deinit { input.deallocate() }
+
+    @inline(__always) func runStep() {
+        step += 1
+        input.patch(step: step)
+        member.receive(input.data.bytes, from: senderAddress, now: now)
+        let n = commitThenHand { d in self.byteSum &+= UInt64(d.bytes[d.bytes.count - 1]) &+ d.sequence }
+        precondition(n == MemberLoad.messagesPerDatagram, "the handler got \(n) of \(MemberLoad.messagesPerDatagram)")
+        handed &+= n
+        member.output.events.removeAll(keepingCapacity: true)
+        member.output.outbox.removeAll()
+    }
+
+    /// What `SeqcastMember.poll` does around the network's input: the caller's (non-escaping)
+    /// handler is set and the allowance raised only while the commit is received. Not inlined,
+    /// as poll is not into an application: the handler stays the caller's non-escaping closure.
+    @inline(never) func commitThenHand(_ handler: (Delivery) -> Void) -> Int {
+        withoutActuallyEscaping(handler) { h in
+            member.withApplication {
+                $0.handler = h
+                $0.handed = 0
+            }
+            member.deliveryAllowance = MemberLoad.messagesPerDatagram
+            member.receive(input.commit.bytes, from: sequencerAddress, now: now)
+            member.deliveryAllowance = 0
+            return member.withApplication {
+                $0.handler = nil
+                return $0.handed
+            }
+        }
+    }
+
+    public func runIteration() {
+        for _ in 0..<MemberLoad.datagramsPerIteration { runStep() }
+    }
+
+    public func verify() {
+        let expected = step * UInt64(MemberLoad.messagesPerDatagram)
+        precondition(step > 0 && member.deliveredThrough == SequenceNumber(expected) && handed == Int(expected)
+            && member.app.deliveredCount == expected && byteSum > 0, "Embedded-deliver: delivered \(member.deliveredThrough)")
+    }
+}
+
 
 // MARK: - Data server
 
@@ -608,6 +671,10 @@ public let rigCatalogue: [RigEntry] = [
     },
     RigEntry(name: "Member-deliver", messagesPerUnit: 1, maxSeconds: 8) {
         let r = MemberLoad()
+        return RigRun(iterate: r.runIteration, verify: r.verify)
+    },
+    RigEntry(name: "Embedded-deliver", messagesPerUnit: 1, maxSeconds: 8) {
+        let r = EmbeddedMemberLoad()
         return RigRun(iterate: r.runIteration, verify: r.verify)
     },
     RigEntry(name: "DataServer-storeReport", messagesPerUnit: 1, maxSeconds: 8) {

@@ -7,10 +7,12 @@ import SeqcastWire
 /// same group agree) and the owner's handler and state. A snapshot is the reference digest's 32
 /// bytes followed by the owner's `ApplicationState` bytes (the benchmark application's
 /// snapshots have the same prefix, so a library member can join a benchmark group too).
-struct EmbeddedApplication: ReplicatedApplication {
+///
+/// Visible to the benchmarks' delivery rig through `@_spi(Benchmarks)` (not to applications).
+@_spi(Benchmarks) public struct EmbeddedApplication: ReplicatedApplication {
     var reference = ReferenceApplication()
     /// The poll's handler, set only while a poll runs (the member delivers only then).
-    var handler: ((Delivery) -> Void)?
+    @_spi(Benchmarks) public var handler: ((Delivery) -> Void)?
     /// Numbers up to here are applied to the digest but not handed to the handler (a start
     /// position's catch-up).
     var quietThrough: UInt64 = 0
@@ -22,21 +24,22 @@ struct EmbeddedApplication: ReplicatedApplication {
     /// The first checkpoint installed is the start the owner asked for (not a fall-back).
     var expectingStartCheckpoint = false
     /// Messages handed during the current poll.
-    var handed = 0
+    @_spi(Benchmarks) public var handed = 0
     /// Events of restores, for the owner's `onEvent`.
     var events: [MemberEvent] = []
     let state: ApplicationState?
 
     static let referenceBytes = 32
 
-    init(state: ApplicationState?) {
+    @_spi(Benchmarks) public init(state: ApplicationState?) {
         self.state = state
         events.reserveCapacity(4)
     }
 
-    var stateDigest: UInt64 { reference.stateDigest }
+    @_spi(Benchmarks) public var stateDigest: UInt64 { reference.stateDigest }
+    @_spi(Benchmarks) public var deliveredCount: UInt64 { reference.deliveredCount }
 
-    mutating func apply(seq: SequenceNumber, id: MessageId, body: UnsafeRawBufferPointer) {
+    @_spi(Benchmarks) public mutating func apply(seq: SequenceNumber, id: MessageId, body: UnsafeRawBufferPointer) {
         reference.apply(seq: seq, id: id, body: body)
         let s = seq.rawValue
         guard s > quietThrough else { return }
@@ -45,11 +48,11 @@ struct EmbeddedApplication: ReplicatedApplication {
         handler?(Delivery(sequence: s, id: id, bytes: body))
     }
 
-    func snapshot() -> [UInt8] { reference.snapshot() + (state?.snapshot() ?? []) }
+    @_spi(Benchmarks) public func snapshot() -> [UInt8] { reference.snapshot() + (state?.snapshot() ?? []) }
 
-    mutating func restore(_ snapshot: [UInt8]) -> Bool { restore(snapshot, through: .zero) }
+    @_spi(Benchmarks) public mutating func restore(_ snapshot: [UInt8]) -> Bool { restore(snapshot, through: .zero) }
 
-    mutating func restore(_ snapshot: [UInt8], through terminal: SequenceNumber) -> Bool {
+    @_spi(Benchmarks) public mutating func restore(_ snapshot: [UInt8], through terminal: SequenceNumber) -> Bool {
         guard snapshot.count >= Self.referenceBytes else { return false }
         var restored = ReferenceApplication()
         guard restored.restore(Array(snapshot[..<Self.referenceBytes])) else { return false }
