@@ -33,6 +33,8 @@ let package = Package(
         // `seqcast stats --prometheus`: the exposition format from the ecosystem's own encoder
         // (the executable only; ~25 s of build on 2 cores with swift-metrics and swift-atomics).
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Levelled logging for the processes and the library (the ecosystem's logging API).
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .target(name: "SeqcastWire", exclude: ["WIRE.md"]),
@@ -75,7 +77,8 @@ let package = Package(
         // publish, poll deliveries, events, start positions, checkpoint state).
         .target(
             name: "SeqcastClient",
-            dependencies: ["SeqcastConfig", "SeqcastRuntime", "SeqcastTransport", "SeqcastNode", "SeqcastCore", "SeqcastWire"]
+            dependencies: ["SeqcastConfig", "SeqcastRuntime", "SeqcastTransport", "SeqcastNode", "SeqcastCore", "SeqcastWire",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // The benchmark workload and application (`seqcast run` / `seqcast bench`), outside the
         // library; latency percentiles with HdrHistogram.
@@ -93,6 +96,7 @@ let package = Package(
                 "SeqcastWire", "CSeqcastShim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

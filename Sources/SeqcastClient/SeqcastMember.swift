@@ -1,4 +1,5 @@
 import Glibc
+import Logging
 import SeqcastConfig
 import SeqcastCore
 import SeqcastNode
@@ -44,11 +45,9 @@ public final class SeqcastMember {
         /// How long the node id is claimed on the network before the member starts: a process
         /// already running with the same id answers, and this one refuses to start.
         public var claimSeconds = 0.3
-        /// Where the member says what a person must hear (once, never per message).
-        public var log: @Sendable (String) -> Void = { line in
-            let bytes = Array(("seqcast: " + line + "\n").utf8)
-            _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        }
+        /// Where the member says what a person must hear (once, never per message): warnings
+        /// at `.warning`, alarms at `.critical`, notices at `.info` (`LogLines`).
+        public var logger = Logger(label: "seqcast")
         public init() {}
     }
 
@@ -107,7 +106,8 @@ public final class SeqcastMember {
             joins = true
         case .after: joins = !layout.ids(.checkpointServer).isEmpty  // without one: replay from 1, quietly
         }
-        let s = try NodeStart(start, log: options.log)
+        let log = LogLines.to(options.logger)
+        let s = try NodeStart(start, log: log)
         let now = Instant(nanoseconds: monotonicNanos())
         var app = EmbeddedApplication(state: options.state)
         switch options.start {
@@ -132,9 +132,9 @@ public final class SeqcastMember {
                     id: id, store: s.store, auth: s.auth)
         loop.node.claim = s.claim
         loop.fingerprint = s.fingerprint
-        loop.log = options.log
+        loop.log = log
         if let a = s.auth, let security = s.layout.security { loop.keyWatch = KeyFileWatch(auth: a, security: security) }
-        loop.liveCounters = LiveCountersPublisher.open(layout: s.layout, node: id, role: role, log: options.log)
+        loop.liveCounters = LiveCountersPublisher.open(layout: s.layout, node: id, role: role, log: log)
         source = try ReceivePath(sockets: s.network.receiveSockets, transport: transport)
         folder = s.folder
         self.node = node

@@ -3,6 +3,7 @@ import SeqcastClient
 import SeqcastConfig
 import SeqcastNode
 import Glibc
+import Logging
 
 /// How `seqcast publish` and `seqcast tail` join a group: as a member through the library
 /// (`SeqcastMember`), with the group's file and a node id of their own.
@@ -15,6 +16,8 @@ struct MemberJoinOptions: ParsableArguments {
     @Option(help: "This member's data folder (its incarnation); made on the first start.") var dataDir: String?
     @Option(help: "This node's multicast interface address, if not the file's.") var interface: String?
     @Option(help: "io_uring, sendmmsg, or auto.") var transport = "auto"
+    @Option(help: "Lowest level logged to stderr: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = Logger.Level.info
 
     /// Joins the group; `start` nil: the live tail if the group has a checkpoint server (no
     /// history replayed), else from the beginning.
@@ -37,8 +40,8 @@ struct MemberJoinOptions: ParsableArguments {
         o.dataDirectory = dataDir
         o.interfaceAddress = interface
         o.transport = transport
-        let node = node
-        o.log = { line in logLine("seqcast[member \(node)]: \(line)") }
+        bootstrapLogging(level: logLevel)
+        o.logger = Logger(label: "seqcast[member \(node)]")
         return o
     }
 }
@@ -112,5 +115,16 @@ struct StandardInputRecords {
             return nil
         }
         return Array(buffer[start...])
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Every logger of this process writes to stderr (swift-log's stream handler) from `level` up.
+func bootstrapLogging(level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
     }
 }

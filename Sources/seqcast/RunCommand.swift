@@ -1,5 +1,7 @@
 import ArgumentParser
 import Glibc
+import Logging
+import SeqcastClient
 import SeqcastConfig
 import SeqcastCore
 import SeqcastNode
@@ -57,6 +59,8 @@ struct RunCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Member: record publish-to-delivery latency (a clock read per delivery).")
     var latency = true
     @Option(help: "Also write the closing report to this file.") var reportFile: String?
+    @Option(help: "Lowest level logged to stderr: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = Logger.Level.info
     @Option(help: "Seconds to claim the node id on the commit group before starting: a process already running with it elsewhere answers, and this one refuses to start (0: do not claim).")
     var claimSeconds = 0.3
 
@@ -98,9 +102,8 @@ struct RunCommand: ParsableCommand {
         o.plan.startAtNanos = startAtNs
         o.measurement = BenchMeasurement(fromNanos: measureFromNs ?? 1, latency: latency)
         installStopHandlers()
-        let report = try runRoleProcess(o) { line in
-            logLine("seqcast[\(role.rawValue) \(node)]: \(line)")
-        }
+        bootstrapLogging(level: logLevel)
+        let report = try runRoleProcess(o, log: LogLines.to(Logger(label: "seqcast[\(role.rawValue) \(node)]")))
         let text = report.description
         print(text)
         fflush(nil)
