@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "SeqcastRuntime", targets: ["SeqcastRuntime"]),
         // What an application embeds: a member that publishes and delivers (SeqcastMember).
         .library(name: "SeqcastClient", targets: ["SeqcastClient"]),
+        // The same member as a swift-service-lifecycle Service with AsyncStreams.
+        .library(name: "SeqcastService", targets: ["SeqcastService"]),
         .executable(name: "seqcast-sim", targets: ["seqcast-sim"]),
         .executable(name: "seqcast", targets: ["seqcast"]),
     ],
@@ -35,6 +37,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Levelled logging for the processes and the library (the ecosystem's logging API).
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // SeqcastMemberService: a member as a Service of the server ecosystem (its own product,
+        // so an application that polls does not build swift-async-algorithms and collections).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .target(name: "SeqcastWire", exclude: ["WIRE.md"]),
@@ -79,6 +84,10 @@ let package = Package(
             name: "SeqcastClient",
             dependencies: ["SeqcastConfig", "SeqcastRuntime", "SeqcastTransport", "SeqcastNode", "SeqcastCore", "SeqcastWire",
                            .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "SeqcastService",
+            dependencies: ["SeqcastClient", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         // The benchmark workload and application (`seqcast run` / `seqcast bench`), outside the
         // library; latency percentiles with HdrHistogram.

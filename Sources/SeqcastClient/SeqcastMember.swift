@@ -168,13 +168,14 @@ public final class SeqcastMember {
     // MARK: subscribing
 
     /// Runs the member's duty cycle and hands at most `limit` committed messages to `handler`,
-    /// in sequence order; returns how many it handed. With `waitingAtMost` above zero, a poll
+    /// in sequence order; returns how many it handed (limit 0: the duty cycle only, handing
+    /// nothing: an application that cannot take messages now keeps the member alive). With `waitingAtMost` above zero, a poll
     /// that finds nothing to hand blocks in the kernel for up to that long (and returns early
     /// when messages arrive); zero never blocks. Events reach `onEvent` before it returns.
     @discardableResult
     public func poll(limit: Int = 256, waitingAtMost wait: Duration = .zero, _ handler: (Delivery) -> Void) -> Int {
         precondition(!polling, "SeqcastMember.poll called from inside its own handler")
-        guard !isClosed, limit > 0 else { return 0 }
+        guard !isClosed else { return 0 }
         polling = true
         let waitNanos = UInt64(max(0, wait.components.seconds)) &* 1_000_000_000
             &+ UInt64(max(0, wait.components.attoseconds / 1_000_000_000))
