@@ -31,6 +31,7 @@ struct BenchCommand: ParsableCommand {
             Examples:
               seqcast bench --duration 2 --format json
               seqcast bench --duration 1 --message-size 16384 --skip-latency
+              seqcast bench --open-loop-rate 20000 --duration 2
             """)
 
     @Option(help: "Seconds each publisher publishes in the throughput phase.") var duration = 5.0
@@ -42,6 +43,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Thread mode of every process.") var threads = ThreadMode.auto
     @Flag(help: "Skip the fixed-rate latency phase.") var skipLatency = false
     @Option(help: "Latency phase rate as a fraction of the measured throughput.") var latencyFraction = 0.1
+    @Option(help: ArgumentHelp("Open loop only: publish at this total rate (messages/s) for --duration seconds and "
+                               + "measure latency from each message's due time (no throughput phase)."))
+    var openLoopRate: Double?
     @Option(help: "Seconds of the latency phase (default: the duration, at most 5).") var latencyDuration: Double?
     @Option(help: "Fraction of the publishing time treated as warm-up (not measured).") var warmup = 0.2
     @Option(help: "Give up (and fail) after this many seconds per phase.") var timeout = 300.0
@@ -80,6 +84,7 @@ struct BenchCommand: ParsableCommand {
         }
         guard messageSize >= BenchBody.byteCount else { throw ValidationError("--message-size must be at least \(BenchBody.byteCount)") }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format is text or json") }
+        if let r = openLoopRate, !(r > 0 && r.isFinite) { throw ValidationError("--open-loop-rate must be a positive rate") }
         if let k = killSequencerEvery {
             guard k > 0, config != nil || shape.sequencers >= 2 else {
                 throw ValidationError("--kill-sequencer-every needs a positive interval and --sequencers 2 or more")
@@ -149,10 +154,10 @@ struct BenchCommand: ParsableCommand {
         installStopHandlers()
         let base = scratch ?? "/tmp/seqcast-bench-\(getpid())"
         let layout = try groupLayout()
-        let throughput = try phase(name: "throughput", dir: base + "/throughput", layout: layout, rate: nil,
-                                   seconds: messages == nil ? duration : nil)
-        var latency: Phase?
-        if !skipLatency, throughput.failure == nil, throughput.slowestRate > 0 {
+        let throughput = try phase(name: openLoopRate == nil ? "throughput" : "open loop", dir: base + "/throughput",
+                                   layout: layout, rate: openLoopRate, seconds: messages == nil ? duration : nil)
+        var latency: Phase? = openLoopRate == nil ? nil : throughput
+        if openLoopRate == nil, !skipLatency, throughput.failure == nil, throughput.slowestRate > 0 {
             let rate = throughput.slowestRate * latencyFraction
             latency = try phase(name: "latency", dir: base + "/latency", layout: layout, rate: rate,
                                 seconds: latencyDuration ?? min(duration, 5))
@@ -164,7 +169,7 @@ struct BenchCommand: ParsableCommand {
         r.add("commits_per_second", throughput.slowestRate)
         r.add("latency_p50_us", latency.map { l in l.members.map { l.number($0, "latency_p50_us") }.max() ?? 0 } ?? 0)
         r.add("latency_p99_us", latency.map { l in l.members.map { l.number($0, "latency_p99_us") }.max() ?? 0 } ?? 0)
-        r.add("latency_rate_per_second", throughput.slowestRate * latencyFraction)
+        r.add("latency_rate_per_second", openLoopRate ?? throughput.slowestRate * latencyFraction)
         r.add("transport", transport)
         r.add("durability", layout.durability.rawValue)
         r.add("messages", delivered)
@@ -252,7 +257,7 @@ struct BenchCommand: ParsableCommand {
         if let l {
             print("  latency:     p50 \(Int(l.members.map { l.number($0, "latency_p50_us") }.max() ?? 0)) µs, "
                   + "p99 \(Int(l.members.map { l.number($0, "latency_p99_us") }.max() ?? 0)) µs "
-                  + "at \(Int(t.slowestRate * latencyFraction)) msgs/s (open loop: from each message's due time)")
+                  + "at \(Int(openLoopRate ?? t.slowestRate * latencyFraction)) msgs/s (open loop: from each message's due time)")
         }
         print("  per member:")
         var rows = [["node", "delivered", "commits/s", "retransmissions", "id queries", "fetches"]

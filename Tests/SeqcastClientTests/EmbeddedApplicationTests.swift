@@ -1,5 +1,5 @@
 import Testing
-@testable import SeqcastClient
+@_spi(Benchmarks) @testable import SeqcastClient
 import SeqcastCore
 import SeqcastWire
 
