@@ -47,8 +47,9 @@ public enum MemberEvent: Equatable, Sendable {
     /// This member's stream `ended` stopped at `lastCounter` (the sequencer gave up waiting for
     /// it); its `republished` unsequenced messages continue, in order, as counters 1… of `next`.
     case streamEnded(ended: SenderId, lastCounter: UInt64, next: SenderId, republished: Int)
-    /// The member started from a checkpoint taken after `through` (start `.latestCheckpoint` or
-    /// `.liveTail`): the application's state was restored from it; deliveries follow.
+    /// The member started after `through`: from the checkpoint taken there (start
+    /// `.latestCheckpoint`: the application's state was restored from it), or at the frontier
+    /// it found after catching up (start `.liveTail`: nothing restored). Deliveries follow.
     case startedFromCheckpoint(through: UInt64)
     /// The application fell behind what the group still retains: messages after `from` up to
     /// `to` can no longer be delivered one by one; its state was restored from the checkpoint

@@ -57,6 +57,14 @@ import SeqcastWire
         var restored = ReferenceApplication()
         guard restored.restore(Array(snapshot[..<Self.referenceBytes])) else { return false }
         let t = terminal.rawValue
+        if tailPending {
+            // The live tail: nothing up to the frontier is handed, so the application's state
+            // is not restored either (it would miss what lies between); `settle` says where
+            // deliveries start.
+            reference = restored
+            quietThrough = .max
+            return true
+        }
         if t <= stateAt {
             // Started after a number the application's state already covers: catch up quietly.
             reference = restored
@@ -68,7 +76,6 @@ import SeqcastWire
         events.append(expectingStartCheckpoint ? .startedFromCheckpoint(through: t) : .resynchronised(from: stateAt, to: t))
         expectingStartCheckpoint = false
         stateAt = t
-        if tailPending { quietThrough = .max }
         return true
     }
 }

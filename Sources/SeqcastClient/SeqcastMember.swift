@@ -191,16 +191,17 @@ public final class SeqcastMember {
             // what is left of it before every pass.
             var timeout: Int64 = 0
             while true {
-                let handed = loop.role.app.handed
+                let handed = loop.node.role.app.handed
                 loop.node.role.deliveryAllowance = limit - handed
                 let now = Instant(nanoseconds: monotonicNanos())
                 loop.node.perform(now: now) { $0.deliverHeld(now: now) }
-                if loop.role.app.handed == handed {
-                    loop.node.role.deliveryAllowance = limit - handed
-                    loop.pass(source: &source, timeoutNanos: timeout)
-                    settleTail()
-                }
-                guard loop.role.app.handed == 0, loop.node.sink.stateFailure == nil else { break }
+                // The network and the timers every time, even when held messages used the
+                // whole limit: receiving, repairing and sending what publish accepted go on.
+                let heldHanded = loop.node.role.app.handed > handed
+                loop.node.role.deliveryAllowance = limit - loop.node.role.app.handed
+                loop.pass(source: &source, timeoutNanos: heldHanded ? 0 : timeout)
+                settle()
+                guard loop.node.role.app.handed == 0, loop.node.sink.stateFailure == nil else { break }
                 let after = monotonicNanos()
                 guard after < deadline else { break }
                 timeout = min(loop.blockingTimeout(now: Instant(nanoseconds: after)) ?? 0, Int64(deadline - after))
@@ -220,15 +221,21 @@ public final class SeqcastMember {
         return handed
     }
 
-    /// A `.liveTail` start delivers what the group commits after the member caught up: once its
-    /// checkpoint is installed, the frontier it then knows is where handing starts.
-    func settleTail() {
-        guard loop.role.app.tailPending, !loop.role.app.expectingStartCheckpoint, !loop.role.isJoining else { return }
-        let from = max(loop.role.deliveredThrough, loop.role.committedThrough).rawValue
+    /// Once the start's join is over: a `.liveTail` start hands what the group commits after
+    /// the member caught up (the frontier it knows then), and says where it started; a start
+    /// that expected a checkpoint and found none (the group has not taken one yet) starts
+    /// from 1, and a later checkpoint is a resynchronisation, not the start.
+    func settle() {
+        let app = loop.node.role.app
+        guard app.tailPending || app.expectingStartCheckpoint, !loop.node.role.isJoining else { return }
+        let from = max(loop.node.role.deliveredThrough, loop.node.role.committedThrough).rawValue
         loop.node.role.withApplication {
+            $0.expectingStartCheckpoint = false
+            guard $0.tailPending else { return }
             $0.tailPending = false
             $0.quietThrough = from
             $0.stateAt = from
+            $0.events.append(.startedFromCheckpoint(through: from))
         }
     }
 
@@ -237,7 +244,7 @@ public final class SeqcastMember {
             connectedTold = true
             onEvent?(.connected)
         }
-        if !loop.role.app.events.isEmpty {
+        if !loop.node.role.app.events.isEmpty {
             loop.node.role.withApplication { swap(&eventScratch, &$0.events) }
             tell()
         }
@@ -265,6 +272,7 @@ public final class SeqcastMember {
     /// Stops the member: nothing is sent or delivered after it; its folder is released.
     /// Messages not yet committed are not retransmitted any more (`flush` first to wait for them).
     public func close() {
+        notPolling("close")
         guard !isClosed else { return }
         isClosed = true
         loop.network.flush()
@@ -275,15 +283,37 @@ public final class SeqcastMember {
     // MARK: state
 
     /// Whether a sequencer was heard and the member is not catching up from a checkpoint.
-    public var isConnected: Bool { loop.role.hasHeardSequencer && !loop.role.isJoining }
+    public var isConnected: Bool {
+        notPolling("isConnected")
+        return loop.node.role.hasHeardSequencer && !loop.node.role.isJoining
+    }
     /// The last sequence number handed to the application (or the start position).
-    public var deliveredThrough: UInt64 { loop.role.app.stateAt }
+    public var deliveredThrough: UInt64 {
+        notPolling("deliveredThrough")
+        return loop.node.role.app.stateAt
+    }
     /// The highest sequence number this member knows committed in the group.
-    public var committedThrough: UInt64 { loop.role.committedThrough.rawValue }
+    public var committedThrough: UInt64 {
+        notPolling("committedThrough")
+        return loop.node.role.committedThrough.rawValue
+    }
     /// Messages this member published that are not known committed yet.
-    public var unsequencedCount: Int { loop.role.unsequencedCount }
+    public var unsequencedCount: Int {
+        notPolling("unsequencedCount")
+        return loop.node.role.unsequencedCount
+    }
     /// This member's current stream (its node id and incarnation).
-    public var sender: SenderId { loop.role.sender }
+    public var sender: SenderId {
+        notPolling("sender")
+        return loop.node.role.sender
+    }
+
+    /// The member is mid-delivery inside a poll handler: its state may not be read or changed
+    /// from there (Swift's exclusivity rule would abort without saying why). `Delivery` carries
+    /// what a handler needs; the rest can be read once poll returns, or in `onEvent`.
+    func notPolling(_ what: String) {
+        precondition(!polling, "SeqcastMember.\(what) used inside a poll handler: read it after poll returns or in onEvent")
+    }
 }
 
 /// A refusal of the library's own (configuration and start problems name their field).

@@ -9,7 +9,8 @@ public enum StartPosition: Equatable, Sendable {
     case latestCheckpoint
     /// From what the group commits after the member joined: it installs the latest checkpoint,
     /// catches up without handing what was committed before it joined to the handler, and
-    /// delivers from there on.
+    /// delivers from there on. The application's state is not restored (it would miss the
+    /// numbers skipped); `MemberEvent.startedFromCheckpoint(through:)` names the last skipped.
     case liveTail
     /// After a sequence number the application stored with its state: deliveries resume at
     /// `after + 1`. The member catches up from the latest checkpoint at or before it without

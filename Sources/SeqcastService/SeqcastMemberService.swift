@@ -39,6 +39,7 @@ public final class SeqcastMemberService: Service, Sendable {
     let outgoing = Mutex<[(bytes: [UInt8], reply: CheckedContinuation<PublishOutcome, Never>)]>([])
     let stopping = Atomic<Bool>(false)
     let stopped = Atomic<Bool>(false)
+    let bufferedDeliveries: Int
 
     /// - Parameters:
     ///   - bufferedDeliveries: deliveries the stream holds before the member waits for the consumer.
@@ -48,6 +49,7 @@ public final class SeqcastMemberService: Service, Sendable {
                                                             bufferingPolicy: .bufferingOldest(max(1, bufferedDeliveries)))
         (events, eventsIn) = AsyncStream.makeStream(of: MemberEvent.self, bufferingPolicy: .bufferingNewest(65_536))
         self.makeMember = makeMember
+        self.bufferedDeliveries = max(1, bufferedDeliveries)
     }
 
     /// Publishes one message: returns once the member accepted it (`.accepted` with its id;
@@ -83,6 +85,7 @@ public final class SeqcastMemberService: Service, Sendable {
             member = try makeMember()
         } catch {
             finish()
+            refuseQueued([])
             done.resume(throwing: error)
             return
         }
@@ -90,7 +93,12 @@ public final class SeqcastMemberService: Service, Sendable {
         member.onEvent = { events.yield($0) }
         var pending: [(bytes: [UInt8], reply: CheckedContinuation<PublishOutcome, Never>)] = []
         var backlog: [OwnedDelivery] = []  // refused by a full stream, handed again first
-        var room = 256
+        var room = min(256, bufferedDeliveries)
+        // A delivery refused by a full stream waits in the backlog; later ones queue behind it.
+        func take(_ m: Delivery) {
+            let d = OwnedDelivery(sequence: m.sequence, id: m.id, bytes: Array(m.bytes))
+            if !backlog.isEmpty || !hand(d, room: &room) { backlog.append(d) }
+        }
         while !stopping.load(ordering: .acquiring), !member.isClosed {
             pending += outgoing.withLock { queue in
                 defer { queue.removeAll(keepingCapacity: true) }
@@ -108,18 +116,24 @@ public final class SeqcastMemberService: Service, Sendable {
             while handed < backlog.count, hand(backlog[handed], room: &room) { handed += 1 }
             backlog.removeFirst(handed)
             // Limit 0 still runs the duty cycle (receive, repair, retransmit) and hands nothing.
-            member.poll(limit: backlog.isEmpty ? min(256, room) : 0, waitingAtMost: pending.isEmpty ? .milliseconds(5) : .zero) {
-                let d = OwnedDelivery(sequence: $0.sequence, id: $0.id, bytes: Array($0.bytes))
-                if !hand(d, room: &room) { backlog.append(d) }
-            }
+            member.poll(limit: backlog.isEmpty ? min(256, room) : 0, waitingAtMost: pending.isEmpty ? .milliseconds(5) : .zero,
+                        take)
             if backlog.isEmpty, room == 0 { room = 1 }  // probe: the consumer may have caught up
         }
-        _ = member.flush(timeout: .seconds(5))
+        // What arrives while the accepted messages commit still reaches the stream (if it has room).
+        _ = member.flush(timeout: .seconds(5), take)
+        for d in backlog where !hand(d, room: &room) { break }
         member.close()
-        stopped.store(true, ordering: .releasing)
-        for p in pending + outgoing.withLock({ q in defer { q.removeAll() }; return q }) { p.reply.resume(returning: .closed) }
+        refuseQueued(pending)
         finish()
         done.resume()
+    }
+
+    /// Every publish still waiting learns the service stopped (`stopped` is set first, so no
+    /// publish queues after this).
+    func refuseQueued(_ pending: [(bytes: [UInt8], reply: CheckedContinuation<PublishOutcome, Never>)]) {
+        stopped.store(true, ordering: .releasing)
+        for p in pending + outgoing.withLock({ q in defer { q.removeAll() }; return q }) { p.reply.resume(returning: .closed) }
     }
 
     /// Yields one delivery; false if the stream is full (the caller keeps it).

@@ -28,28 +28,27 @@ struct PublishCommand: ParsableCommand {
     func run() throws {
         let m = try member.open(start: nil)
         var input = StandardInputRecords(lengthPrefixed: lengthPrefixed)
-        // Lines accepted and not yet committed, oldest first: a sender's messages commit in the
-        // order it published them (across a stream's end too), so the next commit is the head.
-        var awaiting: [[UInt8]] = []
-        var awaitingHead = 0
+        // Lines accepted and not yet committed, by message id (a stream's end moves the
+        // unsequenced ones to the next incarnation, counters renumbered from 1; a checkpoint
+        // that covers some leaves them unprinted, never mislabelled).
+        var awaiting: [MessageId: [UInt8]] = [:]
         var failed = false
         var out = OutputBuffer()
         m.onEvent = { event in
             switch event {
-            case .committed(_, let seq):
-                guard awaitingHead < awaiting.count else { return }
-                let line = awaiting[awaitingHead]
-                awaitingHead += 1
+            case .committed(let id, let seq):
+                guard let line = awaiting.removeValue(forKey: id) else { return }
                 if !quiet {
                     out.append("\(seq)\t")
                     out.bytes.append(contentsOf: line)
                     out.bytes.append(10)
                 }
-                if awaitingHead > 4_096, awaitingHead * 2 > awaiting.count {
-                    awaiting.removeFirst(awaitingHead)
-                    awaitingHead = 0
+            case .streamEnded(let ended, let last, let next, let moved):
+                var carried: [MessageId: [UInt8]] = [:]
+                for (id, line) in awaiting where id.sender == ended && id.counter > last {
+                    carried[MessageId(sender: next, counter: id.counter - last)] = line
                 }
-            case .streamEnded(let ended, _, let next, let moved):
+                awaiting = awaiting.filter { $0.key.sender != ended }.merging(carried) { a, _ in a }
                 logLine("seqcast publish: stream \(ended) ended; \(moved) unsequenced messages continue as \(next)")
             default: break
             }
@@ -65,8 +64,8 @@ struct PublishCommand: ParsableCommand {
                 continue
             }
             switch m.publish(record) {
-            case .accepted:
-                awaiting.append(record)
+            case .accepted(let id):
+                awaiting[id] = record
                 next = nil
                 continue
             case .backPressured, .notConnected:
