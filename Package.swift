@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "SeqcastClient", targets: ["SeqcastClient"]),
         // The same member as a swift-service-lifecycle Service with AsyncStreams.
         .library(name: "SeqcastService", targets: ["SeqcastService"]),
+        .library(name: "SeqcastFeed", targets: ["SeqcastFeed"]),
         .executable(name: "seqcast-sim", targets: ["seqcast-sim"]),
         .executable(name: "seqcast", targets: ["seqcast"]),
     ],
@@ -85,6 +86,14 @@ let package = Package(
             dependencies: ["SeqcastConfig", "SeqcastRuntime", "SeqcastTransport", "SeqcastNode", "SeqcastCore", "SeqcastWire",
                            .product(name: "Logging", package: "swift-log")]
         ),
+        // The committed stream as a MoldUDP64 feed: gateways, a re-request server, a feed
+        // handler (FEED.md).
+        .target(
+            name: "SeqcastFeed",
+            dependencies: ["SeqcastClient", "SeqcastConfig", "SeqcastTransport", "SeqcastNode", "SeqcastCore", "CSeqcastShim",
+                           .product(name: "Logging", package: "swift-log")],
+            exclude: ["FEED.md"]
+        ),
         .target(
             name: "SeqcastService",
             dependencies: ["SeqcastClient", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
@@ -101,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "seqcast",
             dependencies: [
-                "SeqcastBench", "SeqcastClient", "SeqcastConfig", "SeqcastRuntime", "SeqcastTransport", "SeqcastNode", "SeqcastCore",
+                "SeqcastBench", "SeqcastClient", "SeqcastConfig", "SeqcastFeed", "SeqcastRuntime", "SeqcastTransport", "SeqcastNode", "SeqcastCore",
                 "SeqcastWire", "CSeqcastShim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -120,6 +129,7 @@ let package = Package(
         .testTarget(name: "SeqcastCoreTests",
                     dependencies: ["SeqcastCore", "SeqcastWire", "SeqcastNode", "SeqcastSimulation"]),
         .testTarget(name: "SeqcastClientTests", dependencies: ["SeqcastClient", "SeqcastCore", "SeqcastWire"]),
+        .testTarget(name: "SeqcastFeedTests", dependencies: ["SeqcastFeed", "SeqcastConfig", "SeqcastNode"]),
         .testTarget(name: "SeqcastNodeTests", dependencies: ["SeqcastNode", "SeqcastCore", "SeqcastWire"]),
         .testTarget(name: "SeqcastConfigTests", dependencies: ["SeqcastConfig", "SeqcastNode", "SeqcastCore", "SeqcastWire"]),
         .testTarget(name: "SeqcastTransportTests", dependencies: ["SeqcastTransport", "SeqcastCore", "SeqcastWire"]),

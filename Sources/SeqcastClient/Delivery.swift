@@ -15,6 +15,11 @@ public struct Delivery {
     /// The message's sequence number: every member delivers the same message at it, and
     /// delivers numbers in order (no-op and control numbers are skipped, so numbers may jump).
     public let sequence: UInt64
+    /// The message's place among the group's messages: 1, 2, 3, … without gaps (no-op and
+    /// control numbers and skipped duplicates take none), the same at every member and kept in
+    /// checkpoints, so a member started from one continues the count. A MoldUDP64 gateway's
+    /// sequence number.
+    public let ordinal: UInt64
     /// The message's id (publisher node, incarnation, counter).
     public let id: MessageId
     /// The payload, borrowed.
@@ -36,7 +41,8 @@ public enum PublishOutcome: Equatable, Sendable {
     case notConnected
     /// The member was closed.
     case closed
-    /// Larger than the group's largest message (`limits.message-bytes` in the group file).
+    /// Larger than `SeqcastMember.largestMessageBytes`: the group's largest message, or in a
+    /// group with a feed what one MoldUDP64 packet holds.
     case tooLarge
 }
 

@@ -45,7 +45,7 @@ import SeqcastWire
         guard s > quietThrough else { return }
         stateAt = s
         handed &+= 1
-        handler?(Delivery(sequence: s, id: id, bytes: body))
+        handler?(Delivery(sequence: s, ordinal: reference.deliveredCount, id: id, bytes: body))
     }
 
     @_spi(Benchmarks) public func snapshot() -> [UInt8] { reference.snapshot() + (state?.snapshot() ?? []) }

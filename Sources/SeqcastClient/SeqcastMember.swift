@@ -63,6 +63,11 @@ public final class SeqcastMember {
     /// The group's name (from its file).
     public let group: String
     public private(set) var isClosed = false
+    /// The largest message `publish` accepts: the group's `limits.message-bytes`, or in a group
+    /// with a feed what one MoldUDP64 packet holds (`feed.packet-bytes` less 22), if smaller.
+    public let largestMessageBytes: Int
+    /// The group's feed section (nil: the group has no MoldUDP64 feed).
+    public let feed: GroupLayout.Feed?
     var connectedTold = false
     /// A poll is running (its handler may not publish or poll: the member is mid-delivery).
     var polling = false
@@ -139,6 +144,8 @@ public final class SeqcastMember {
         folder = s.folder
         self.node = node
         group = s.layout.name
+        largestMessageBytes = min(s.config.limits.messageBytesMax, s.layout.feed?.messageBytesMax ?? .max)
+        feed = s.layout.feed
     }
 
     deinit { if !isClosed { close() } }
@@ -153,6 +160,7 @@ public final class SeqcastMember {
         precondition(!polling, "SeqcastMember.publish called from inside a poll handler: publish after poll returns "
             + "(or from onEvent, which runs after the poll's deliveries)")
         guard !isClosed else { return .closed }
+        guard bytes.count <= largestMessageBytes else { return .tooLarge }
         guard isConnected else { return .notConnected }
         let now = Instant(nanoseconds: monotonicNanos())
         switch loop.node.perform(now: now, { $0.publish(bytes, now: now) }) {
@@ -291,6 +299,13 @@ public final class SeqcastMember {
     public var deliveredThrough: UInt64 {
         notPolling("deliveredThrough")
         return loop.node.role.app.stateAt
+    }
+    /// How many of the group's messages this member's stream has counted so far: the `ordinal`
+    /// of the last one delivered (or applied quietly, or covered by the checkpoint it started
+    /// from). The next delivery's ordinal is one more.
+    public var messagesCounted: UInt64 {
+        notPolling("messagesCounted")
+        return loop.node.role.app.deliveredCount
     }
     /// The highest sequence number this member knows committed in the group.
     public var committedThrough: UInt64 {

@@ -10,7 +10,7 @@ import Yams
 /// README's quick start shows a three-host one.
 public enum GroupFile {
     /// The file's top-level sections.
-    static let sections = ["group", "network", "servers", "members", "protocol", "timers", "security"]
+    static let sections = ["group", "network", "servers", "members", "protocol", "timers", "security", "feed"]
 
     /// Reads and checks a file; every problem found is in the error, with its field and line.
     public static func load(path: String) throws(GroupFileError) -> GroupLayout {
@@ -56,6 +56,7 @@ public enum GroupFile {
             readProtocol(r, top, &layout)
             readTimers(r, top, &layout)
             readSecurity(r, top, &layout)
+            readFeed(r, top, &layout)
         }
         if r.problems.isEmpty {
             for p in layout.problems() { r.fail(laterAt: p.field, p.message) }
@@ -193,6 +194,32 @@ public enum GroupFile {
         if let ns = r.duration(s, "key-rotation-window") { security.keyRotationWindow = Nanoseconds(ns) }
         if let n: Int = r.integer(s, "peers-max", 16...1 << 20) { security.peersMax = n }
         l.security = security
+    }
+
+    static func readFeed(_ r: FieldReader, _ top: FieldReader.Section, _ l: inout GroupLayout) {
+        let keys = ["session", "downstream", "request-port", "packet-bytes", "heartbeat", "retention", "requester-rate"]
+        guard let f = r.section(top, "feed", allowed: keys) else { return }
+        let session = r.string(f, "session", required: true, what: "a session name (1 … 10 ASCII characters)")
+        let downstream = r.endpoint(f, "downstream", required: true, multicast: true)
+        let port: UInt16? = r.integer(f, "request-port", 1...UInt16.max, required: true)
+        guard let session, let downstream, let port else { return }
+        if session.isEmpty || session.utf8.count > 10 || !session.utf8.allSatisfy({ $0 >= 0x21 && $0 < 0x7F }) {
+            r.fail(r.field(f, "session"), "\"\(session)\" refused; expected 1 … 10 printable ASCII characters without spaces")
+            return
+        }
+        var feed = GroupLayout.Feed(session: session, downstream: Endpoint(host: downstream.host, port: downstream.port),
+                                    requestPort: port)
+        if let v: Int = r.integer(f, "packet-bytes", 64...65_507) { feed.packetBytes = v }
+        if let ns = r.duration(f, "heartbeat") {
+            guard ns >= 1_000_000 else {
+                r.fail(r.field(f, "heartbeat"), "below 1ms refused")
+                return
+            }
+            feed.heartbeat = Nanoseconds(ns)
+        }
+        if let v: Int = r.integer(f, "retention", 1...1 << 28) { feed.retentionMessages = v }
+        if let v: Int = r.integer(f, "requester-rate", 1...1 << 30) { feed.requesterMessagesPerSecond = v }
+        l.feed = feed
     }
 
     /// IPv4 and IPv6 do not mix within a group: one socket family per process.

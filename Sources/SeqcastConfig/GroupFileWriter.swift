@@ -66,6 +66,19 @@ extension GroupFile {
 
             """
         }
+        if let f = l.feed {
+            out += """
+            feed:                        # the committed stream as MoldUDP64 (seqcast feed run)
+              session: \(f.session)   # MoldUDP64 session (1 … 10 ASCII characters)
+              downstream: "\(f.downstream)"   # where gateways multicast the packets
+              request-port: \(f.requestPort)   # each gateway answers re-requests on this UDP port
+              packet-bytes: \(f.packetBytes)   # largest packet; a larger message is refused at publish
+              heartbeat: \(duration(f.heartbeat.value))   # an idle gateway's heartbeat period
+              retention: \(f.retentionMessages)   # messages a gateway keeps for re-requests
+              requester-rate: \(f.requesterMessagesPerSecond)   # messages replayed per requester per second
+
+            """
+        }
         return aligned(out)
     }
 

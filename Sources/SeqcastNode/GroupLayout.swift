@@ -97,6 +97,8 @@ public struct GroupLayout: Sendable, Equatable {
     public var timing = GroupConfig.Timing()
     /// Datagram authentication (THREAT.md); nil: none, every well-formed datagram is believed.
     public var security: Security?
+    /// The committed stream as a MoldUDP64 feed (`GroupLayout+Feed.swift`); nil: no feed.
+    public var feed: Feed?
 
     /// The file's `security` section: which key files the group's processes read.
     public struct Security: Sendable, Equatable {

@@ -46,6 +46,28 @@ extension GroupLayout {
         if !(1...255).contains(ttl) { found.append(LayoutProblem("network.ttl", "\(ttl) refused: allowed 1 … 255")) }
         found += addressProblems()
         found += timerProblems()
+        found += feedProblems()
+        return found
+    }
+
+    /// A feed's ports apart from the group's; its packets at most a datagram.
+    func feedProblems() -> [LayoutProblem] {
+        guard let f = feed else { return [] }
+        var found: [LayoutProblem] = []
+        for (name, g) in [("data-group", dataGroup), ("commit-group", commitGroup)] {
+            if f.downstream.port == g.port {
+                found.append(LayoutProblem("feed.downstream", "port \(f.downstream.port) is network.\(name)'s port"))
+            }
+            if f.requestPort == g.port {
+                found.append(LayoutProblem("feed.request-port", "\(f.requestPort) is network.\(name)'s port"))
+            }
+        }
+        if f.requestPort == f.downstream.port {
+            found.append(LayoutProblem("feed.request-port", "\(f.requestPort) is feed.downstream's port"))
+        }
+        if f.messageBytesMax < 1 {
+            found.append(LayoutProblem("feed.packet-bytes", "\(f.packetBytes) leaves no room for a message"))
+        }
         return found
     }
 

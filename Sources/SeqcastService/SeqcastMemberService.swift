@@ -7,6 +7,8 @@ import Synchronization
 /// (the polling API borrows instead and allocates nothing per delivery).
 public struct OwnedDelivery: Sendable, Equatable {
     public let sequence: UInt64
+    /// The message's place among the group's messages (`Delivery.ordinal`).
+    public let ordinal: UInt64
     public let id: MessageId
     public let bytes: [UInt8]
     /// The publisher's node id.
@@ -96,7 +98,7 @@ public final class SeqcastMemberService: Service, Sendable {
         var room = min(256, bufferedDeliveries)
         // A delivery refused by a full stream waits in the backlog; later ones queue behind it.
         func take(_ m: Delivery) {
-            let d = OwnedDelivery(sequence: m.sequence, id: m.id, bytes: Array(m.bytes))
+            let d = OwnedDelivery(sequence: m.sequence, ordinal: m.ordinal, id: m.id, bytes: Array(m.bytes))
             if !backlog.isEmpty || !hand(d, room: &room) { backlog.append(d) }
         }
         while !stopping.load(ordering: .acquiring), !member.isClosed {

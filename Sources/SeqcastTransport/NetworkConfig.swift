@@ -12,7 +12,7 @@ public enum TransportChoice: String, Sendable, CaseIterable {
     case ioUring = "io_uring"
     case sendmmsg
 
-    var shimValue: Int32 {
+    package var shimValue: Int32 {
         switch self {
         case .auto: Int32(SEQCAST_TRANSPORT_AUTO)
         case .ioUring: Int32(SEQCAST_TRANSPORT_IO_URING)

@@ -50,6 +50,7 @@ package struct SendQueue {
     }
 
     var isEmpty: Bool { batches.isEmpty }
+    package var hasStaged: Bool { !batches.isEmpty }
 
     /// Set once the kernel refused a segmented send: every later datagram is sent on its own.
     package private(set) var segmentationRefused = false

@@ -20,16 +20,25 @@ struct ConfigCommand: ParsableCommand {
                 Examples:
                   seqcast config example > group.yaml
                   seqcast config example --data-servers 5 --report-quorum 3 --keys keys > secure.yaml
+                  seqcast config example --feed-session SEQCAST001 > feed.yaml
                 """)
         @OptionGroup var shape: ShapeOptions
         @Option(help: "Group name.") var name = "demo"
         @Option(help: "Members listed in the file (more may join unlisted).") var members = 2
+        @Option(help: "Add a feed section: the committed stream as MoldUDP64 under this session name (seqcast feed run).")
+        var feedSession: String?
+        @Option(help: "The feed's downstream multicast group and port.") var feedDownstream = "239.255.83.1:18401"
+        @Option(help: "The UDP port feed gateways answer re-requests on.") var feedRequestPort: UInt16 = 18_402
 
         func run() throws {
             var layout = shape.layout(members: members)
             if let d = shape.durability { layout.durability = d }
             try shape.applyKeys(to: &layout)
             layout.name = name
+            if let session = feedSession {
+                layout.feed = GroupLayout.Feed(session: session, downstream: try endpoint(feedDownstream, "--feed-downstream"),
+                                               requestPort: feedRequestPort)
+            }
             if let problem = layout.problems().first { throw ValidationError("these options cannot run: \(problem)") }
             print(GroupFile.render(layout), terminator: "")
         }
