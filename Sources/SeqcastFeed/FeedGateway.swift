@@ -26,6 +26,10 @@ public final class FeedGateway {
         public var requestPort: UInt16?
         /// The address the request port binds (default: the group's member host).
         public var requestHost: String?
+        /// UDP segment offload for the downstream: fewer system calls per packet, but a capture
+        /// on the sending host (loopback included) sees several packets as one datagram, which
+        /// no MoldUDP64 reader parses; receivers get separate datagrams either way.
+        public var segmentOffload = false
         public var member = SeqcastMember.Options()
         public init() {}
     }
@@ -128,7 +132,7 @@ public final class FeedGateway {
             throw SeqcastFeedError("sender: errno \(status.error)")
         }
         sender = s
-        downstreamQueue = SendQueue(segmentOffload: true)
+        downstreamQueue = SendQueue(segmentOffload: options.segmentOffload)
         replyQueue = SendQueue(segmentOffload: false, buffersMax: 4)
         requests = try ReceivePath(sockets: [r], transport: choice)
         scratch = .allocate(byteCount: 65_536, alignment: 8)

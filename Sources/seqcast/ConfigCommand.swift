@@ -20,7 +20,7 @@ struct ConfigCommand: ParsableCommand {
                 Examples:
                   seqcast config example > group.yaml
                   seqcast config example --data-servers 5 --report-quorum 3 --keys keys > secure.yaml
-                  seqcast config example --feed-session SEQCAST001 > feed.yaml
+                  seqcast config example --feed-session SEQCAST001 --base-port 18600 --data-port 18501 --commit-port 18502 > feed.yaml
                 """)
         @OptionGroup var shape: ShapeOptions
         @Option(help: "Group name.") var name = "demo"

@@ -72,7 +72,9 @@ struct PublishCommand: ParsableCommand {
                 m.poll(limit: 1_024, waitingAtMost: .milliseconds(1)) { _ in }
                 out.flush()
             case .tooLarge:
-                logLine("seqcast publish: a record of \(record.count) bytes is larger than the group's largest message; skipped")
+                let why = m.feed.map { "one MoldUDP64 packet of the feed's packet-bytes \($0.packetBytes) holds" }
+                    ?? "the group's largest message"
+                logLine("seqcast publish: a record of \(record.count) bytes is refused: at most \(m.largestMessageBytes) bytes, \(why); skipped")
                 failed = true
                 next = nil
             case .closed:
