@@ -141,6 +141,16 @@ public final class FeedGateway {
         var o = options.member
         o.start = options.start
         member = try SeqcastMember(layout: layout, node: node, options: o)
+        let log = self.log
+        member.onEvent = { event in
+            switch event {
+            case .startedFromCheckpoint(let through):
+                log.notice("seqcast feed: started from the checkpoint after \(through)")
+            case .resynchronised(let from, let to):
+                log.warning("seqcast feed: resynchronised from the checkpoint after \(to): numbers after \(from) are skipped downstream")
+            default: break
+            }
+        }
     }
 
     deinit {

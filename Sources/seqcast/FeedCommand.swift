@@ -20,7 +20,7 @@ struct FeedCommand: ParsableCommand {
             any time, emit the same bytes for the same numbers; it answers re-requests from what it \
             retains.
             """,
-        subcommands: [Run.self, EndSession.self, Listen.self])
+        subcommands: [Run.self, EndSession.self, Listen.self, Bench.self])
 
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -192,6 +192,110 @@ struct FeedCommand: ParsableCommand {
             Swift.print(r.description)
             let wanted = count.map { messages >= $0 } ?? handler.complete
             if !wanted { throw ExitCode.failure }
+        }
+    }
+}
+
+extension FeedCommand {
+    /// The gateway as a benchmark: one process publishes, receives its own deliveries as a member
+    /// and the same messages from the feed as a feed handler, busy-polling both, so each
+    /// message's member delivery and feed arrival are timed on one clock. Messages out per second
+    /// (a flood), then at a fixed rate the latency from publish to member delivery, to feed
+    /// arrival, and the difference per message: what the gateway adds.
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure a running gateway: feed messages/s out, and the latency it adds over a member (p50/p99), as JSON.",
+            discussion: """
+                Needs the group's servers and one gateway running (`seqcast feed run`).
+
+                Example:
+                  seqcast feed bench --config feed.yaml --node 48 --messages 5000 --rate 2000
+                """)
+        @OptionGroup var member: MemberJoinOptions
+        @Option(help: "Messages in the flood phase (and in the rate phase, at most 10 s of it).") var messages = 100_000
+        @Option(help: "Messages per second in the latency phase.") var rate = 10_000
+        @Option(help: "Message size in bytes (at least 16).") var messageSize = 64
+
+        func run() throws {
+            let m = try member.open(start: .liveTail)
+            defer { m.close() }
+            guard let feed = m.feed, let session = MoldUDP64.Session(feed.session) else { throw ValidationError("\(member.config) has no feed section") }
+            let layout: GroupLayout
+            do { layout = try GroupFile.load(path: member.config) } catch { throw ValidationError("\(error)") }
+            let deadline = seqcast_monotonic_ns() + 20_000_000_000
+            while !m.isConnected {
+                guard seqcast_monotonic_ns() < deadline else { throw ValidationError("the member did not connect") }
+                m.poll(limit: 1_024, waitingAtMost: .milliseconds(2)) { _ in }
+            }
+            let handler = try FeedHandler(session: session, downstreams: [feed.downstream],
+                                          gateways: [Endpoint(host: layout.host, port: feed.requestPort)],
+                                          interface: layout.interfaceAddress ?? layout.host, from: m.messagesCounted + 1)
+            let size = max(16, min(messageSize, m.largestMessageBytes))
+            var body = [UInt8](repeating: 0x61, count: size)
+            var report = Report()
+            for (phase, count, perSecond) in [("flood", messages, 0), ("rate", min(messages, rate * 10), rate)] {
+                var published = 0
+                var memberAt: [UInt64: UInt64] = [:]
+                var memberLatency: [UInt64] = []
+                var feedLatency: [UInt64] = []
+                var added: [UInt64] = []
+                var fed = 0
+                var firstFed: UInt64 = 0
+                var lastFed: UInt64 = 0
+                let start = seqcast_monotonic_ns()
+                let stop = start + 60_000_000_000
+                while fed < count, seqcast_monotonic_ns() < stop {
+                    let now = seqcast_monotonic_ns()
+                    let due = perSecond == 0 ? count : min(count, Int((now - start) * UInt64(perSecond) / 1_000_000_000) + 1)
+                    while published < due {
+                        // The stamp: when the message was due (open loop) or published (flood).
+                        let stamp = perSecond == 0 ? seqcast_monotonic_ns() : start + UInt64(published) * 1_000_000_000 / UInt64(perSecond)
+                        withUnsafeBytes(of: stamp.littleEndian) { body.replaceSubrange(0..<8, with: $0) }
+                        withUnsafeBytes(of: UInt64(0x5345_5143_4645_4544).littleEndian) { body.replaceSubrange(8..<16, with: $0) }
+                        guard case .accepted = m.publish(body) else { break }
+                        published += 1
+                    }
+                    m.poll(limit: 4_096) { d in
+                        guard d.bytes.count >= 16, d.bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == UInt64(0x5345_5143_4645_4544).littleEndian else { return }
+                        let t = seqcast_monotonic_ns()
+                        let stamp = UInt64(littleEndian: d.bytes.loadUnaligned(as: UInt64.self))
+                        memberAt[d.ordinal] = t
+                        memberLatency.append(t &- stamp)
+                    }
+                    handler.step(waitNs: 0) { seq, bytes in
+                        guard bytes.count >= 16, bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == UInt64(0x5345_5143_4645_4544).littleEndian else { return }
+                        let t = seqcast_monotonic_ns()
+                        let stamp = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
+                        feedLatency.append(t &- stamp)
+                        if let at = memberAt.removeValue(forKey: seq) { added.append(t > at ? t - at : 0) }
+                        if fed == 0 { firstFed = t }
+                        lastFed = t
+                        fed += 1
+                    }
+                }
+                guard fed == count else { throw ValidationError("\(phase): the feed handed \(fed) of \(count) messages within 60 s") }
+                func percentile(_ v: [UInt64], _ p: Double) -> Double {
+                    guard !v.isEmpty else { return 0 }
+                    let s = v.sorted()
+                    return Double(s[min(s.count - 1, Int(Double(s.count) * p))]) / 1_000
+                }
+                if perSecond == 0 {
+                    report.add("flood_messages", count)
+                    report.add("feed_messages_per_second", Double(count - 1) / (Double(lastFed - firstFed) / 1e9))
+                } else {
+                    report.add("rate_messages", count)
+                    report.add("rate_per_second", perSecond)
+                    report.add("member_p50_us", percentile(memberLatency, 0.5))
+                    report.add("member_p99_us", percentile(memberLatency, 0.99))
+                    report.add("feed_p50_us", percentile(feedLatency, 0.5))
+                    report.add("feed_p99_us", percentile(feedLatency, 0.99))
+                    report.add("added_p50_us", percentile(added, 0.5))
+                    report.add("added_p99_us", percentile(added, 0.99))
+                }
+            }
+            report.add("message_bytes", size)
+            report.add("feed_requests_sent", handler.counters.requestsSent)
+            Swift.print(report.description)
         }
     }
 }
