@@ -90,7 +90,7 @@ let package = Package(
         // handler (FEED.md).
         .target(
             name: "SeqcastFeed",
-            dependencies: ["SeqcastClient", "SeqcastConfig", "SeqcastTransport", "SeqcastNode", "SeqcastCore", "CSeqcastShim",
+            dependencies: ["SeqcastClient", "SeqcastConfig", "SeqcastRuntime", "SeqcastTransport", "SeqcastNode", "SeqcastCore", "CSeqcastShim",
                            .product(name: "Logging", package: "swift-log")],
             exclude: ["FEED.md"]
         ),

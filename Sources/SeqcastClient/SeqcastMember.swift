@@ -78,6 +78,12 @@ public final class SeqcastMember {
     /// Joins the group described by a group file (`seqcast config example` writes one) as
     /// node `node`: a member's id need not be listed in the file, but must be unique in the
     /// group (a second process with it is refused).
+    /// The data folder a member of `layout` with these options uses: `options.dataDirectory`, or
+    /// `<stateDirectory>/<group>-<instance hex>-<node>`.
+    public static func dataDirectory(layout: GroupLayout, node: UInt32, options: Options) -> String {
+        options.dataDirectory ?? "\(options.stateDirectory)/\(layout.name)-\(String(layout.instance, radix: 16))-\(node)"
+    }
+
     public convenience init(configFile: String, node: UInt32, options: Options = Options()) throws {
         try self.init(layout: GroupFile.load(path: configFile), node: node, options: options)
     }
@@ -94,8 +100,7 @@ public final class SeqcastMember {
         network.transport = transport
         var start = NodeStartOptions(role: role, node: id, layout: layout, network: network)
         start.stateDirectory = options.stateDirectory
-        start.dataDirectory = options.dataDirectory
-            ?? "\(options.stateDirectory)/\(layout.name)-\(String(layout.instance, radix: 16))-\(node)"
+        start.dataDirectory = Self.dataDirectory(layout: layout, node: node, options: options)
         start.initializeIfEmpty = true
         guard options.claimSeconds >= 0, options.claimSeconds <= 60 else {
             throw SeqcastError("claimSeconds must be between 0 and 60")

@@ -4,6 +4,7 @@ import SeqcastClient
 import SeqcastConfig
 import SeqcastCore
 import SeqcastNode
+import SeqcastRuntime
 import SeqcastTransport
 
 /// A MoldUDP64 gateway (FEED.md): a member of the group that republishes the committed stream
@@ -17,7 +18,8 @@ import SeqcastTransport
 /// One thread owns a gateway: `run` or repeated `step`s.
 public final class FeedGateway {
     public struct Options {
-        /// Where the member starts: the latest checkpoint (a late or restarted gateway
+        /// Where the member starts: after the last number this gateway sent before it stopped
+        /// (its data folder's `feed-position`), else the latest checkpoint (a late gateway
         /// continues the numbering from there), or the beginning.
         public var start = StartPosition.latestCheckpoint
         /// Overrides the file's downstream group (a B feed beside an A feed).
@@ -40,9 +42,9 @@ public final class FeedGateway {
         public var messages: UInt64 = 0
         public var heartbeats: UInt64 = 0
         public var endOfSessionPackets: UInt64 = 0
-        /// Numbers the member skipped over (it was resynchronised from a checkpoint): a gap
-        /// downstream that no retention here can fill.
-        public var skipped: UInt64 = 0
+        /// Times the member was resynchronised from a checkpoint (it fell behind what the group
+        /// retains): numbers skipped downstream that no retention here can fill.
+        public var resynchronisations: UInt64 = 0
         /// Messages committed after the session's end marker: not sent.
         public var afterEnd: UInt64 = 0
         /// Messages larger than a UDP datagram can carry in MoldUDP64: not sent.
@@ -80,6 +82,15 @@ public final class FeedGateway {
     let scratch: UnsafeMutableRawBufferPointer
     var limiter: RepairLimiter
     var lastSentNs: UInt64 = 0
+    /// The Seqcast number of the last message staged, and of the last one handed to the kernel.
+    var stagedSequence: UInt64 = 0
+    var sentSequence: UInt64 = 0
+    /// Where `feed-position` stands, and when it was written.
+    var recordedSequence: UInt64 = 0
+    var recordedAtNs: UInt64 = 0
+    /// `<data folder>/feed-position`: the Seqcast number of the last message sent, so a
+    /// restart resumes after it instead of after a checkpoint it may have passed unsent.
+    public let positionPath: String
     public let log: Logger
 
     public init(configFile: String, node: UInt32, options: Options = Options()) throws {
@@ -132,21 +143,48 @@ public final class FeedGateway {
             throw SeqcastFeedError("sender: errno \(status.error)")
         }
         sender = s
+        do {
+            requests = try ReceivePath(sockets: [r], transport: choice)
+        } catch {
+            seqcast_sender_destroy(s)
+            seqcast_socket_close(out)
+            seqcast_socket_close(r)
+            throw SeqcastFeedError("request port receiver: \(error)")
+        }
         downstreamQueue = SendQueue(segmentOffload: options.segmentOffload)
         replyQueue = SendQueue(segmentOffload: false, buffersMax: 4)
-        requests = try ReceivePath(sockets: [r], transport: choice)
         scratch = .allocate(byteCount: 65_536, alignment: 8)
         limiter = RepairLimiter(perSecond: feed.requesterMessagesPerSecond)
         retention = FeedRetention(messages: feed.retentionMessages, bytes: FeedRetention.bytes(forMessages: feed.retentionMessages))
         var o = options.member
         o.start = options.start
-        member = try SeqcastMember(layout: layout, node: node, options: o)
+        positionPath = SeqcastMember.dataDirectory(layout: layout, node: node, options: o) + "/feed-position"
+        var resumeAfter: UInt64?
+        if case .latestCheckpoint = options.start, let n = SmallFile.readNumber(positionPath), n > 0 {
+            o.start = .after(n)
+            resumeAfter = n
+        }
+        do {
+            member = try SeqcastMember(layout: layout, node: node, options: o)
+        } catch {
+            // No deinit runs for an init that throws: what was opened closes here.
+            downstreamQueue.deallocate()
+            replyQueue.deallocate()
+            seqcast_sender_destroy(s)
+            seqcast_socket_close(out)
+            seqcast_socket_close(r)
+            scratch.deallocate()
+            throw error
+        }
         let log = self.log
-        member.onEvent = { event in
+        if let n = resumeAfter { log.notice("seqcast feed: resuming after \(n), the last number this gateway sent") }
+        recordedSequence = resumeAfter ?? 0
+        member.onEvent = { [unowned self] event in
             switch event {
             case .startedFromCheckpoint(let through):
                 log.notice("seqcast feed: started from the checkpoint after \(through)")
             case .resynchronised(let from, let to):
+                counters.resynchronisations &+= 1
                 log.warning("seqcast feed: resynchronised from the checkpoint after \(to): numbers after \(from) are skipped downstream")
             default: break
             }
@@ -173,12 +211,27 @@ public final class FeedGateway {
         answerRequests()
         let now = seqcast_monotonic_ns()
         if next > 0, now &- lastSentNs >= feed.heartbeat.value { beat(now: now) }
+        if sentSequence > recordedSequence, now &- recordedAtNs >= Self.positionPeriodNs { recordPosition(now: now) }
+    }
+
+    /// How often `feed-position` is written (durably) while numbers are sent.
+    static let positionPeriodNs: UInt64 = 200_000_000
+
+    func recordPosition(now: UInt64) {
+        do throws(FileError) {
+            try SmallFile.write("\(sentSequence)\n", to: positionPath, durable: true)
+            recordedSequence = sentSequence
+        } catch {
+            log.error("seqcast feed: cannot record the position in \(positionPath): \(error.description)")
+        }
+        recordedAtNs = now
     }
 
     /// Runs until `stop` says so, then lets the member close.
     public func run(until stop: () -> Bool) {
         while !stop() { step() }
         flushDownstream()
+        if sentSequence > recordedSequence { recordPosition(now: seqcast_monotonic_ns()) }
     }
 
     func republish(_ d: Delivery) {
@@ -195,8 +248,8 @@ public final class FeedGateway {
             counters.afterEnd &+= 1
             return
         }
-        if next > 0, d.ordinal > next { counters.skipped &+= d.ordinal - next }
         next = d.ordinal + 1
+        stagedSequence = d.sequence
         guard d.bytes.count <= 65_507 - MoldUDP64.headerBytes - 2 else {
             counters.oversized &+= 1
             return
@@ -217,6 +270,7 @@ public final class FeedGateway {
     func flushDownstream() {
         guard downstreamQueue.hasStaged else { return }
         downstreamQueue.flush(sender: sender, fd: sendFd)
+        sentSequence = stagedSequence
         lastSentNs = seqcast_monotonic_ns()
     }
 

@@ -61,7 +61,7 @@ struct FeedCommand: ParsableCommand {
             r.add("messages", c.messages)
             r.add("heartbeats", c.heartbeats)
             r.add("end_of_session_packets", c.endOfSessionPackets)
-            r.add("skipped", c.skipped)
+            r.add("resynchronisations", c.resynchronisations)
             r.add("after_end", c.afterEnd)
             r.add("oversized", c.oversized)
             r.add("requests", c.requests)

@@ -7,20 +7,8 @@ import SeqcastWire
 /// jump, continued from a checkpoint's count (what a MoldUDP64 gateway numbers by).
 @Suite("Delivery ordinals")
 struct DeliveryOrdinalTests {
-    static let sender = SenderId(node: NodeId(41), incarnation: 1)
-
     static func ordinals(_ app: inout EmbeddedApplication, _ seqs: [UInt64]) -> [UInt64] {
-        var seen: [UInt64] = []
-        withoutActuallyEscaping({ (d: Delivery) in seen.append(d.ordinal) }) { h in
-            app.handler = h
-            for s in seqs {
-                [UInt8(truncatingIfNeeded: s)].withUnsafeBytes {
-                    app.apply(seq: SequenceNumber(s), id: MessageId(sender: sender, counter: s), body: $0)
-                }
-            }
-            app.handler = nil
-        }
-        return seen
+        EmbeddedApplicationTests.handed(&app, seqs).map(\.ordinal)
     }
 
     @Test("ordinals count messages, not sequence numbers")

@@ -25,8 +25,13 @@ struct EmbeddedApplicationTests {
 
     /// Applies `seqs` (one body each) and returns the sequence numbers handed to the handler.
     static func apply(_ app: inout EmbeddedApplication, _ seqs: ClosedRange<UInt64>) -> [UInt64] {
-        var handed: [UInt64] = []
-        withoutActuallyEscaping({ (d: Delivery) in handed.append(d.sequence) }) { h in
+        handed(&app, seqs).map(\.sequence)
+    }
+
+    /// Applies `seqs` (one body each) and returns what the handler was handed.
+    static func handed(_ app: inout EmbeddedApplication, _ seqs: some Sequence<UInt64>) -> [(sequence: UInt64, ordinal: UInt64)] {
+        var handed: [(sequence: UInt64, ordinal: UInt64)] = []
+        withoutActuallyEscaping({ (d: Delivery) in handed.append((d.sequence, d.ordinal)) }) { h in
             app.handler = h
             for s in seqs {
                 [UInt8(truncatingIfNeeded: s)].withUnsafeBytes {
