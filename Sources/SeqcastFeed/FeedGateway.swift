@@ -204,14 +204,21 @@ public final class FeedGateway {
     /// One duty cycle: deliveries become packets, requests are answered, an idle feed beats.
     /// Waits at most `wait` for the group when there is nothing to do.
     public func step(waitingAtMost wait: Duration = .milliseconds(1)) {
-        if next == 0, member.isConnected { next = member.messagesCounted + 1 }
+        if next == 0 { connectIfReady() }
         member.poll(limit: 4_096, waitingAtMost: wait) { d in self.republish(d) }
-        if next == 0, member.isConnected { next = member.messagesCounted + 1 }
+        if next == 0 { connectIfReady() }
         flushDownstream()
         answerRequests()
         let now = seqcast_monotonic_ns()
         if next > 0, now &- lastSentNs >= feed.heartbeat.value { beat(now: now) }
         if sentSequence > recordedSequence, now &- recordedAtNs >= Self.positionPeriodNs { recordPosition(now: now) }
+    }
+
+    /// Once the member's start is settled, the next number is known: heartbeats may leave.
+    func connectIfReady() {
+        guard member.isConnected else { return }
+        next = member.messagesCounted + 1
+        log.notice("seqcast feed: connected; the next number is \(next)")
     }
 
     /// How often `feed-position` is written (durably) while numbers are sent.

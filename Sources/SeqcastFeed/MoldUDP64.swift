@@ -9,8 +9,6 @@ public enum MoldUDP64 {
     public static let headerBytes = 20
     public static let sessionBytes = 10
     public static let endOfSessionCount: UInt16 = 0xFFFF
-    /// The largest message one packet of `packetBytes` can carry alone.
-    public static func messageBytesMax(packetBytes: Int) -> Int { packetBytes - headerBytes - 2 }
 
     /// The session field: exactly 10 bytes.
     public struct Session: Equatable, Sendable, CustomStringConvertible {
