@@ -15,6 +15,8 @@ public struct SimulationOptions: Sendable {
     public var repairDatagramsPerSecond = RepairLimiter.perSecondDefault
     /// Every node tags and checks datagrams (issue 14); nil: in the seeds with `seed % 13 == 5`.
     public var authenticate: Bool?
+    /// `GroupConfig.Limits.collectionLagPercent` (the publish gate); nil: the default.
+    public var collectionLagPercent: Int?
     public init(seed: UInt64, steps: Int) {
         self.seed = seed
         self.steps = steps
@@ -153,7 +155,9 @@ public struct Simulator {
         }
         self.layout = layout
         do {
-            config = try layout.config()
+            var c = try layout.config()
+            if let p = options.collectionLagPercent { c.limits.collectionLagPercent = p }
+            config = c
         } catch {
             preconditionFailure("the simulated group's layout is invalid: \(error)")
         }

@@ -1,11 +1,12 @@
 /// The fixed 32-byte header every datagram starts with. Layout in WIRE.md.
 @frozen public struct Header: Equatable, Sendable {
     public static let magic: UInt32 = 0x5343_5153  // bytes "SQCS"
-    /// 3: the authentication trailer (issue 14); 2 added the group fingerprint (issue 8);
-    /// version 1 had no fingerprint.
-    public static let version: UInt8 = 3
+    /// 4: data report entries carry `committedThrough` (FAILOVER.md's S14 gap); 3 added the
+    /// authentication trailer (issue 14); 2 the group fingerprint (issue 8); version 1 had
+    /// no fingerprint.
+    public static let version: UInt8 = 4
     public static let byteCount = 32
-    /// Flags defined by version 3. Unknown flag bits are refused on decode.
+    /// Flags defined by versions 3 and 4. Unknown flag bits are refused on decode.
     public static let flagRepair: UInt16 = 1 << 0
     /// An `AuthTrailer` follows the `length` bytes of the datagram (the node checks and strips it
     /// before a role decodes; the role sees exactly `length` bytes with the bit still set).

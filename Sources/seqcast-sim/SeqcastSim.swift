@@ -36,6 +36,10 @@ struct SeqcastSim: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Every node tags and checks datagrams (default: in the seeds with seed % 13 == 5).")
     var authenticate: Bool?
 
+    @Option(name: .customLong("collection-lag-percent"),
+            help: "The share of a store (percent) the publish gate lets the group commit ahead of the collected checkpoint (default 50).")
+    var collectionLagPercent: Int?
+
     @Option(help: ArgumentHelp("Write the fuzz targets' seed corpus (Fuzz/corpus) from this run: the datagrams each node "
                                + "received (FuzzRoles) and the records its disk kept (FuzzRecords)."))
     var fuzzCorpus: String?
@@ -44,6 +48,7 @@ struct SeqcastSim: ParsableCommand {
         guard (seed == nil) != (seeds == nil) else { throw ValidationError("give either --seed S or --seeds N") }
         guard steps >= 1 else { throw ValidationError("--steps must be positive") }
         if let n = seeds, n < 1 { throw ValidationError("--seeds must be positive") }
+        if let p = collectionLagPercent, !(1...100).contains(p) { throw ValidationError("--collection-lag-percent must be 1...100") }
     }
 
     func run() throws {
@@ -55,6 +60,7 @@ struct SeqcastSim: ParsableCommand {
             options.faults = !noFaults
             options.repairDatagramsPerSecond = repairRate
             options.authenticate = authenticate
+            options.collectionLagPercent = collectionLagPercent
             var sim = Simulator(options: options)
             var received: [NodeId: [[UInt8]]] = [:]
             if fuzzCorpus != nil { sim.deliveryTap = { to, bytes in received[to, default: []].append(bytes) } }
@@ -66,7 +72,7 @@ struct SeqcastSim: ParsableCommand {
                 violations += r.violations.count
                 print("seed \(s) FAILED at or before step \(r.steps):")
                 for v in r.violations { print("  \(v)") }
-                print("reproduce: seqcast-sim --seed \(s) --steps \(steps)\(noFaults ? " --no-faults" : "")\(authenticate.map { $0 ? " --authenticate" : " --no-authenticate" } ?? "")")
+                print("reproduce: seqcast-sim --seed \(s) --steps \(steps)\(noFaults ? " --no-faults" : "")\(authenticate.map { $0 ? " --authenticate" : " --no-authenticate" } ?? "")\(collectionLagPercent.map { " --collection-lag-percent \($0)" } ?? "")")
             }
         }
         print("seeds=\(list.count) steps=\(totalSteps) violations=\(violations)")

@@ -7,11 +7,15 @@ import SeqcastWire
 struct RegressionSeed: Sendable, CustomTestStringConvertible {
     let seed: UInt64
     let steps: Int
-    init(_ seed: UInt64, _ steps: Int) {
+    /// The publish gate it failed with, when not the default (`--collection-lag-percent`).
+    let collectionLagPercent: Int?
+    init(_ seed: UInt64, _ steps: Int, collectionLagPercent: Int? = nil) {
         self.seed = seed
         self.steps = steps
+        self.collectionLagPercent = collectionLagPercent
     }
-    var testDescription: String { "seed \(seed), \(steps) steps" }
+    var options: String { collectionLagPercent.map { " --collection-lag-percent \($0)" } ?? "" }
+    var testDescription: String { "seed \(seed), \(steps) steps\(options)" }
 }
 
 /// Seeds that failed during development. Each is replayed at the step count it failed at and
@@ -97,6 +101,18 @@ enum RegressionSeeds {
         //      timestamp no data server reports (they count it committed) for good. The
         //      servers' lowest uncommitted counters now move the sender's next counter on.
         RegressionSeed(65_867, 10_000),
+        // 1002 with the publish gate at three quarters of a store: a standby whose view lacked
+        //      a sender's last commits (truncated behind a checkpoint; no data server held its
+        //      next counter, so no pending counter told) ended the stream below a committed
+        //      counter, and data servers deleted committed bodies as orphans (S14). Report
+        //      entries now carry the highest counter each server saw committed (wire version 4).
+        RegressionSeed(1_002, 10_000, collectionLagPercent: 75),
+        // 393702 (found in a sweep after that change moved the timings): a data server restarted
+        //      from its disk skipped its ledger to a commit server's low water but kept checkpoint
+        //      0, so bodies it then deleted behind that low water under the lifetime rule counted
+        //      as committed ones deleted as orphans (S14). A low water now raises the server's
+        //      checkpoint (commit servers truncate only behind an agreed checkpoint).
+        RegressionSeed(393_702, 10_000),
     ]
 }
 
@@ -104,9 +120,9 @@ enum RegressionSeeds {
 struct RegressionSeedTests {
     @Test("a once-failing seed now holds every invariant", arguments: RegressionSeeds.all)
     func replay(_ entry: RegressionSeed) {
-        let (report, _, _) = simulate(seed: entry.seed, steps: entry.steps)
+        let (report, _, _) = simulate(seed: entry.seed, steps: entry.steps, collectionLagPercent: entry.collectionLagPercent)
         #expect(report.violations.isEmpty,
-                "reproduce: seqcast-sim --seed \(entry.seed) --steps \(entry.steps)\n\(report.violations.joined(separator: "\n"))")
+                "reproduce: seqcast-sim --seed \(entry.seed) --steps \(entry.steps)\(entry.options)\n\(report.violations.joined(separator: "\n"))")
         // The run went the whole distance (it did not stop early on an empty event queue).
         #expect(report.steps == entry.steps)
     }

@@ -4,10 +4,11 @@ import SeqcastCore
 import SeqcastWire
 
 /// Runs one simulation and returns its report and the checker's final frontier and violations.
-func simulate(seed: UInt64, steps: Int, faults: Bool = true)
+func simulate(seed: UInt64, steps: Int, faults: Bool = true, collectionLagPercent: Int? = nil)
     -> (report: SimulationReport, frontier: UInt64, violations: [InvariantChecker.Violation]) {
     var options = SimulationOptions(seed: seed, steps: steps)
     options.faults = faults
+    options.collectionLagPercent = collectionLagPercent
     var sim = Simulator(options: options)
     let report = sim.run()
     return (report, sim.checker.frontier, sim.checker.violations)

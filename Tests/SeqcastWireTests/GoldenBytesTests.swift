@@ -9,7 +9,7 @@ import Testing
 /// epoch 0x0102030405060708, source 0xA1B2C3D4. `kind`, `flags` and `length` are given as hex text.
 private func header(kind: String, flags: String = "00 00", length: String) -> String {
     "53 51 43 53"                   // magic "SQCS"
-        + "03"                      // version
+        + "04"                      // version
         + kind                      // kind
         + flags                     // flags
         + "44 33 22 11"             // groupId 0x11223344
@@ -54,21 +54,21 @@ struct GoldenBytesTests {
     func headerConstants() {
         #expect(Header.byteCount == 32)
         #expect(Header.magic == 0x5343_5153)
-        #expect(Header.version == 3)
+        #expect(Header.version == 4)
         #expect(Header.flagRepair == 0x0001)
         #expect(Header.flagAuthTag == 0x0002)
         #expect(Header.flagsKnown == 0x0003)
         #expect(AuthTrailer.fixedByteCount == 24)
         #expect(AuthTrailer.byteCountMax == 56)
         #expect(SequenceRun.byteCount == 32)
-        #expect(DataReport.Entry.byteCount == 40)
+        #expect(DataReport.Entry.byteCount == 48)
         #expect(DataMessage.fixedByteCount == 32)
         #expect(DataMessage.bodyOverhead == 4)
         #expect(RunBatch.fixedByteCount == 16)
         #expect(CheckpointChunk.fixedByteCount == 40)
         #expect(MessageKind.allCases.map(\.rawValue) == Array(1...17))
         #expect(RunBatch.runsMax(datagramBytes: 1472) == 44)
-        #expect(DataReport.entriesMax(datagramBytes: 1472) == 35)
+        #expect(DataReport.entriesMax(datagramBytes: 1472) == 29)
     }
 
     @Test("data with two bodies")
@@ -155,14 +155,14 @@ struct GoldenBytesTests {
         let entries = [
             DataReport.Entry(sender: SenderId(node: NodeId(7), incarnation: 2), heldThrough: 0x0102,
                              pendingCounter: 0x0101, pendingTs: SequenceNumber(0),
-                             aheadTs: SequenceNumber(0x1_0000_0000)),
+                             aheadTs: SequenceNumber(0x1_0000_0000), committedThrough: 0x0100),
             DataReport.Entry(sender: SenderId(rawValue: .max), heldThrough: 1, pendingCounter: 1,
                              pendingTs: SequenceNumber(0x8000_0000_0000_0000),
                              aheadTs: SequenceNumber(0xFFFF_FFFF_FFFF_FFFE)),
         ]
         let bytes = try encode(.dataReport) { (w) throws(EncodeError) in try DataReport.encode(entries, into: &w) }
         let expected = hex(
-            header(kind: "02", length: "78 00 00 00"),  // 120 bytes
+            header(kind: "02", length: "88 00 00 00"),  // 136 bytes
             "02 00",                    // count 2
             "00 00 00 00 00 00",        // reserved
             // entry 0
@@ -171,17 +171,19 @@ struct GoldenBytesTests {
             "01 01 00 00 00 00 00 00",  // pendingCounter 0x0101
             "00 00 00 00 00 00 00 00",  // pendingTs 0
             "00 00 00 00 01 00 00 00",  // aheadTs 2^32
+            "00 01 00 00 00 00 00 00",  // committedThrough 0x0100
             // entry 1
             "FF FF FF FF FF FF FF FF",  // sender 2^64-1
             "01 00 00 00 00 00 00 00",  // heldThrough 1
             "01 00 00 00 00 00 00 00",  // pendingCounter 1
             "00 00 00 00 00 00 00 80",  // pendingTs 2^63
-            "FE FF FF FF FF FF FF FF"   // aheadTs 2^64-2
+            "FE FF FF FF FF FF FF FF",  // aheadTs 2^64-2
+            "00 00 00 00 00 00 00 00"   // committedThrough 0
         )
         expectBytes(bytes, expected)
 
         try withDecoded(expected) { d in
-            checkHeader(d.header, .dataReport, length: 120)
+            checkHeader(d.header, .dataReport, length: 136)
             guard case .dataReport(let r) = d.message else { Issue.record("wrong message \(d.message)"); return }
             #expect(r.entries.count == 2)
             let decoded = Array(r.entries)
@@ -191,11 +193,13 @@ struct GoldenBytesTests {
             #expect(decoded[0].pendingCounter == 0x0101)
             #expect(decoded[0].pendingTs == SequenceNumber(0))
             #expect(decoded[0].aheadTs == SequenceNumber(0x1_0000_0000))
+            #expect(decoded[0].committedThrough == 0x0100)
             #expect(decoded[1].sender == SenderId(rawValue: .max))
             #expect(decoded[1].heldThrough == 1)
             #expect(decoded[1].pendingCounter == 1)
             #expect(decoded[1].pendingTs == SequenceNumber(0x8000_0000_0000_0000))
             #expect(decoded[1].aheadTs == SequenceNumber(0xFFFF_FFFF_FFFF_FFFE))
+            #expect(decoded[1].committedThrough == 0)
         }
     }
 

@@ -128,7 +128,7 @@ struct MalformedInputTests {
         expectError([0, 0, 0, 0, 1], .badMagic)
     }
 
-    @Test("bad version", arguments: [UInt8(0), 1, 2, 4, 0x80, 0xFF])
+    @Test("bad version", arguments: [UInt8(0), 1, 2, 3, 5, 0x80, 0xFF])
     func badVersion(version: UInt8) {
         for name in sampleNames {
             expectError(patched(sample(name), at: 4, width: 1, UInt64(version)), .unsupportedVersion(version), "\(name)")
@@ -474,13 +474,20 @@ struct MalformedInputTests {
         expectDecodes(patched(miss, at: 56, width: 1, 0))
     }
 
-    @Test("dataReport: pendingCounter above heldThrough")
+    @Test("dataReport: pendingCounter above heldThrough, or at or below committedThrough")
     func dataReportEntries() {
-        let bytes = sample("dataReport")  // entries at 40 (held 12, pending 11) and 80 (0, 0)
+        // Entries at 40 (held 12, pending 11, committed 10) and 88 (0, 0, 0).
+        let bytes = sample("dataReport")
         expectError(patched(bytes, at: 40 + 16, width: 8, 13), .badField(offset: 40 + 16))
-        expectError(patched(bytes, at: 80 + 16, width: 8, 1), .badField(offset: 80 + 16))
+        expectError(patched(bytes, at: 88 + 16, width: 8, 1), .badField(offset: 88 + 16))
         expectDecodes(patched(bytes, at: 40 + 16, width: 8, 12))
         expectDecodes(patched(bytes, at: 40 + 8, width: 8, UInt64.max))
+        // A pending counter is the lowest one not seen committed: above committedThrough.
+        expectError(patched(bytes, at: 40 + 40, width: 8, 11), .badField(offset: 40 + 40))
+        expectError(patched(bytes, at: 40 + 40, width: 8, UInt64.max), .badField(offset: 40 + 40))
+        // With no pending counter any committedThrough goes, also above what is held.
+        expectDecodes(patched(bytes, at: 88 + 40, width: 8, UInt64.max))
+        expectDecodes(patched(bytes, at: 40 + 40, width: 8, 0))
     }
 
     // MARK: Fuzz

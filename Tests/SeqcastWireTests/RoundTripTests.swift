@@ -53,8 +53,10 @@ struct MessageGenerator {
 
     mutating func entry() -> DataReport.Entry {
         let held = rng.u64()
-        return DataReport.Entry(sender: sender(), heldThrough: held, pendingCounter: rng.edgy(0...held),
-                                pendingTs: SequenceNumber(rng.u64()), aheadTs: SequenceNumber(rng.u64()))
+        let pending = rng.edgy(0...held)
+        return DataReport.Entry(sender: sender(), heldThrough: held, pendingCounter: pending,
+                                pendingTs: SequenceNumber(rng.u64()), aheadTs: SequenceNumber(rng.u64()),
+                                committedThrough: pending == 0 ? rng.u64() : rng.edgy(0...(pending - 1)))
     }
 
     /// Bodies that fill at most `budget` bytes including their 4-byte lengths; more than a
@@ -171,7 +173,7 @@ func documentedSize(_ m: OwnedMessage) -> Int {
     let body: Int
     switch m {
     case .data(let d), .messageReply(let d): body = 32 + d.bodies.reduce(0) { $0 + 4 + $1.count }
-    case .dataReport(let e): body = 8 + 40 * e.count
+    case .dataReport(let e): body = 8 + 48 * e.count
     case .commitSubmit(_, let runs), .commit(_, let runs): body = 16 + 32 * runs.count
     case .idReply(_, _, let runs): body = 24 + 32 * runs.count
     case .sealReply(_, _, _, _, _, _, let runs): body = 56 + 32 * runs.count

@@ -348,7 +348,7 @@ enum Samples {
         bodies: [[7, 7, 7, 7]])))
     static let dataReport = OwnedDatagram(.dataReport([
         DataReport.Entry(sender: sender, heldThrough: 12, pendingCounter: 11, pendingTs: SequenceNumber(3),
-                         aheadTs: SequenceNumber(9)),
+                         aheadTs: SequenceNumber(9), committedThrough: 10),
         DataReport.Entry(sender: SenderId(rawValue: 99), heldThrough: 0, pendingCounter: 0, pendingTs: SequenceNumber(0),
                          aheadTs: SequenceNumber(0)),
     ]))

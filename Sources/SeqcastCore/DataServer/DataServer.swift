@@ -88,6 +88,10 @@ public struct DataServer: ProtocolRole {
             for run in reply.batch.runs { onCommitted(run) }
             ledger.announce(reply.batch.committedThrough)
             if reply.lowWater > ledger.knownThrough { ledger.skip(through: reply.lowWater) }
+            // A low water is a checkpoint two checkpoint servers hold (commit servers truncate
+            // behind the heartbeat's); bindings behind it are gone, and what this server then
+            // deletes behind it under the lifetime rule is behind that checkpoint.
+            if reply.lowWater > checkpointSeq { checkpointSeq = reply.lowWater }
             afterLedgerChange()
         case .heartbeat(let hb):
             guard d.header.source == config.sequencer(of: d.header.epoch) else { return dropUnexpected() }
@@ -424,7 +428,7 @@ public struct DataServer: ProtocolRole {
             aheadTs = e.logicalTs
         }
         return DataReport.Entry(sender: s, heldThrough: h.heldThrough, pendingCounter: pendingCounter,
-                                pendingTs: pendingTs, aheadTs: aheadTs)
+                                pendingTs: pendingTs, aheadTs: aheadTs, committedThrough: h.committedThrough)
     }
 
     // MARK: repair

@@ -11,6 +11,9 @@ public struct SenderTally: Sendable {
     var pendingCounter: InlineArray<8, UInt64>
     var pendingTs: InlineArray<8, UInt64>
     var aheadTs: InlineArray<8, UInt64>
+    /// The highest counter any data server reported seeing committed. A fact, not a holding:
+    /// kept when a server restarts.
+    var committedSeen: UInt64 = 0
     /// The next counter to number.
     public internal(set) var nextCounter: UInt64 = 1
     public internal(set) var ended = false
@@ -25,6 +28,7 @@ public struct SenderTally: Sendable {
     /// Takes a report entry from data server `server`. Reports are cumulative, so an older
     /// (reordered) entry with a lower prefix changes nothing.
     mutating func update(server: Int, entry e: DataReport.Entry) {
+        committedSeen = max(committedSeen, e.committedThrough)
         guard e.heldThrough >= held[server] else { return }
         held[server] = e.heldThrough
         pendingCounter[server] = e.pendingCounter
@@ -56,11 +60,13 @@ public struct SenderTally: Sendable {
         return best[k - 1]
     }
 
-    /// The highest lowest-uncommitted counter any data server reported: every counter below it
-    /// was committed (that server saw its commit, of whichever epoch; commits are true) or
-    /// collected behind a checkpoint. 0: no server knows of a commit beyond its holdings.
+    /// The lowest counter that may still be uncommitted, by the data servers' reports: every
+    /// counter below it was committed (a server saw its commit, of whichever epoch; commits are
+    /// true) or collected behind a checkpoint. The highest lowest-uncommitted counter any server
+    /// reported, and one above the highest counter any server saw committed (a server that holds
+    /// nothing uncommitted of the stream reports no pending counter). 0: nothing known.
     func committedBelow(servers: Int) -> UInt64 {
-        var m: UInt64 = 0
+        var m: UInt64 = committedSeen == 0 ? 0 : committedSeen &+ 1
         for i in 0..<servers { m = max(m, pendingCounter[i]) }
         return m
     }
