@@ -76,8 +76,8 @@ func completeStart(_ sequencer: inout Sequencer, now: Instant) {
 
 // MARK: - field offsets (WIRE.md), checked against a decode in every setup
 
-/// DataReport: u16 count, 6 zero bytes, then 40-byte entries
-/// (sender, heldThrough, pendingCounter, pendingTs, aheadTs).
+/// DataReport: u16 count, 6 zero bytes, then 48-byte entries
+/// (sender, heldThrough, pendingCounter, pendingTs, aheadTs, committedThrough).
 enum ReportLayout {
     static func entry(_ i: Int) -> Int { Header.byteCount + 8 + i * DataReport.Entry.byteCount }
     static func heldThrough(_ i: Int) -> Int { entry(i) + 8 }

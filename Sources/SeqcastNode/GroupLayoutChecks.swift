@@ -168,6 +168,8 @@ extension GroupLayout {
         case .lifetimeTooShort: "protocol.lifetime"
         case .checkpointInterval: "protocol.checkpoint-interval"
         case .datagramBytes: "protocol.datagram-bytes"
+        // Not in the file (the simulator sets it); its nearest field.
+        case .collectionLagPercent: "protocol.body-slots"
         }
     }
 

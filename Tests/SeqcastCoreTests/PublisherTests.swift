@@ -336,6 +336,18 @@ struct ConfigTests {
         #expect(TestGroup.makeConfig().commitQuorum == 2, "the default is a majority")
     }
 
+    @Test("config: a publish gate (collection lag) outside 1...100 % of a store is refused")
+    func collectionLagPercent() {
+        for p in [-1, 0, 101] {
+            let bad = TestGroup.makeConfig { $0.limits.collectionLagPercent = p }
+            #expect(throws: ConfigError.collectionLagPercent(p)) { try bad.validate() }
+        }
+        for p in [1, 50, 75, 100] {
+            let ok = TestGroup.makeConfig { $0.limits.collectionLagPercent = p }
+            #expect(throws: Never.self) { try ok.validate() }
+        }
+    }
+
     @Test("config: a report quorum K outside 1...D is refused")
     func reportQuorum() throws {
         for k in [0, 4, -1] {

@@ -25,6 +25,13 @@ public struct DataServer: ProtocolRole {
     /// Rises on every start: reports name it so the sequencer forgets an earlier life's holdings.
     public let incarnation: UInt32
     public private(set) var checkpointSeq = SequenceNumber.zero
+    /// The highest low water a commit server answered with. Commit servers truncate only at or
+    /// behind an agreed checkpoint, so it is at or behind one, though not always one itself (a
+    /// lagging commit server truncates lower). The ledger skips to it, since those bindings are
+    /// gone, and what the lifetime rule then deletes at or behind it is behind a checkpoint.
+    /// It only labels those deletions; `checkpointSeq` stays the agreed checkpoint that
+    /// collection and fetch misses use (seed 393702).
+    var truncatedBehind = SequenceNumber.zero
     /// The highest epoch heard from a sequencer: reports go to the candidate that owns it.
     var sequencerEpoch = Epoch.none
     public var output: RoleOutput
@@ -88,10 +95,7 @@ public struct DataServer: ProtocolRole {
             for run in reply.batch.runs { onCommitted(run) }
             ledger.announce(reply.batch.committedThrough)
             if reply.lowWater > ledger.knownThrough { ledger.skip(through: reply.lowWater) }
-            // A low water is a checkpoint two checkpoint servers hold (commit servers truncate
-            // behind the heartbeat's); bindings behind it are gone, and what this server then
-            // deletes behind it under the lifetime rule is behind that checkpoint.
-            if reply.lowWater > checkpointSeq { checkpointSeq = reply.lowWater }
+            if reply.lowWater > truncatedBehind { truncatedBehind = reply.lowWater }
             afterLedgerChange()
         case .heartbeat(let hb):
             guard d.header.source == config.sequencer(of: d.header.epoch) else { return dropUnexpected() }
@@ -298,7 +302,8 @@ public struct DataServer: ProtocolRole {
         bodies.free(m.body)
         if onDisk { forgetOnDisk(id) }
         reassembly.discard(id)
-        output.events.append(.collected(id: id, seq: seq, checkpointSeq: checkpointSeq))
+        output.events.append(.collected(id: id, seq: seq,
+                                        checkpointSeq: seq == nil ? max(checkpointSeq, truncatedBehind) : checkpointSeq))
     }
 
     /// Checkpoint rule (claim 20): committed messages at or behind the checkpoint go.

@@ -140,6 +140,7 @@ public struct GroupConfig: Sendable {
         guard d >= 1, d <= Self.dataServersMax else { throw .serverCount(role: "data", count: d) }
         guard c >= 1, c <= Self.commitServersMax else { throw .serverCount(role: "commit", count: c) }
         guard reportQuorum >= 1, reportQuorum <= d else { throw .reportQuorum(k: reportQuorum, dataServers: d) }
+        guard (1...100).contains(limits.collectionLagPercent) else { throw .collectionLagPercent(limits.collectionLagPercent) }
         let majority = c / 2 + 1
         guard commitQuorum >= majority, commitQuorum <= c else {
             throw .commitQuorum(q: commitQuorum, commitServers: c, majority: majority)
@@ -191,6 +192,7 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     case lifetimeTooShort(UInt64)
     case checkpointInterval
     case datagramBytes(Int)
+    case collectionLagPercent(Int)
 
     public var description: String {
         switch self {
@@ -204,6 +206,7 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
         case .lifetimeTooShort(let l): "lifetime L=\(l) is too short (at least 16 sequence numbers)"
         case .checkpointInterval: "checkpoint interval N must be at least 1"
         case .datagramBytes(let n): "datagram size \(n) must be between 512 and 65507 bytes"
+        case .collectionLagPercent(let p): "collection lag \(p) % must be between 1 and 100 % of a store"
         }
     }
 }
