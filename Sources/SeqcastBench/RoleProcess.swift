@@ -212,6 +212,7 @@ func counters(_ output: RoleOutput, _ report: inout Report) {
     report.add("retransmissions", c.retransmissions)
     report.add("retransmits_deferred", c.retransmitsDeferred)
     report.add("bodies_evicted", c.bodiesEvicted)
+    report.add("incarnations_retired", c.incarnationsRetired)
     report.add("checkpoint_fetches", c.checkpointFetches)
     report.add("recovered_records_refused", c.recordsRefused)
 }
@@ -223,6 +224,8 @@ func memberReport(_ loop: RoleLoop<MemberWorkload>, _ report: inout Report) {
     report.add("pending_overflow", m.pendingLayout.overflow)
     report.add("pending_lanes", m.pendingLayout.lanes)
     report.add("pending_total", m.pendingLayout.total)
+    report.add("incarnations_delivered_table", m.streamTableSizes.delivered)
+    report.add("incarnations_ended_table", m.streamTableSizes.ended)
     report.add("delivered_through", m.deliveredThrough.rawValue)
     report.add("digest", String(app.stateDigest, radix: 16))
     report.add("fifo_violations", app.fifoViolations)

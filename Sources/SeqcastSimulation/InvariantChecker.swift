@@ -240,6 +240,11 @@ public struct InvariantChecker {
                 // later number (S15; delivering both fails S4, skipping unevenly fails S2/S3).
                 if let other = committedAt[id], other != s {
                     if committedIn[other] == epoch { fail("S1", "\(id) committed at \(other) and at \(s) in \(epoch)") }
+                    // A duplicate too lies within L of its timestamp: forgetting incarnations
+                    // (`StreamTables`) relies on it.
+                    if let p = published[id], !(p.ts.rawValue < s && s <= p.ts.rawValue + config.lifetime) {
+                        fail("S9", "\(id) with timestamp \(p.ts) committed again at \(s) (first at \(other), L=\(config.lifetime))")
+                    }
                     duplicatesCommitted += 1
                     continue
                 }
@@ -257,20 +262,37 @@ public struct InvariantChecker {
     }
 
     /// The checkpoint tables delivering 1…t from scratch produces: per sender incarnation the
-    /// highest counter delivered (or ended), the ended streams, and the interval in force.
+    /// highest counter delivered (or ended) and the numbers of its last binding and last message
+    /// binding, the ended streams, and the interval in force; at every checkpoint number, an
+    /// incarnation goes once another incarnation of its node has a message bound more than L
+    /// after its last binding (`StreamTables`, written again here from its rule).
     public func expectedTablesDigest(through t: UInt64) -> UInt64 {
-        var delivered: [SenderId: UInt64] = [:]
+        var delivered: [SenderId: DeliveredStream] = [:]
         var ended: [SenderId: UInt64] = [:]
         var interval = config.checkpointInterval
         var s: UInt64 = 1
         while s <= t, let c = committed[s] {
             switch c {
-            case .messages(let sender, let counter): delivered[sender] = max(delivered[sender] ?? 0, counter)
+            case .messages(let sender, let counter):
+                delivered[sender] = DeliveredStream(counter: max(delivered[sender]?.counter ?? 0, counter), lastSeq: s,
+                                                    lastMessageSeq: s)
             case .endOfStream(let sender, let last):
-                delivered[sender] = max(delivered[sender] ?? 0, last)
+                delivered[sender] = DeliveredStream(counter: max(delivered[sender]?.counter ?? 0, last), lastSeq: s,
+                                                    lastMessageSeq: delivered[sender]?.lastMessageSeq ?? 0)
                 ended[sender] = last
             case .checkpointInterval(let n): interval = n
             case .noop: break
+            }
+            if s % interval == 0 {
+                let before = delivered
+                for (sender, d) in before {
+                    let later = before.filter { $0.key.node == sender.node && $0.key != sender }
+                        .map(\.value.lastMessageSeq).max() ?? 0
+                    if later > d.lastSeq + config.lifetime {
+                        delivered[sender] = nil
+                        ended[sender] = nil
+                    }
+                }
             }
             s += 1
         }

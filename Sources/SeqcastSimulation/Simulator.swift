@@ -42,6 +42,8 @@ public struct SimulationReport: Sendable {
     public var joins = 0
     public var streamsEnded = 0
     public var collected = 0
+    /// Sender incarnations members and checkpoint servers forgot (`StreamTables`), every life.
+    public var incarnationsRetired: UInt64 = 0
     public var simulatedMicros: UInt64 = 0
     /// Fault-free steps run after the budget until the group converged (at most 200 ms simulated).
     public var graceSteps = 0
@@ -326,6 +328,7 @@ public struct Simulator {
         report.ownLoopback += nodeCounters.ownLoopback
         for h in nodes {
             report.storeFullDrops += h.node?.roleCounters.droppedStoreFull ?? 0
+            report.incarnationsRetired += h.node?.roleCounters.incarnationsRetired ?? 0
             report.authDropped += h.node?.auth?.counters.dropped ?? 0
             report.authAccepted += h.node?.auth?.counters.accepted ?? 0
         }
@@ -460,6 +463,7 @@ public struct Simulator {
         report.repairThrottled += n.counters.repairThrottled
         report.ownLoopback += n.counters.ownLoopback
         report.storeFullDrops += n.roleCounters.droppedStoreFull
+        report.incarnationsRetired += n.roleCounters.incarnationsRetired
         report.authDropped += n.auth?.counters.dropped ?? 0
         report.authAccepted += n.auth?.counters.accepted ?? 0
         nodes[i].disk = n.store

@@ -85,7 +85,7 @@ struct SeqcastSim: ParsableCommand {
               published \(r.published), committed through \(r.committed), delivered \(r.delivered) (all members)
               faults: \(r.faultSummary)
               repair: id queries \(r.idQueries), body fetches \(r.fetches); joins \(r.joins), checkpoints \(r.checkpoints), \
-            streams ended \(r.streamsEnded), collected \(r.collected)
+            streams ended \(r.streamsEnded), collected \(r.collected), incarnations retired \(r.incarnationsRetired)
               invariants checked after every step: \(r.violations.isEmpty ? "all held" : "\(r.violations.count) violated")
             """)
     }

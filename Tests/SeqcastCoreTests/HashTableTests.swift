@@ -32,6 +32,40 @@ import SeqcastWire
         #expect(table.isEmpty && table[MessageId(sender: SenderId(rawValue: 0), counter: 1)] == nil)
     }
 
+    @Test(arguments: [4, 5, 6] as [UInt64])
+    func removeAllWhereMatchesDictionaryFilter(seed: UInt64) {
+        var prng = Prng(seed: seed)
+        for round in 0..<200 {
+            var table = HashTable<MessageId, UInt64>(minimumCapacity: 8)
+            var model: [MessageId: UInt64] = [:]
+            // Clustered keys: long probe runs that wrap around the end of the slots, where a
+            // removal shifts entries back over the sweep's position.
+            for _ in 0..<Int(prng.below(60)) {
+                let id = MessageId(sender: SenderId(node: NodeId(UInt32(prng.below(2))), incarnation: 1),
+                                   counter: prng.below(90))
+                table[id] = prng.below(10)
+                model[id] = table[id]
+            }
+            let cut = prng.below(10)
+            var judged: [MessageId: Int] = [:]
+            table.removeAll { k, v in
+                judged[k, default: 0] += 1
+                return v < cut
+            }
+            model = model.filter { $0.value >= cut }
+            #expect(table.count == model.count, "round \(round)")
+            #expect(Set(table.allKeys) == Set(model.keys), "round \(round)")
+            for (k, v) in model { #expect(table[k] == v) }
+            #expect(Set(judged.keys).isSuperset(of: model.keys), "every kept entry was judged")
+            var seen = 0
+            table.forEach { k, v in
+                #expect(model[k] == v)
+                seen += 1
+            }
+            #expect(seen == model.count)
+        }
+    }
+
     @Test func defaultSubscriptReadsAndWrites() {
         var t = HashTable<SenderId, UInt64>()
         let s = SenderId(node: NodeId(4), incarnation: 2)

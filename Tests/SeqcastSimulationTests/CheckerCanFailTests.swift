@@ -194,10 +194,14 @@ struct Forge {
     // MARK: role events
 
     /// The de-duplication tables' digest after delivering 1...seq (`CheckpointTables`), from
-    /// the test's own bindings: the highest counter per sender, no ended streams.
+    /// the test's own bindings: the highest counter per sender with its last binding's number,
+    /// no ended streams (one incarnation per node here, so none is forgotten).
     func tablesDigest(through seq: UInt64) -> UInt64 {
-        var delivered: [SenderId: UInt64] = [:]
-        for (s, id) in bindings where s <= seq { delivered[id.sender] = max(delivered[id.sender] ?? 0, id.counter) }
+        var delivered: [SenderId: DeliveredStream] = [:]
+        for (s, id) in bindings.sorted(by: { $0.key < $1.key }) where s <= seq {
+            delivered[id.sender] = DeliveredStream(counter: max(delivered[id.sender]?.counter ?? 0, id.counter), lastSeq: s,
+                                                   lastMessageSeq: s)
+        }
         return CheckpointTables.digest(interval: config.checkpointInterval, delivered: delivered.map { ($0.key, $0.value) },
                                        ended: [])
     }

@@ -72,10 +72,8 @@ extension Member {
     /// by N" is evaluated on the ordered stream, so every checkpoint server cuts at the same
     /// numbers without exchanging a message.
     mutating func takeCheckpoint(at seq: SequenceNumber) {
-        let delivered = deliveredCounter.entries.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        let ended = endedStreams.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        let image = CheckpointImage(terminalSeq: seq, interval: checkpointInterval, delivered: delivered, ended: ended,
-                                    snapshot: app.snapshot())
+        let image = CheckpointImage(terminalSeq: seq, interval: checkpointInterval, delivered: streams.sortedDelivered,
+                                    ended: streams.sortedEnded, snapshot: app.snapshot())
         let bytes = image.encode()
         checkpoints!.write(terminalSeq: seq, bytes: bytes, into: &output.storage)
         output.events.append(.checkpointTaken(terminalSeq: seq, byteCount: bytes.count,

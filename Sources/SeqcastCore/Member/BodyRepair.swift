@@ -66,7 +66,7 @@ extension Member {
             // round's budget: a run may span 2^32 counters (FuzzRoles once spent minutes in
             // these loops on one such commit). Only bodies held are stepped over one by one,
             // and the store bounds those.
-            let delivered = deliveredCounter[sender, default: 0]
+            let delivered = streams.counter(of: sender)
             guard delivered < last else { return true }
             var c = max(first, delivered + 1)
             while c <= last, requests < BodyRepair.requestsMax, counters < BodyRepair.countersMax {

@@ -118,20 +118,20 @@ extension Member {
         // The checkpoint installed is one the group reached: the publish gate counts from it
         // (before the first heartbeat, it would count from 0 and refuse).
         latestCheckpointSeq = max(latestCheckpointSeq, image.terminalSeq)
-        deliveredCounter.removeAll()
-        for (s, c) in image.delivered { deliveredCounter[s] = c }
-        for (s, c) in image.ended where endedStreams[s] == nil {
+        let endedBefore = streams.ended
+        streams.install(delivered: image.delivered, ended: image.ended)
+        for (s, c) in image.ended where endedBefore[s] == nil {
             // A stream that ended inside the checkpoint: if it is ours, move on now.
             endStream(s, lastCounter: c)
         }
         ledger.skip(through: image.terminalSeq)
         deliveredThrough = image.terminalSeq
         startSeq = image.terminalSeq
-        let stale = pending.allKeys.filter { $0.counter <= deliveredCounter[$0.sender, default: 0] }
+        let stale = pending.allKeys.filter { $0.counter <= streams.counter(of: $0.sender) }
         for id in stale { bodies.free(pending.removeValue(forKey: id)!.body) }
         repair.progressed()
         // Our own messages the checkpoint covers are committed: they leave the window.
-        publisher.sequenced(through: deliveredCounter[publisher.sender, default: 0]) { _, h in bodies.free(h) }
+        publisher.sequenced(through: streams.counter(of: publisher.sender)) { _, h in bodies.free(h) }
         checkpoints?.write(terminalSeq: image.terminalSeq, bytes: bytes, into: &output.storage)
         output.events.append(.checkpointInstalled(terminalSeq: image.terminalSeq, stateDigest: app.stateDigest))
     }

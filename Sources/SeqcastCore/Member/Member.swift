@@ -13,7 +13,8 @@ import SeqcastWire
 /// Owned by one thread. Invariants:
 /// - `deliveredThrough == ledger.consumedThrough`; deliveries are exactly
 ///   `start+1, start+2, …` with no skip (S3);
-/// - a message is delivered at most once: `deliveredCounter[s]` only rises (S4, S15).
+/// - a message is delivered at most once: `streams.counter(of: s)` only rises while `s` can
+///   still be bound again (S4, S15; `StreamTables` says when it is forgotten).
 public struct Member<App: ReplicatedApplication>: ProtocolRole {
     public let config: GroupConfig
     public let node: NodeId
@@ -28,11 +29,10 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     public var output: RoleOutput
     var pending = CounterTable<StoredMessage>()
     var bodies: BodyStore
-    var deliveredCounter = HashTable<SenderId, UInt64>()
+    /// Delivered counters and ended streams per sender incarnation (kept in checkpoints).
+    var streams = StreamTables()
     /// Where delivery stood when an eviction scan last found nothing far ahead (nil: none).
     var evictScanFutileAt: SequenceNumber?
-    /// Streams ended by the lifetime rule, with their last counter (kept in checkpoints).
-    var endedStreams: [SenderId: UInt64] = [:]
     var reassembly: Reassembly
     var prng: Prng
     var publisher: Publisher
@@ -112,6 +112,8 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     public mutating func withApplication<R>(_ body: (inout App) -> R) -> R { body(&app) }
     /// Pending bodies held outside their sender's lane, and lanes in use (diagnosis).
     public var pendingLayout: (overflow: Int, lanes: Int, total: Int) { (pending.overflowCount, pending.laneCount, pending.count) }
+    /// Sender incarnations in the delivered and ended tables.
+    public var streamTableSizes: (delivered: Int, ended: Int) { (streams.delivered.count, streams.ended.count) }
     public var unsequencedCount: Int { publisher.count }
     public var isJoining: Bool { join != nil }
     /// Whether a heartbeat or commit of a sequencer reached this member yet.
@@ -163,7 +165,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
             // Collected behind a checkpoint we have not reached: only that checkpoint can help.
             // A miss for numbers we are already past (a late answer) changes nothing.
             if miss.reason == .collected, miss.checkpointSeq > deliveredThrough,
-               miss.firstCounter + UInt64(miss.count) - 1 > deliveredCounter[miss.sender, default: 0] {
+               miss.firstCounter + UInt64(miss.count) - 1 > streams.counter(of: miss.sender) {
                 startJoin(now: now)
             } else if miss.reason == .notHeld {
                 repair.rotateSoon(now: now)
@@ -231,7 +233,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         for body in m.bodies {
             let id = MessageId(sender: m.sender, counter: counter)
             counter += 1
-            guard id.counter > deliveredCounter[id.sender, default: 0] else { continue }
+            guard id.counter > streams.counter(of: id.sender) else { continue }
             if let held = pending[id] {
                 // A duplicate (the network's, a retransmission, a repair) or another body for
                 // the same id: where two bodies meet, they are compared (fragments are not).
@@ -270,10 +272,10 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     }
 
     /// Counters per sender counted as due soon: a quarter of the store shared by the senders.
-    var dueSoonCounters: UInt64 { UInt64(max(16, config.limits.bodySlotsMax / 4 / max(1, deliveredCounter.count))) }
+    var dueSoonCounters: UInt64 { UInt64(max(16, config.limits.bodySlotsMax / 4 / max(1, streams.count))) }
 
     func isDueSoon(_ id: MessageId) -> Bool {
-        id.counter <= deliveredCounter[id.sender, default: 0] + dueSoonCounters
+        id.counter <= streams.counter(of: id.sender) + dueSoonCounters
     }
 
     /// Frees the kept bodies of other senders that are not due soon; returns how many.
@@ -320,8 +322,11 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
             case .messages:
                 guard deliveryAllowance > 0 else { return }
                 let id = run.messageId(at: seq)!
-                if id.counter <= deliveredCounter[id.sender, default: 0] {
-                    break  // already delivered at a lower number: skip deterministically (S15)
+                if id.counter <= streams.counter(of: id.sender) {
+                    // Already delivered at a lower number: skip deterministically (S15). The
+                    // binding still counts as the incarnation's latest (`StreamTables`).
+                    streams.messageBound(id.sender, counter: id.counter, at: seq.rawValue)
+                    break
                 }
                 guard let m = pending.removeValue(forKey: id) else {
                     repair.blocked(at: seq, now: now, grace: config.timing.nakGrace)
@@ -331,7 +336,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
                 output.events.append(.delivered(seq: seq, id: id, bodyDigest: bodyDigest, stateDigest: app.stateDigest))
                 bodies.free(m.body)
                 deliveryAllowance &-= 1
-                deliveredCounter[id.sender] = id.counter
+                streams.messageBound(id.sender, counter: id.counter, at: seq.rawValue)
                 if id.sender == publisher.sender {
                     publisher.sequenced(through: id.counter) { counter, h in
                         bodies.free(h)
@@ -346,20 +351,23 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
                 output.events.append(.controlApplied(seq: seq, run: run.slice(from: seq, through: seq)))
             case .endOfStream(let s, let last):
                 output.events.append(.controlApplied(seq: seq, run: run.slice(from: seq, through: seq)))
+                streams.endBound(s, lastCounter: last, at: seq.rawValue)
                 endStream(s, lastCounter: last)
             }
             ledger.consume(through: seq)
             deliveredThrough = seq
             repair.progressed()
-            if checkpoints != nil, seq.rawValue % checkpointInterval == 0 { takeCheckpoint(at: seq) }
+            if seq.rawValue % checkpointInterval == 0 {
+                // At checkpoint numbers, on every member alike: checkpoints carry the result.
+                output.counters.incarnationsRetired &+= UInt64(streams.retireIdle(lifetime: config.lifetime))
+                if checkpoints != nil { takeCheckpoint(at: seq) }
+            }
         }
     }
 
-    /// A stream ended: its later counters are orphans. If it is ours, the unsequenced rest
-    /// continues under the next incarnation (Part 1 §2).
+    /// A stream ended (the tables already say so): its later counters are orphans. If it is
+    /// ours, the unsequenced rest continues under the next incarnation (Part 1 §2).
     mutating func endStream(_ s: SenderId, lastCounter: UInt64) {
-        deliveredCounter[s] = max(deliveredCounter[s, default: 0], lastCounter)
-        endedStreams[s] = lastCounter
         let orphans = pending.allKeys.filter { $0.sender == s && $0.counter > lastCounter }
         for id in orphans { bodies.free(pending.removeValue(forKey: id)!.body) }
         guard s == publisher.sender else { return }

@@ -153,6 +153,27 @@ public struct HashTable<Key: TableKey, Value> {
         return old
     }
 
+    /// Removes every entry `shouldRemove` picks, allocating nothing. Each entry is judged at
+    /// least once (a removal shifts later entries back into the hole, so the slot is judged
+    /// again), and the result depends only on the predicate, not on the table's layout.
+    public mutating func removeAll(where shouldRemove: (Key, Value) -> Bool) {
+        var i = 0
+        while i < keys.count {
+            if let k = keys[i], shouldRemove(k, values[i]!) {
+                removeValue(forKey: k)
+                continue  // whatever moved into slot i is judged next
+            }
+            i += 1
+        }
+    }
+
+    /// Calls `body` with every entry, allocating nothing.
+    public func forEach(_ body: (Key, Value) -> Void) {
+        for i in keys.indices {
+            if let k = keys[i] { body(k, values[i]!) }
+        }
+    }
+
     public mutating func removeAll() {
         for i in keys.indices where keys[i] != nil {
             keys[i] = nil

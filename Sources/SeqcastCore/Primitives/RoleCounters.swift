@@ -22,6 +22,9 @@ public struct RoleCounters: Sendable, Equatable {
     public var droppedOversize: UInt64 = 0
     /// Kept bodies far ahead of delivery a member freed to keep one due soon (a full store).
     public var bodiesEvicted: UInt64 = 0
+    /// Sender incarnations a receiver forgot: a later incarnation of the node published more
+    /// than a lifetime after their last binding (`StreamTables`).
+    public var incarnationsRetired: UInt64 = 0
     public var droppedInconsistent: UInt64 = 0
     public var idQueriesSent: UInt64 = 0
     public var fetchesSent: UInt64 = 0
