@@ -213,6 +213,7 @@ func counters(_ output: RoleOutput, _ report: inout Report) {
     report.add("retransmits_deferred", c.retransmitsDeferred)
     report.add("bodies_evicted", c.bodiesEvicted)
     report.add("incarnations_retired", c.incarnationsRetired)
+    report.add("dropped_expired", c.droppedExpired)
     report.add("checkpoint_fetches", c.checkpointFetches)
     report.add("recovered_records_refused", c.recordsRefused)
 }

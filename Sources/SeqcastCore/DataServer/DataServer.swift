@@ -50,6 +50,8 @@ public struct DataServer: ProtocolRole {
     var refreshAt: Instant
     var peerCursor = 0
     var reportScratch: [DataReport.Entry] = []
+    /// `forgetRetired`'s per-node table, kept between calls so a sweep allocates nothing.
+    var newestByNodeScratch: HashTable<SenderId, (last: UInt64, first: UInt64)>?
     /// The disk store's bookkeeping (`config.dataStore == .disk`; empty otherwise).
     var disk = DiskHoldings()
     /// `config.dataStore == .disk`, read once (the memory store's hot path pays one test of it).
@@ -104,6 +106,7 @@ public struct DataServer: ProtocolRole {
             if hb.checkpointSeq > checkpointSeq {
                 checkpointSeq = hb.checkpointSeq
                 collectBehindCheckpoint()
+                forgetRetired()
             }
             collectExpiredOrphans()
         case .messageFetch(let f):
@@ -206,6 +209,14 @@ public struct DataServer: ProtocolRole {
     mutating func store(_ id: MessageId, logicalTs: SequenceNumber, body: UnsafeRawBufferPointer,
                         recoveredKey: UInt64? = nil) {
         if senders[id.sender] == nil {
+            // Any number this body could get lies within L of its timestamp (S9); if that is
+            // behind the checkpoint, it is garbage already (a late copy of an incarnation this
+            // server forgot, `forgetRetired`), and would only hold a table entry again.
+            let cp = checkpointSeq.rawValue
+            if recoveredKey == nil, cp > config.lifetime, logicalTs.rawValue < cp - config.lifetime {
+                output.counters.droppedExpired &+= 1
+                return
+            }
             senders[id.sender] = SenderHoldings()
             senderOrder.append(id.sender)
         }
@@ -269,6 +280,7 @@ public struct DataServer: ProtocolRole {
             advancePrefixes(s)
         case .endOfStream(let s, let last):
             guard var h = senders[s], h.endedAt == nil else { return }
+            h.lastBoundSeq = max(h.lastBoundSeq, run.firstSeq.rawValue)
             h.endedAt = last
             h.dirty = false
             senders[s] = h
@@ -334,6 +346,51 @@ public struct DataServer: ProtocolRole {
             if onDisk, collectedNow { writeCollected(s, through: senders[s]!.collectedThrough) }
             advancePrefixes(s)
         }
+    }
+
+    /// Forgets the holdings of sender incarnations that can never matter here again, so the
+    /// table and every loop over senders (reports, repair, collection) are bounded by the
+    /// nodes that publish, not by every incarnation ever seen. Incarnation X of node N goes
+    /// when this server holds nothing of it and nothing of it may still need reporting, and
+    /// another incarnation Y of N:
+    /// - has a message bound more than L after X's last binding this server saw. By S9, an
+    ///   older Y's bindings lie within L of timestamps below X's bindings, so Y is the later
+    ///   one, and X's process is gone (one incarnation of a node is alive at a time);
+    /// - has its first binding seen here at least L behind the checkpoint. X's timestamps are
+    ///   below it (X ended before Y published), so any late copy of X's bodies could only be
+    ///   numbered behind the checkpoint: `store` drops it, and nothing of X needs holding.
+    /// Checked when the checkpoint moves.
+    mutating func forgetRetired() {
+        guard senderOrder.count > 1 else { return }
+        let cp = checkpointSeq.rawValue
+        // Per node, the incarnation with the latest message binding seen: (last, first).
+        var newest = newestByNodeScratch ?? HashTable()
+        newestByNodeScratch = nil  // so `newest` is the only reference, mutated in place
+        newest.removeAll()
+        for s in senderOrder {
+            let h = senders[s]!
+            let node = SenderId(node: s.node, incarnation: 0)
+            if h.lastMessageSeq > (newest[node]?.last ?? 0) { newest[node] = (h.lastMessageSeq, h.firstMessageSeq) }
+        }
+        var forgotten = 0
+        for s in senderOrder {
+            let h = senders[s]!
+            guard let y = newest[SenderId(node: s.node, incarnation: 0)], h.lastBoundSeq > 0,
+                  h.lastBoundSeq <= UInt64.max - config.lifetime, y.last > h.lastBoundSeq + config.lifetime,
+                  y.first <= UInt64.max - config.lifetime, y.first + config.lifetime <= cp else { continue }
+            // Nothing held, waiting, or still to report (an expired gap may yet end the stream).
+            guard !h.dirty, h.commitRuns.isEmpty, !store.holdsAny(of: s),
+                  !(onDisk && disk.awaitingBodies.holdsAny(of: s)),
+                  h.endedAt != nil || h.highestStored <= h.committedThrough else { continue }
+            senders.removeValue(forKey: s)
+            forgotten += 1
+        }
+        if forgotten > 0 {
+            let table = senders
+            senderOrder.removeAll { table[$0] == nil }
+            output.counters.incarnationsRetired &+= UInt64(forgotten)
+        }
+        newestByNodeScratch = newest
     }
 
     /// A peer collected these counters behind its checkpoint: they are committed, and need

@@ -20,6 +20,11 @@ struct SenderHoldings {
     var gapSince: Instant?
     /// Committed runs of this sender not yet collected: (firstCounter, firstSeq, count).
     var commitRuns: [(counter: UInt64, seq: UInt64, count: UInt64)] = []
+    /// The last number seen bound to this incarnation (a message or its end), and the first and
+    /// last seen bound to one of its messages (0: none): what `DataServer.forgetRetired` weighs.
+    var lastBoundSeq: UInt64 = 0
+    var firstMessageSeq: UInt64 = 0
+    var lastMessageSeq: UInt64 = 0
 
     /// The sequence number of committed counter `c`, if known.
     func seq(of c: UInt64) -> SequenceNumber? {
@@ -37,6 +42,10 @@ struct SenderHoldings {
     /// so a run below the highest one known is inserted in place (unless already known or
     /// already collected), keeping `commitRuns` sorted for checkpoint collection.
     mutating func noteCommitted(counter: UInt64, seq: UInt64, count: UInt64) {
+        let lastSeq = seq + count - 1
+        lastBoundSeq = max(lastBoundSeq, lastSeq)
+        lastMessageSeq = max(lastMessageSeq, lastSeq)
+        firstMessageSeq = firstMessageSeq == 0 ? seq : min(firstMessageSeq, seq)
         let last = counter + count - 1
         guard last > collectedThrough else { return }
         var lowerLast = last

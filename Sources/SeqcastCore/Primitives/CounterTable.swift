@@ -58,6 +58,16 @@ public struct CounterTable<Value> {
     public var overflowCount: Int { overflow.count }
     public var laneCount: Int { lanes.count }
 
+    /// Whether any counter of `sender` is held (its lane, or the overflow table: a rare path
+    /// that walks it only when it holds anything).
+    public func holdsAny(of sender: SenderId) -> Bool {
+        if let l = laneOf[sender], lanes[l].count > 0 { return true }
+        guard !overflow.isEmpty else { return false }
+        var found = false
+        overflow.forEach { id, _ in if id.sender == sender { found = true } }
+        return found
+    }
+
     public subscript(id: MessageId) -> Value? {
         get {
             if let l = laneOf[id.sender], lanes[l].covers(id.counter), let v = lanes[l].slots[Int(id.counter & mask)] {

@@ -23,8 +23,11 @@ public struct RoleCounters: Sendable, Equatable {
     /// Kept bodies far ahead of delivery a member freed to keep one due soon (a full store).
     public var bodiesEvicted: UInt64 = 0
     /// Sender incarnations a receiver forgot: a later incarnation of the node published more
-    /// than a lifetime after their last binding (`StreamTables`).
+    /// than a lifetime after their last binding (`StreamTables`, `DataServer.forgetRetired`).
     public var incarnationsRetired: UInt64 = 0
+    /// Bodies of a sender a data server holds nothing of, whose timestamp lies more than a
+    /// lifetime behind its checkpoint: no number they could get is ahead of it (S9).
+    public var droppedExpired: UInt64 = 0
     public var droppedInconsistent: UInt64 = 0
     public var idQueriesSent: UInt64 = 0
     public var fetchesSent: UInt64 = 0
