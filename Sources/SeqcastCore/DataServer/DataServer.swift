@@ -39,6 +39,8 @@ public struct DataServer: ProtocolRole {
     var store = CounterTable<StoredMessage>()
     var bodies: BodyStore
     var senders = HashTable<SenderId, SenderHoldings>()
+    /// Per sender in `senders`, the numbers seen bound to it (per commit run, not per message).
+    var bound = HashTable<SenderId, BoundNumbers>()
     /// Senders in first-seen order: every iteration that reaches an output uses it, never a
     /// dictionary's order (hash seeds differ per process).
     var senderOrder: [SenderId] = []
@@ -277,10 +279,15 @@ public struct DataServer: ProtocolRole {
             }
             // In place: a copy here would also copy the holdings' commit runs, once per commit run.
             senders.update(s) { $0.noteCommitted(counter: c, seq: run.firstSeq.rawValue, count: UInt64(run.count)) }
+            var b = bound[s] ?? BoundNumbers()
+            b.message(from: run.firstSeq.rawValue, through: run.lastSeq.rawValue)
+            bound[s] = b
             advancePrefixes(s)
         case .endOfStream(let s, let last):
             guard var h = senders[s], h.endedAt == nil else { return }
-            h.lastBoundSeq = max(h.lastBoundSeq, run.firstSeq.rawValue)
+            var b = bound[s] ?? BoundNumbers()
+            b.lastBound = max(b.lastBound, run.firstSeq.rawValue)
+            bound[s] = b
             h.endedAt = last
             h.dirty = false
             senders[s] = h
@@ -368,21 +375,22 @@ public struct DataServer: ProtocolRole {
         newestByNodeScratch = nil  // so `newest` is the only reference, mutated in place
         newest.removeAll()
         for s in senderOrder {
-            let h = senders[s]!
+            guard let b = bound[s] else { continue }
             let node = SenderId(node: s.node, incarnation: 0)
-            if h.lastMessageSeq > (newest[node]?.last ?? 0) { newest[node] = (h.lastMessageSeq, h.firstMessageSeq) }
+            if b.lastMessage > (newest[node]?.last ?? 0) { newest[node] = (b.lastMessage, b.firstMessage) }
         }
         var forgotten = 0
         for s in senderOrder {
             let h = senders[s]!
-            guard let y = newest[SenderId(node: s.node, incarnation: 0)], h.lastBoundSeq > 0,
-                  h.lastBoundSeq <= UInt64.max - config.lifetime, y.last > h.lastBoundSeq + config.lifetime,
+            guard let b = bound[s], let y = newest[SenderId(node: s.node, incarnation: 0)], b.lastBound > 0,
+                  b.lastBound <= UInt64.max - config.lifetime, y.last > b.lastBound + config.lifetime,
                   y.first <= UInt64.max - config.lifetime, y.first + config.lifetime <= cp else { continue }
             // Nothing held, waiting, or still to report (an expired gap may yet end the stream).
             guard !h.dirty, h.commitRuns.isEmpty, !store.holdsAny(of: s),
                   !(onDisk && disk.awaitingBodies.holdsAny(of: s)),
                   h.endedAt != nil || h.highestStored <= h.committedThrough else { continue }
             senders.removeValue(forKey: s)
+            bound.removeValue(forKey: s)
             forgotten += 1
         }
         if forgotten > 0 {

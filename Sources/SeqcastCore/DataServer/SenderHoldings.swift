@@ -20,11 +20,6 @@ struct SenderHoldings {
     var gapSince: Instant?
     /// Committed runs of this sender not yet collected: (firstCounter, firstSeq, count).
     var commitRuns: [(counter: UInt64, seq: UInt64, count: UInt64)] = []
-    /// The last number seen bound to this incarnation (a message or its end), and the first and
-    /// last seen bound to one of its messages (0: none): what `DataServer.forgetRetired` weighs.
-    var lastBoundSeq: UInt64 = 0
-    var firstMessageSeq: UInt64 = 0
-    var lastMessageSeq: UInt64 = 0
 
     /// The sequence number of committed counter `c`, if known.
     func seq(of c: UInt64) -> SequenceNumber? {
@@ -42,10 +37,6 @@ struct SenderHoldings {
     /// so a run below the highest one known is inserted in place (unless already known or
     /// already collected), keeping `commitRuns` sorted for checkpoint collection.
     mutating func noteCommitted(counter: UInt64, seq: UInt64, count: UInt64) {
-        let lastSeq = seq + count - 1
-        lastBoundSeq = max(lastBoundSeq, lastSeq)
-        lastMessageSeq = max(lastMessageSeq, lastSeq)
-        firstMessageSeq = firstMessageSeq == 0 ? seq : min(firstMessageSeq, seq)
         let last = counter + count - 1
         guard last > collectedThrough else { return }
         var lowerLast = last
@@ -74,6 +65,23 @@ struct SenderHoldings {
 
     /// The highest counter this server knows exists.
     var knownThrough: UInt64 { max(committedThrough, highestStored) }
+}
+
+/// The numbers a data server saw bound to one sender incarnation: what
+/// `DataServer.forgetRetired` weighs. Apart from `SenderHoldings`, which is copied per stored
+/// message (24 bytes more there measured as 10 % more instructions per message).
+struct BoundNumbers {
+    /// The last number bound to the incarnation (a message or its end).
+    var lastBound: UInt64 = 0
+    /// The first and last numbers bound to one of its messages (0: none).
+    var firstMessage: UInt64 = 0
+    var lastMessage: UInt64 = 0
+
+    mutating func message(from first: UInt64, through last: UInt64) {
+        lastBound = max(lastBound, last)
+        lastMessage = max(lastMessage, last)
+        firstMessage = firstMessage == 0 ? first : min(firstMessage, first)
+    }
 }
 
 /// A stored message body and what is known of it.

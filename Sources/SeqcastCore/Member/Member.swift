@@ -336,7 +336,7 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
                 output.events.append(.delivered(seq: seq, id: id, bodyDigest: bodyDigest, stateDigest: app.stateDigest))
                 bodies.free(m.body)
                 deliveryAllowance &-= 1
-                streams.messageBound(id.sender, counter: id.counter, at: seq.rawValue)
+                streams.deliveredMessage(id.sender, counter: id.counter, at: seq.rawValue)
                 if id.sender == publisher.sender {
                     publisher.sequenced(through: id.counter) { counter, h in
                         bodies.free(h)

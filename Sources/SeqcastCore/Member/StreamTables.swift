@@ -9,7 +9,7 @@ public struct DeliveredStream: Sendable, Equatable {
     /// The last number bound to one of its messages (0: none, only an end of stream).
     public var lastMessageSeq: UInt64
 
-    public init(counter: UInt64, lastSeq: UInt64, lastMessageSeq: UInt64) {
+    @inlinable public init(counter: UInt64, lastSeq: UInt64, lastMessageSeq: UInt64) {
         self.counter = counter
         self.lastSeq = lastSeq
         self.lastMessageSeq = lastMessageSeq
@@ -42,7 +42,9 @@ public struct DeliveredStream: Sendable, Equatable {
 /// An idle incarnation with no later one of its node is kept: a live publisher that installs a
 /// checkpoint needs its own entry to know which of its messages are committed.
 public struct StreamTables {
-    public private(set) var delivered = HashTable<SenderId, DeliveredStream>()
+    /// Inlinable storage: the member's delivery loop reads and writes it once per message.
+    @usableFromInline var table = HashTable<SenderId, DeliveredStream>()
+    public var delivered: HashTable<SenderId, DeliveredStream> { table }
     /// Streams ended by the lifetime rule, with their last counter.
     public private(set) var ended: [SenderId: UInt64] = [:]
     /// Scratch for `retireIdle`, kept between calls so a sweep allocates nothing: per node
@@ -51,29 +53,34 @@ public struct StreamTables {
 
     public init() {}
 
-    public var count: Int { delivered.count }
+    public var count: Int { table.count }
 
     /// The highest counter of `s` delivered, skipped or ended at (0: none known).
-    @inlinable public func counter(of s: SenderId) -> UInt64 { delivered[s]?.counter ?? 0 }
+    @inlinable public func counter(of s: SenderId) -> UInt64 { table[s]?.counter ?? 0 }
+
+    /// A message of `s` with `counter`, above every one delivered of `s`, was delivered at `seq`.
+    @inlinable public mutating func deliveredMessage(_ s: SenderId, counter: UInt64, at seq: UInt64) {
+        table[s] = DeliveredStream(counter: counter, lastSeq: seq, lastMessageSeq: seq)
+    }
 
     /// A message of `s` with `counter` was bound at `seq`, delivered or skipped as a duplicate.
     public mutating func messageBound(_ s: SenderId, counter: UInt64, at seq: UInt64) {
-        let c = max(counter, delivered[s]?.counter ?? 0)
-        delivered[s] = DeliveredStream(counter: c, lastSeq: seq, lastMessageSeq: seq)
+        let c = max(counter, table[s]?.counter ?? 0)
+        table[s] = DeliveredStream(counter: c, lastSeq: seq, lastMessageSeq: seq)
     }
 
     /// The stream of `s` ended after `lastCounter`, bound at `seq`.
     public mutating func endBound(_ s: SenderId, lastCounter: UInt64, at seq: UInt64) {
-        let old = delivered[s]
-        delivered[s] = DeliveredStream(counter: max(old?.counter ?? 0, lastCounter), lastSeq: seq,
+        let old = table[s]
+        table[s] = DeliveredStream(counter: max(old?.counter ?? 0, lastCounter), lastSeq: seq,
                                        lastMessageSeq: old?.lastMessageSeq ?? 0)
         ended[s] = lastCounter
     }
 
     /// Replaces both tables with a checkpoint's.
     mutating func install(delivered entries: [(SenderId, DeliveredStream)], ended endedEntries: [(SenderId, UInt64)]) {
-        delivered.removeAll()
-        for (s, d) in entries { delivered[s] = d }
+        table.removeAll()
+        for (s, d) in entries { table[s] = d }
         ended = [:]
         for (s, c) in endedEntries { ended[s] = c }
     }
@@ -81,19 +88,19 @@ public struct StreamTables {
     /// Forgets every incarnation the rule above allows; returns how many.
     @discardableResult
     public mutating func retireIdle(lifetime: UInt64) -> Int {
-        guard delivered.count > 1 else { return 0 }
+        guard table.count > 1 else { return 0 }
         // Moved out while `delivered` is swept (a closure may not reach `self` meanwhile).
         var newest = newestMessageByNode ?? HashTable()
         newestMessageByNode = nil
         var endedTable = ended
         ended = [:]
         newest.removeAll()
-        delivered.forEach { s, d in
+        table.forEach { s, d in
             let node = SenderId(node: s.node, incarnation: 0)
             if d.lastMessageSeq > newest[node, default: 0] { newest[node] = d.lastMessageSeq }
         }
         var n = 0
-        delivered.removeAll { s, d in
+        table.removeAll { s, d in
             // A later message binding than `lastSeq + L` is another incarnation's: X's own
             // message bindings are at or below its last binding.
             guard d.lastSeq <= UInt64.max - lifetime, let later = newest[SenderId(node: s.node, incarnation: 0)],
@@ -109,7 +116,7 @@ public struct StreamTables {
 
     /// The tables as a checkpoint carries them: sorted by sender.
     var sortedDelivered: [(SenderId, DeliveredStream)] {
-        delivered.entries.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        table.entries.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
     var sortedEnded: [(SenderId, UInt64)] { ended.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
