@@ -95,6 +95,7 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
         report.add("takeovers", loop.role.takeovers)
         report.add("step_downs", loop.role.stepDowns)
         report.add("seals_lost", loop.role.sealsLost)
+        report.add("senders_table", loop.role.senderCount)
         counters(loop.role.output, &report)
     case .dataServer:
         let role = DataServer(config: config, node: o.node, incarnation: incarnation, seed: seed, now: now,
@@ -102,6 +103,7 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
         var loop = RoleLoop(role: role, workload: NoWorkload<DataServer>(), network: network, id: o.node, store: store,
                             auth: auth)
         try drive(&loop, o, &report, fingerprint: fingerprint, claim: claim, log: log)
+        report.add("senders_table", loop.role.senderCount)
         counters(loop.role.output, &report)
     case .commitServer:
         let role = CommitServer(config: config, node: o.node, recovering: recovered, now: now)
@@ -126,6 +128,10 @@ public func runRoleProcess(_ o: RoleProcessOptions, log: @escaping @Sendable (St
         memberReport(loop, &report)
         counters(loop.role.output, &report)
     }
+    if let m = ProcessMemory.residentKiB() {
+        report.add("rss_kib", m.now)
+        report.add("rss_peak_kib", m.peak)
+    }
     return report
 }
 
@@ -138,6 +144,9 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
     if let a = loop.node.auth, let s = o.layout.security { loop.keyWatch = KeyFileWatch(auth: a, security: s) }
     loop.liveCounters = LiveCountersPublisher.open(layout: o.layout, node: o.node, role: o.role, log: log)
     defer { loop.liveCounters?.file.remove() }
+    // A sequencer candidate's loop stalled as long as standbys wait before they suspect it:
+    // the log says why a fail-over followed (failover-test tells such a one from a spurious one).
+    if o.role == .sequencer { loop.stallLogNanos = o.layout.timing.sequencerSuspectAfter.value }
     switch o.threads.resolved {
     case .dedicated:
         try runDedicated(&loop, transport: o.network.transport, cpu: o.cpu)
@@ -160,6 +169,8 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
     report.add("loop_iterations", loop.stats.iterations)
     report.add("loop_blocking_polls", loop.stats.blockingPolls)
     report.add("loop_ticks", loop.stats.ticks)
+    report.add("loop_stalls", loop.stats.stalls)
+    report.add("loop_longest_stall_ms", loop.stats.longestStallNanos / 1_000_000)
     if let file = loop.node.store.file {
         report.add("log_records_written", file.recordsWritten)
         report.add("log_bytes_written", file.bytesWritten)
@@ -227,6 +238,7 @@ func memberReport(_ loop: RoleLoop<MemberWorkload>, _ report: inout Report) {
     report.add("pending_total", m.pendingLayout.total)
     report.add("incarnations_delivered_table", m.streamTableSizes.delivered)
     report.add("incarnations_ended_table", m.streamTableSizes.ended)
+    report.add("checkpoint_bytes", m.latestCheckpointBytes)
     report.add("delivered_through", m.deliveredThrough.rawValue)
     report.add("digest", String(app.stateDigest, radix: 16))
     report.add("fifo_violations", app.fifoViolations)

@@ -52,8 +52,8 @@ public struct DataServer: ProtocolRole {
     var refreshAt: Instant
     var peerCursor = 0
     var reportScratch: [DataReport.Entry] = []
-    /// `forgetRetired`'s per-node table, kept between calls so a sweep allocates nothing.
-    var newestByNodeScratch: HashTable<SenderId, (last: UInt64, first: UInt64)>?
+    /// `forgetRetired`'s list of bindings per incarnation, kept between calls (its capacity).
+    var retireScratch: [(node: UInt32, first: UInt64, last: UInt64)] = []
     /// The disk store's bookkeeping (`config.dataStore == .disk`; empty otherwise).
     var disk = DiskHoldings()
     /// `config.dataStore == .disk`, read once (the memory store's hot path pays one test of it).
@@ -80,6 +80,8 @@ public struct DataServer: ProtocolRole {
     }
 
     public var storedCount: Int { store.count }
+    /// Sender incarnations this server keeps holdings of (`forgetRetired` bounds them).
+    public var senderCount: Int { senderOrder.count }
 
     public var nextDeadline: Instant? { earliest(earliest(reportAt, refreshAt), ledger.deadline) }
 
@@ -368,23 +370,34 @@ public struct DataServer: ProtocolRole {
     ///   numbered behind the checkpoint: `store` drops it, and nothing of X needs holding.
     /// Checked when the checkpoint moves.
     mutating func forgetRetired() {
-        guard senderOrder.count > 1 else { return }
+        let lifetime = config.lifetime
         let cp = checkpointSeq.rawValue
-        // Per node, the incarnation with the latest message binding seen: (last, first).
-        var newest = newestByNodeScratch ?? HashTable()
-        newestByNodeScratch = nil  // so `newest` is the only reference, mutated in place
-        newest.removeAll()
+        guard senderOrder.count > 1, cp > lifetime else { return }
+        // Every incarnation's first and last message binding seen, by node then first binding.
+        var seen = retireScratch
+        retireScratch = []  // so `seen` is the only reference, reused in place
+        seen.removeAll(keepingCapacity: true)
         for s in senderOrder {
-            guard let b = bound[s] else { continue }
-            let node = SenderId(node: s.node, incarnation: 0)
-            if b.lastMessage > (newest[node]?.last ?? 0) { newest[node] = (b.lastMessage, b.firstMessage) }
+            if let b = bound[s], b.lastMessage > 0 { seen.append((s.node.rawValue, b.firstMessage, b.lastMessage)) }
         }
+        seen.sort { ($0.node, $0.first) < ($1.node, $1.first) }
         var forgotten = 0
         for s in senderOrder {
-            let h = senders[s]!
-            guard let b = bound[s], let y = newest[SenderId(node: s.node, incarnation: 0)], b.lastBound > 0,
-                  b.lastBound <= UInt64.max - config.lifetime, y.last > b.lastBound + config.lifetime,
-                  y.first <= UInt64.max - config.lifetime, y.first + config.lifetime <= cp else { continue }
+            guard let b = bound[s], b.lastBound > 0, b.lastBound <= UInt64.max - lifetime else { continue }
+            // Another incarnation of the node (its own message bindings are at or below its
+            // last binding) proven later, and first bound at least L behind the checkpoint.
+            var lo = 0
+            var hi = seen.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if seen[mid].node < s.node.rawValue { lo = mid + 1 } else { hi = mid }
+            }
+            var later = false
+            while lo < seen.count, seen[lo].node == s.node.rawValue, seen[lo].first <= cp - lifetime {
+                if seen[lo].last > b.lastBound + lifetime { later = true }
+                lo += 1
+            }
+            guard later, let h = senders[s] else { continue }
             // Nothing held, waiting, or still to report (an expired gap may yet end the stream).
             guard !h.dirty, h.commitRuns.isEmpty, !store.holdsAny(of: s),
                   !(onDisk && disk.awaitingBodies.holdsAny(of: s)),
@@ -398,7 +411,7 @@ public struct DataServer: ProtocolRole {
             senderOrder.removeAll { table[$0] == nil }
             output.counters.incarnationsRetired &+= UInt64(forgotten)
         }
-        newestByNodeScratch = newest
+        retireScratch = seen
     }
 
     /// A peer collected these counters behind its checkpoint: they are committed, and need

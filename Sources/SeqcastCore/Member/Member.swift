@@ -114,6 +114,8 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
     public var pendingLayout: (overflow: Int, lanes: Int, total: Int) { (pending.overflowCount, pending.laneCount, pending.count) }
     /// Sender incarnations in the delivered and ended tables.
     public var streamTableSizes: (delivered: Int, ended: Int) { (streams.delivered.count, streams.ended.count) }
+    /// The size of the latest checkpoint this checkpoint server took (0: none, or not one).
+    public var latestCheckpointBytes: Int { checkpoints?.latest?.bytes.count ?? 0 }
     public var unsequencedCount: Int { publisher.count }
     public var isJoining: Bool { join != nil }
     /// Whether a heartbeat or commit of a sequencer reached this member yet.

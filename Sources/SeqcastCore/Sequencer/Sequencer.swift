@@ -382,6 +382,9 @@ public struct Sequencer: ProtocolRole {
 
 extension Sequencer {
     /// A one-line account of one sender's numbering, for failure reports.
+    /// Sender incarnations in the sequencer's table (never forgotten: FAILOVER.md, "Not done yet").
+    public var senderCount: Int { senders.count }
+
     public func diagnosis(_ sender: SenderId) -> String {
         guard let t = senders[sender] else { return "sequencer: no report of \(sender)" }
         let servers = config.dataServers.count
