@@ -49,6 +49,10 @@ public struct LoopStatistics: Sendable {
     public var datagramsIn: UInt64 = 0
     public var ticks: UInt64 = 0
     public var blockingPolls: UInt64 = 0
+    /// Passes that came `stallLogNanos` or more later than their wait allowed (the process was
+    /// descheduled or blocked), and the longest such delay.
+    public var stalls: UInt64 = 0
+    public var longestStallNanos: UInt64 = 0
 }
 
 /// Set from a SIGTERM/SIGINT handler; every loop checks it at least every `blockMaxNanos`.
@@ -93,6 +97,12 @@ public struct RoleLoop<W: LoopWorkload> {
     public var workloadWake: Instant?
     /// The node's live counters in shared memory (`seqcast stats`), copied a few times a second.
     public var liveCounters: LiveCountersPublisher?
+    /// A pass that starts this much later than its wait allowed is logged (0: never). A
+    /// sequencer candidate sets its suspicion time: a stall that long looks like a dead
+    /// sequencer to the standbys, and the log says why a fail-over followed.
+    public var stallLogNanos: UInt64 = 0
+    /// When the previous pass's wait returned (monotonic ns; 0: none yet).
+    @usableFromInline var lastPassAt: UInt64 = 0
 
     public init(role: W.Role, workload: W, network: NodeNetwork, id: NodeId, store: RuntimeLogStore = RuntimeLogStore(),
                 auth: DatagramAuthenticator? = nil) {
@@ -143,6 +153,7 @@ public struct RoleLoop<W: LoopWorkload> {
         let network = node.transport
         let n = source.poll(timeoutNanos: timeoutNanos)
         let now = Self.clock()
+        if stallLogNanos > 0 { noteStall(now: now, waited: timeoutNanos) }
         var ticked = false
         for i in 0..<n {
             let peer = network.peer(source.from(i))
@@ -166,6 +177,20 @@ public struct RoleLoop<W: LoopWorkload> {
         if liveCounters?.due(now) == true { publishLiveCounters(now) }
         network.flush()
         return n > 0 || ticked
+    }
+
+    /// Logs a pass whose wait returned `stallLogNanos` or more later than the previous pass's
+    /// wait plus the wait it asked for: the previous pass's work (its sends included) or the
+    /// wait itself overran by that much (once per stall, never per message).
+    @usableFromInline mutating func noteStall(now: Instant, waited: Int64) {
+        defer { lastPassAt = now.nanoseconds }
+        guard lastPassAt > 0 else { return }
+        let gap = now.nanoseconds &- lastPassAt
+        let late = gap > UInt64(max(waited, 0)) ? gap - UInt64(max(waited, 0)) : 0
+        guard late >= stallLogNanos else { return }
+        stats.stalls &+= 1
+        stats.longestStallNanos = max(stats.longestStallNanos, late)
+        log("loop stalled \(late / 1_000_000) ms beyond its wait at monotonic \(now.nanoseconds) (the process was descheduled or blocked)")
     }
 }
 
