@@ -13,13 +13,24 @@ guard arguments.count == 4, let node = UInt32(arguments[2]), let count = Int(arg
     exit(2)
 }
 let path = arguments[1]
-let feed = SeqcastMemberService { try SeqcastMember(configFile: path, node: node) }
+// The member's notices on stderr, unbuffered (a failure's reason must not die in a buffer).
+LoggingSystem.bootstrap(StreamLogHandler.standardError)
+let feed = SeqcastMemberService {
+    do {
+        return try SeqcastMember(configFile: path, node: node)
+    } catch {
+        // Said here: the refused publishes that follow say no more than "closed".
+        Logger(label: "service-example").error("the member did not start: \(error)")
+        throw error
+    }
+}
 let group = ServiceGroup(services: [feed], logger: Logger(label: "service-example"))
 try await withThrowingTaskGroup(of: Void.self) { tasks in
     tasks.addTask { try await group.run() }
     tasks.addTask {
         for i in 1...count {
-            guard case .accepted = await feed.publish(Array("message \(i)".utf8)) else { fatalError("publish \(i) refused") }
+            let outcome = await feed.publish(Array("message \(i)".utf8))
+            guard case .accepted = outcome else { fatalError("publish \(i) refused: \(outcome)") }
         }
     }
     var mine: [String] = []
