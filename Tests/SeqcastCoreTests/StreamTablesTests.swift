@@ -69,7 +69,8 @@ import SeqcastWire
         // message (incarnations are 43 numbers apart, L is 100).
         #expect(t.count == 3, "\(t.count) entries")
         #expect(t.counter(of: sender(5, 1_000)) == 3)
-        // The same stream fed in another interleaving of nodes ends with the same table.
+        // The same stream swept at other numbers (as a member that joined later, or a table
+        // swept more often) ends with the same table once both sweep at the same number.
         var u = StreamTables()
         var v = StreamTables()
         for i in 0..<200 as Range<UInt64> {

@@ -213,11 +213,7 @@ public struct DataServer: ProtocolRole {
     mutating func store(_ id: MessageId, logicalTs: SequenceNumber, body: UnsafeRawBufferPointer,
                         recoveredKey: UInt64? = nil) {
         if senders[id.sender] == nil {
-            // Any number this body could get lies within L of its timestamp (S9); if that is
-            // behind the checkpoint, it is garbage already (a late copy of an incarnation this
-            // server forgot, `forgetRetired`), and would only hold a table entry again.
-            let cp = checkpointSeq.rawValue
-            if recoveredKey == nil, cp > config.lifetime, logicalTs.rawValue < cp - config.lifetime {
+            if recoveredKey == nil, isLateCopyOfAnEarlierIncarnation(id.sender, logicalTs: logicalTs) {
                 output.counters.droppedExpired &+= 1
                 return
             }
@@ -251,6 +247,27 @@ public struct DataServer: ProtocolRole {
         if let key = recoveredKey { noteOnDisk(id, key: key) }
         senders.update(id.sender) { $0.highestStored = max($0.highestStored, id.counter) }
         advancePrefixes(id.sender)
+    }
+
+    /// Whether a body of `sender`, which this server holds nothing of, is a late copy of an
+    /// incarnation that ended before a later one of its node published, and could only be
+    /// numbered behind the checkpoint; it would only hold a table entry again (a copy of one
+    /// `forgetRetired` forgot). Any number it could get lies within L of its timestamp (S9),
+    /// so behind the checkpoint. And another incarnation of the node was bound at or after
+    /// `logicalTs + L`: a later incarnation's timestamps are at or above what its node's
+    /// earlier ones were bound at, less L, so this sender is the earlier one and its process is
+    /// gone. (A live publisher partitioned so long that its stream expired is not dropped so:
+    /// its bodies are reported, and the sequencer ends its stream, as before.) Rare: first
+    /// bodies of senders only, and only expired ones walk the table.
+    func isLateCopyOfAnEarlierIncarnation(_ sender: SenderId, logicalTs: SequenceNumber) -> Bool {
+        let lifetime = config.lifetime
+        let cp = checkpointSeq.rawValue
+        guard cp > lifetime, logicalTs.rawValue < cp - lifetime else { return false }
+        let bar = logicalTs.rawValue + lifetime  // below cp, so no overflow
+        for s in senderOrder where s.node == sender.node {
+            if let b = bound[s], b.lastMessage >= bar { return true }
+        }
+        return false
     }
 
     /// Moves `heldThrough` over stored and committed counters and `repairedThrough` over

@@ -39,6 +39,12 @@ public struct DeliveredStream: Sendable, Equatable {
 ///   enters X again.)
 /// - No publisher needs X's entry: X's own process is gone (a stream it ended moved it to Y).
 ///
+/// Only the last two points rest on one live incarnation per node (node ids are claimed on the
+/// network at start; THREAT.md says what the claim does not cover). If two processes did publish
+/// under one node id at once, a live one's entry could go: its later messages are still
+/// delivered, and a checkpoint it installs no longer says which of its messages committed. No
+/// message is delivered twice either way: that rests on S9 and the sweep number alone.
+///
 /// An idle incarnation with no later one of its node is kept: a live publisher that installs a
 /// checkpoint needs its own entry to know which of its messages are committed.
 public struct StreamTables {
