@@ -253,19 +253,23 @@ public struct DataServer: ProtocolRole {
     /// incarnation that ended before a later one of its node published, and could only be
     /// numbered behind the checkpoint; it would only hold a table entry again (a copy of one
     /// `forgetRetired` forgot). Any number it could get lies within L of its timestamp (S9),
-    /// so behind the checkpoint. And another incarnation of the node was bound at or after
-    /// `logicalTs + L`: a later incarnation's timestamps are at or above what its node's
-    /// earlier ones were bound at, less L, so this sender is the earlier one and its process is
-    /// gone. (A live publisher partitioned so long that its stream expired is not dropped so:
-    /// its bodies are reported, and the sequencer ends its stream, as before.) Rare: first
-    /// bodies of senders only, and only expired ones walk the table.
+    /// so behind the checkpoint. And another incarnation Y of the node was bound more than L
+    /// after `logicalTs`: were this sender the later one, its timestamps would be frontiers
+    /// heard after Y ended, at or above Y's timestamps, and Y's bindings lie within L of those
+    /// (S9); so this sender is the earlier one and its process is gone. (That takes the frontier
+    /// a new incarnation first hears to be one sent after its predecessor ended; a heartbeat
+    /// delayed across a restart could break it: that stream, which could never be numbered
+    /// anyway, might then not be ended for its publisher; a liveness cost, never a safety one.) A live publisher partitioned so long that its
+    /// stream expired is not dropped so: its bodies are reported, and the sequencer ends its
+    /// stream, as before. Rare: first bodies of senders only, and only expired ones walk the
+    /// table.
     func isLateCopyOfAnEarlierIncarnation(_ sender: SenderId, logicalTs: SequenceNumber) -> Bool {
         let lifetime = config.lifetime
         let cp = checkpointSeq.rawValue
         guard cp > lifetime, logicalTs.rawValue < cp - lifetime else { return false }
         let bar = logicalTs.rawValue + lifetime  // below cp, so no overflow
         for s in senderOrder where s.node == sender.node {
-            if let b = bound[s], b.lastMessage >= bar { return true }
+            if let b = bound[s], b.lastMessage > bar { return true }
         }
         return false
     }
