@@ -120,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "seqcast-sim",
             dependencies: [
-                "SeqcastSimulation", "SeqcastNode", "SeqcastCore", "SeqcastWire",
+                "SeqcastSimulation", "SeqcastNode", "SeqcastCore", "SeqcastWire", "SeqcastRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -241,6 +241,11 @@ public final class SeqcastMember {
     func settle() {
         let app = loop.node.role.app
         guard app.tailPending || app.expectingStartCheckpoint, !loop.node.role.isJoining else { return }
+        // The live tail starts at the frontier, which only a heartbeat or a commit tells: a
+        // member that installed its checkpoint before either came took the checkpoint for the
+        // frontier and handed history (cli-test, once a member's start stopped filling its body
+        // store up front and joins got that much faster).
+        if app.tailPending, !loop.node.role.hasHeardSequencer { return }
         let from = max(loop.node.role.deliveredThrough, loop.node.role.committedThrough).rawValue
         loop.node.role.withApplication {
             $0.expectingStartCheckpoint = false

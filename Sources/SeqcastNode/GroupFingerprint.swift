@@ -46,6 +46,7 @@ extension GroupConfig.Timing {
          ("submit-retransmit", submitRetransmit), ("nak-grace", nakGrace), ("nak-retry", nakRetry),
          ("nak-backoff-max", nakBackoffMax), ("sender-retransmit", senderRetransmit),
          ("sender-retransmit-max", senderRetransmitMax), ("checkpoint-report", checkpointReportInterval),
+         ("collection-grace", collectionGrace),
          ("sequencer-suspect-after", sequencerSuspectAfter), ("standby-stagger", standbyStagger)]
     }
 
@@ -62,6 +63,7 @@ extension GroupConfig.Timing {
         case "sender-retransmit": senderRetransmit = value
         case "sender-retransmit-max": senderRetransmitMax = value
         case "checkpoint-report": checkpointReportInterval = value
+        case "collection-grace": collectionGrace = value
         case "sequencer-suspect-after": sequencerSuspectAfter = value
         case "standby-stagger": standbyStagger = value
         default: return false

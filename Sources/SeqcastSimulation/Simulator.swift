@@ -17,6 +17,8 @@ public struct SimulationOptions: Sendable {
     public var authenticate: Bool?
     /// `GroupConfig.Limits.collectionLagPercent` (the publish gate); nil: the default.
     public var collectionLagPercent: Int?
+    /// A scale run (`ScaleRun.swift`) instead of the fault-injecting one; `steps` then only caps it.
+    public var scale: ScaleOptions?
     public init(seed: UInt64, steps: Int) {
         self.seed = seed
         self.steps = steps
@@ -72,6 +74,8 @@ public struct SimulationReport: Sendable {
     public var sequencerIsolated = false
     public var epochsCommitted = 0
     public var activeSequencer = ""
+    /// A scale run's measurements (nil for the fault-injecting runs).
+    public var scale: ScaleReport?
     public var faultSummary: String {
         "\(authenticated ? "auth accepted=\(authAccepted) refused=\(authDropped) " : "")sequencers=\(sequencerCandidates)\(sequencerIsolated ? " isolated" : "") epochs=\(epochsCommitted) active=\(activeSequencer) data-store=\(dataStoreDisk ? "disk" : "memory") data-server-recoveries=\(dataServerRecoveries) simulated=\(simulatedMicros / 1000)ms throttled=\(repairThrottled) slots=\(bodySlots) store-full=\(storeFullDrops) commit-down-together=\(commitServersDownTogether) crashes=\(crashes) partitions=\(partitions) dropped=\(datagramsDropped) duplicated=\(datagramsDuplicated) grace-steps=\(graceSteps)"
     }
@@ -128,13 +132,15 @@ public struct Simulator {
     var dataServerCrashes = 0
     /// Crashes, restarts and partitions, by the step at which they happen.
     var faultPlan: [(step: Int, event: SimEvent)] = []
+    /// A scale run's members' commit-to-delivery times (simulated µs), one per delivery.
+    var scaleDeliveries: [UInt32] = []
 
     public init(options: SimulationOptions) {
         self.options = options
         var prng = Prng(seed: options.seed)
         // Three sequencer candidates in a fifth of the seeds (from the seed, not drawn), where the
         // first one also crashes for good (fail-over, issue 11).
-        let candidates = options.seed % 5 == 2 ? 3 : 1
+        let candidates = options.scale == nil && options.seed % 5 == 2 ? 3 : 1
         var layout = GroupLayout.standard(sequencers: candidates, dataServers: 3, commitServers: 3,
                                           checkpointServers: 2, members: 4)
         layout.reportQuorum = 1 + Int(prng.below(2))
@@ -155,6 +161,13 @@ public struct Simulator {
         if options.authenticate ?? (options.seed % 13 == 5) {
             layout.security = GroupLayout.Security(groupKeyFile: "sim-group", serverKeyFile: "sim-server")
         }
+        // A scale run's group is fixed (the draws above still run, so the loss draws below
+        // depend on the seed alone); only authentication carries over, when asked for.
+        if let s = options.scale {
+            let security = options.authenticate == true ? layout.security : nil
+            layout = Self.scaleLayout(s)
+            layout.security = security
+        }
         self.layout = layout
         do {
             var c = try layout.config()
@@ -172,6 +185,13 @@ public struct Simulator {
         lossPercent = options.faults ? prng.below(12) : 0
         duplicatePercent = options.faults ? prng.below(5) : 0
         delayMaxMicros = 50 + prng.below(options.faults ? 2_000 : 200)
+        if let s = options.scale {
+            // Loss only: one-way delays of 20-100 µs, as on one switch.
+            lossPercent = s.lossPercent
+            duplicatePercent = 0
+            delayMaxMicros = 80
+            checker.recordsLatency = true
+        }
         self.prng = prng
         buildGroup()
     }
@@ -188,7 +208,8 @@ public struct Simulator {
             hostIndex[n.id] = nodes.count
             nodes.append(Host(id: n.id, kind: kind))
         }
-        let lateJoiner = layout.members.last
+        let lateJoiner = options.scale == nil ? layout.members.last : nil
+        let publishers = Set(layout.members.prefix(options.scale?.publishers ?? layout.members.count))
         for i in nodes.indices {
             if nodes[i].id == lateJoiner {
                 // The late joiner: starts a third of the way into the fault phase.
@@ -196,12 +217,12 @@ public struct Simulator {
                 continue
             }
             startRole(i, joining: false)
-            if nodes[i].kind == .member {
+            if nodes[i].kind == .member, publishers.contains(nodes[i].id) {
                 nodes[i].publishes = true
                 queue.push(.publish(node: i), at: Instant(nanoseconds: prng.below(1_000_000)))
             }
         }
-        if options.faults { scheduleFaults() }
+        if options.faults, options.scale == nil { scheduleFaults() }
     }
 
     /// Crashes, restarts and partitions during the fault phase, drawn from the seed and placed
@@ -288,7 +309,13 @@ public struct Simulator {
         let faultSteps = Int(Double(options.steps) * options.faultFraction)
         var step = 0
         var planned = 0
+        let windowEnd = options.scale.map { Instant(nanoseconds: $0.publishMillis * 1_000_000) }
         while step < options.steps, checker.violations.isEmpty {
+            // A scale run's window is simulated time; convergence follows as in every run.
+            if let end = windowEnd, now >= end {
+                takeScaleSnapshot()
+                break
+            }
             if faultPhase, step >= faultSteps { heal() }
             if faultPhase, planned < faultPlan.count, faultPlan[planned].step <= step {
                 // A planned fault counts as a step of its own.
@@ -299,10 +326,12 @@ public struct Simulator {
             }
             guard let (at, event) = queue.pop() else { break }
             now = max(now, at)
+            checker.clockNanos = now.nanoseconds
             handle(event)
             step += 1
         }
         report.steps = step
+        if options.scale != nil, report.scale == nil { takeScaleSnapshot() }
         if checker.violations.isEmpty, options.steps > 0 {
             if faultPhase { heal() }
             // Liveness is "converges after healing", not "within this step budget": a repair
@@ -311,6 +340,7 @@ public struct Simulator {
             let graceEnd = now + Self.convergenceGrace
             while checker.violations.isEmpty, !converged, let (at, event) = queue.pop(), at <= graceEnd {
                 now = max(now, at)
+                checker.clockNanos = now.nanoseconds
                 handle(event)
                 report.graceSteps += 1
             }
@@ -336,6 +366,7 @@ public struct Simulator {
         report.committed = checker.frontier
         report.epochsCommitted = checker.epochsCommitted.count
         report.activeSequencer = activeSequencer.map { "\($0.node)@\($0.epoch)" } ?? "none"
+        finishScaleReport()
         return report
     }
 
@@ -343,7 +374,8 @@ public struct Simulator {
     /// publishing stops; the rest of the run must converge.
     mutating func heal() {
         faultPhase = false
-        lossPercent = 0
+        // A scale run converges under the loss it measured (repair must still finish).
+        if options.scale == nil { lossPercent = 0 }
         duplicatePercent = 0
         partitioned = []
         for i in nodes.indices where nodes[i].node == nil && !nodes[i].gone
@@ -484,7 +516,8 @@ public struct Simulator {
 
     mutating func publish(_ i: Int) {
         guard faultPhase, nodes[i].node != nil else { return }
-        let size = prng.chance(1, in: 50) ? 1_500 + Int(prng.below(3_000)) : 8 + Int(prng.below(200))
+        var size = prng.chance(1, in: 50) ? 1_500 + Int(prng.below(3_000)) : 8 + Int(prng.below(200))
+        if let s = options.scale { size = s.bodyBytes }
         var body = [UInt8](repeating: 0, count: size)
         for k in body.indices { body[k] = UInt8(truncatingIfNeeded: prng.next()) }
         let t = now
@@ -501,7 +534,8 @@ public struct Simulator {
             report.published += 1
             nodes[i].publishedCount += 1
         }
-        let gap = prng.chance(1, in: 4) ? 0 : 100_000 + prng.below(1_500_000)
+        var gap = prng.chance(1, in: 4) ? 0 : 100_000 + prng.below(1_500_000)
+        if let s = options.scale { gap = s.publishGapMicros * 500 + prng.below(s.publishGapMicros * 1_000) }
         queue.push(.publish(node: i), at: now + Nanoseconds(gap))
     }
 
@@ -538,7 +572,11 @@ public struct Simulator {
     mutating func observe(_ e: RoleEvent, at i: Int) {
         checker.event(e, at: nodes[i].id)
         switch e {
-        case .delivered: report.delivered += 1
+        case .delivered(let seq, _, _, _):
+            report.delivered += 1
+            if options.scale != nil, nodes[i].kind == .member, let at = checker.firstCommitNanos[seq.rawValue] {
+                scaleDeliveries.append(UInt32(clamping: (now.nanoseconds - at) / 1_000))
+            }
         case .checkpointTaken: report.checkpoints += 1
         case .streamEnded(_, _, let next, _, _):
             // The sender's state file: a restart must pick an incarnation above this one.

@@ -44,7 +44,43 @@ struct SeqcastSim: ParsableCommand {
                                + "received (FuzzRoles) and the records its disk kept (FuzzRecords)."))
     var fuzzCorpus: String?
 
+    @Option(help: ArgumentHelp("Scale runs instead: for each member count (comma-separated, at most "
+                               + "\(GroupLayout.standardMembersMax)), a group under steady loss only; prints servers' repair "
+                               + "load and commit-to-delivery latency per count (seed: --seed, default 1).",
+                               valueName: "members,..."),
+            transform: parseCounts)
+    var scale: [Int]?
+
+    @Option(name: .customLong("scale-loss-percent"), help: "Scale runs: the loss on every datagram to every receiver.")
+    var scaleLossPercent: UInt64 = 1
+
+    @Option(name: .customLong("scale-publishers"), help: "Scale runs: members that publish.")
+    var scalePublishers = 2
+
+    @Option(name: .customLong("scale-gap-micros"), help: "Scale runs: each publisher's mean gap between 64 B messages.")
+    var scaleGapMicros: UInt64 = 500
+
+    @Option(name: .customLong("scale-millis"), help: "Scale runs: simulated milliseconds of publishing.")
+    var scaleMillis: UInt64 = 200
+
+    @Option(name: .customLong("scale-collection-grace-millis"),
+            help: "Scale runs: the servers' collection grace (default: the group default; 0 collects at once).")
+    var scaleCollectionGraceMillis: UInt64?
+
     func validate() throws {
+        if let counts = scale {
+            guard seeds == nil else { throw ValidationError("--scale runs one seed (--seed), not a sweep") }
+            guard counts.allSatisfy({ (1...GroupLayout.standardMembersMax).contains($0) }) else {
+                throw ValidationError("--scale member counts must be 1...\(GroupLayout.standardMembersMax)")
+            }
+            guard (1...counts.min()!).contains(scalePublishers) else {
+                throw ValidationError("--scale-publishers must be 1 to the smallest member count")
+            }
+            guard scaleLossPercent < 100, scaleGapMicros >= 1, scaleMillis >= 1 else {
+                throw ValidationError("--scale-loss-percent below 100, --scale-gap-micros and --scale-millis positive")
+            }
+            return
+        }
         guard (seed == nil) != (seeds == nil) else { throw ValidationError("give either --seed S or --seeds N") }
         guard steps >= 1 else { throw ValidationError("--steps must be positive") }
         if let n = seeds, n < 1 { throw ValidationError("--seeds must be positive") }
@@ -52,6 +88,7 @@ struct SeqcastSim: ParsableCommand {
     }
 
     func run() throws {
+        if let counts = scale { return try runScale(counts) }
         let list: [UInt64] = seed.map { [$0] } ?? (0..<UInt64(seeds!)).map { firstSeed &+ $0 }
         var totalSteps = 0
         var violations = 0
@@ -89,6 +126,13 @@ struct SeqcastSim: ParsableCommand {
               invariants checked after every step: \(r.violations.isEmpty ? "all held" : "\(r.violations.count) violated")
             """)
     }
+}
+
+/// "10,100,1000" → [10, 100, 1000].
+func parseCounts(_ text: String) throws -> [Int] {
+    let counts = text.split(separator: ",").map { Int(String($0.filter { $0 != " " })) }
+    guard !counts.isEmpty, counts.allSatisfy({ $0 != nil }) else { throw ValidationError("not a list of counts: \(text)") }
+    return counts.map { $0! }
 }
 
 /// Seeds are decimal, or hexadecimal with a 0x prefix.

@@ -279,6 +279,17 @@ struct DiskStoreTests {
     /// Feeds one datagram and makes every record it wrote durable; returns those records.
     static func feed(_ bytes: [UInt8], to server: inout DataServer, at t: UInt64) -> [[UInt8]] {
         bytes.withUnsafeBytes { server.receive($0, from: PeerAddress(41), now: Instant(nanoseconds: t)) }
+        return drain(&server, at: t)
+    }
+
+    /// A tick at `t` (timers due), with what it wrote.
+    static func tick(_ server: inout DataServer, at t: UInt64) -> [[UInt8]] {
+        server.tick(now: Instant(nanoseconds: t))
+        return drain(&server, at: t)
+    }
+
+    /// The records the server wrote, made durable at `t`.
+    static func drain(_ server: inout DataServer, at t: UInt64) -> [[UInt8]] {
         let q = server.output.storage
         let records = (0..<q.writes.count).map { i in q.withBytes(of: i) { Array($0) } }
         if let last = q.writes.last { server.persisted(last.ticket, now: Instant(nanoseconds: t)) }
@@ -311,6 +322,8 @@ struct DiskStoreTests {
         }
         log += Self.feed(commit, to: &server, at: 10)
         log += Self.feed(heartbeat, to: &server, at: 11)
+        #expect(server.storedCount == 4, "kept for the collection grace")
+        log += Self.tick(&server, at: 11 + Self.config().timing.collectionGrace.value)
         #expect(server.storedCount == 1, "x's bodies were collected behind the checkpoint")
         // The restart reads every record (y's body holds truncation back, so x's are still there).
         let restarted = DataServer(config: Self.config(), node: NodeId(11), incarnation: 2, seed: 1, now: .zero,

@@ -41,6 +41,9 @@ struct ForgedDatagramTests {
             }
         }
         g.settle()
+        // Servers collect and truncate a grace time after hearing of a checkpoint.
+        g.advance(by: g.config.timing.collectionGrace)
+        g.settle()
         if authenticate {
             #expect(g.dataServers.allSatisfy { $0.storedCount == 6 }, "nothing collected")
             #expect(g.commitServers.allSatisfy { $0.lowWater == .zero }, "no log truncated")

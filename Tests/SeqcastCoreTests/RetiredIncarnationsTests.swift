@@ -7,7 +7,12 @@ import SeqcastWire
 /// drops late copies of them instead of holding a table entry again.
 @Suite struct RetiredIncarnationsTests {
     static let lifetime: UInt64 = 16
-    static let config = TestGroup.makeConfig { $0.lifetime = lifetime }
+    /// Collection at once when a checkpoint is heard (no `collectionGrace`): what is tested here
+    /// is what collection then allows, not when it comes.
+    static let config = TestGroup.makeConfig {
+        $0.lifetime = lifetime
+        $0.timing.collectionGrace = Nanoseconds(0)
+    }
     static let sequencer = NodeId(1)
     let x = SenderId(node: NodeId(41), incarnation: 1)
     let y = SenderId(node: NodeId(41), incarnation: 2)
@@ -70,6 +75,23 @@ import SeqcastWire
         #expect(server.output.counters.incarnationsRetired == 1)
         // Node 42's only incarnation stays, idle however long, and so does y.
         #expect(server.senders[idle] != nil && server.senders[y] != nil)
+
+        // A member lagging behind the checkpoint asks for one of x's bodies: "collected", as
+        // before x was forgotten, so it resynchronises from the checkpoint (with "not held" it
+        // would ask for ever: regression seed 1245443).
+        let fetch = TestGroup.encode(Header(kind: .messageFetch, groupId: Self.config.groupId,
+                                            fingerprint: Self.config.fingerprint, epoch: Epoch(1), source: NodeId(45))) {
+            w throws(EncodeError) in try MessageFetch(sender: x, firstCounter: 2, count: 1).encode(into: &w)
+        }
+        fetch.withUnsafeBytes { server.receive($0, from: PeerAddress(45), now: Instant(nanoseconds: 10_000_000_000)) }
+        let misses = (0..<server.output.outbox.entries.count).compactMap { i -> FetchMiss? in
+            server.output.outbox.withBytes(of: i) { b in
+                guard case .fetchMiss(let m)? = try? Datagram.decode(b).message else { return nil }
+                return m
+            }
+        }
+        server.output.outbox.removeAll()
+        #expect(misses.map(\.reason) == [.collected] && misses.first?.checkpointSeq == SequenceNumber(30 + Self.lifetime))
 
         // A late copy of one of x's bodies: its timestamp is more than L behind the checkpoint.
         feed(data(x, 2), to: &server)

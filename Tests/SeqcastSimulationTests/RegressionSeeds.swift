@@ -113,6 +113,13 @@ enum RegressionSeeds {
         //      as committed ones deleted as orphans (S14). A low water now raises the server's
         //      checkpoint (commit servers truncate only behind an agreed checkpoint).
         RegressionSeed(393_702, 10_000),
+        // L2 and L1 (a member stalled for good): once collection waited a grace time after a
+        //      checkpoint (`CollectionGrace`), a member lagging behind the checkpoint asked for a
+        //      body of an incarnation the data servers had forgotten (`forgetRetired`), and they
+        //      answered "not held" where before forgetting they said "collected": it asked again
+        //      for ever instead of resynchronising. A forgotten incarnation's counters are now
+        //      answered "collected".
+        RegressionSeed(1_245_443, 10_000),
     ]
 }
 

@@ -56,6 +56,9 @@ public struct CommitServer: ProtocolRole {
     var runScratch: [SequenceRun] = []
     /// A low-water record being made durable; its truncation waits for it.
     var truncation: (ticket: WriteTicket, through: SequenceNumber)?
+    /// The checkpoint the log may be truncated behind: the newest heard a grace time ago, so a
+    /// member repairing a loss just behind a new checkpoint still gets its ids.
+    var truncationGrace: CollectionGrace
     /// A promise being made durable: no ack and no seal reply leaves before it is.
     var promiseWrite: WriteTicket?
     /// The seal to answer once the promise is durable: who asked, from which number.
@@ -69,11 +72,13 @@ public struct CommitServer: ProtocolRole {
         self.config = config
         self.node = node
         output = RoleOutput(config: config)
+        truncationGrace = CollectionGrace(grace: config.timing.collectionGrace)
         writes.reserveCapacity(64)
         recover(records)
     }
 
-    public var nextDeadline: Instant? { nil }
+    /// When a checkpoint heard waits out its grace (`CollectionGrace`) before truncation.
+    public var nextDeadline: Instant? { truncationGrace.deadline }
 
     public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
         guard let d = output.decode(bytes, groupId: config.groupId, fingerprint: config.fingerprint) else { return }
@@ -93,7 +98,9 @@ public struct CommitServer: ProtocolRole {
         case .heartbeat(let hb):
             guard d.header.source == config.sequencer(of: d.header.epoch) else { return dropUnexpected() }
             learnCommitted(hb.committedThrough, epoch: d.header.epoch)
-            truncate(behind: hb.checkpointSeq)
+            truncationGrace.heard(hb.checkpointSeq, now: now)
+            _ = truncationGrace.advance(now: now)
+            truncate(behind: truncationGrace.eligible)
         case .idQuery(let q):
             onIdQuery(q, from: from)
         default:
@@ -101,7 +108,9 @@ public struct CommitServer: ProtocolRole {
         }
     }
 
-    public mutating func tick(now: Instant) {}
+    public mutating func tick(now: Instant) {
+        if truncationGrace.advance(now: now) { truncate(behind: truncationGrace.eligible) }
+    }
 
     public mutating func persisted(_ ticket: WriteTicket, now: Instant) {
         var through = storedThrough
@@ -112,6 +121,8 @@ public struct CommitServer: ProtocolRole {
         if let t = truncation, t.ticket <= ticket {
             truncation = nil
             output.storage.truncate(through: t.through.rawValue)
+            // A checkpoint that became eligible while this truncation was under way goes now.
+            truncate(behind: truncationGrace.eligible)
         }
         var promised = false
         if let p = promiseWrite, p <= ticket {

@@ -24,7 +24,10 @@ public struct DataServer: ProtocolRole {
     public static let peerFetchCountersMax: UInt64 = 512
     /// Rises on every start: reports name it so the sequencer forgets an earlier life's holdings.
     public let incarnation: UInt32
+    /// The newest checkpoint heard: what fetch misses and the forgetting rules name.
     public private(set) var checkpointSeq = SequenceNumber.zero
+    /// The checkpoint collection goes behind: the newest one heard a grace time ago.
+    var collection: CollectionGrace
     /// The highest low water a commit server answered with. Commit servers truncate only at or
     /// behind an agreed checkpoint, so it is at or behind one, though not always one itself (a
     /// lagging commit server truncates lower). The ledger skips to it, since those bindings are
@@ -52,6 +55,16 @@ public struct DataServer: ProtocolRole {
     var refreshAt: Instant
     var peerCursor = 0
     var reportScratch: [DataReport.Entry] = []
+    /// Per node, the highest incarnation `forgetRetired` forgot: a fetch for it or an earlier
+    /// one is answered "collected", as it was before it was forgotten (all of its numbers lie
+    /// behind the checkpoint), so a member lagging behind the checkpoint resynchronises from
+    /// it instead of asking for ever (seed 1245443, once collection began to wait its grace).
+    /// One entry per publishing node. Rests on a node's incarnations rising across its starts
+    /// (its incarnation file): a start that lost its folder and took a lower, unused number
+    /// would be answered "collected" here for live counters (a member resynchronises for
+    /// nothing; a peer data server stops holding them), as a reused sender id breaks other
+    /// rules (THREAT.md, "Unique identities").
+    var retiredIncarnation: [UInt32: UInt32] = [:]
     /// `forgetRetired`'s list of bindings per incarnation, kept between calls (its capacity).
     var retireScratch: [(node: UInt32, first: UInt64, last: UInt64)] = []
     /// The disk store's bookkeeping (`config.dataStore == .disk`; empty otherwise).
@@ -74,6 +87,7 @@ public struct DataServer: ProtocolRole {
         // checkpoint passes them, and none should spill into the slower overflow table.
         store = CounterTable(laneCapacity: 2 * config.limits.bodySlotsMax)
         prng = Prng(seed: seed)
+        collection = CollectionGrace(grace: config.timing.collectionGrace)
         refreshAt = now + config.timing.reportRefresh
         onDisk = config.dataStore == .disk
         if onDisk { recoverBodies(records) }
@@ -83,7 +97,9 @@ public struct DataServer: ProtocolRole {
     /// Sender incarnations this server keeps holdings of (`forgetRetired` bounds them).
     public var senderCount: Int { senderOrder.count }
 
-    public var nextDeadline: Instant? { earliest(earliest(reportAt, refreshAt), ledger.deadline) }
+    public var nextDeadline: Instant? {
+        earliest(earliest(earliest(reportAt, refreshAt), ledger.deadline), collection.deadline)
+    }
 
     public mutating func receive(_ bytes: UnsafeRawBufferPointer, from: PeerAddress, now: Instant) {
         guard let d = output.decode(bytes, groupId: config.groupId, fingerprint: config.fingerprint) else { return }
@@ -109,9 +125,11 @@ public struct DataServer: ProtocolRole {
             ledger.announce(hb.committedThrough)
             if hb.checkpointSeq > checkpointSeq {
                 checkpointSeq = hb.checkpointSeq
-                collectBehindCheckpoint()
-                forgetRetired()
+                if collection.heard(hb.checkpointSeq, now: now) { collectEligible() }
             }
+            // A store a quarter free or less does not wait for the grace.
+            if bodies.largeSlotsFree <= bodies.slotCountMax / 4, collection.hurry() { collectEligible() }
+            if collection.advance(now: now) { collectEligible() }
             collectExpiredOrphans()
         case .messageFetch(let f):
             onMessageFetch(f, from: from)
@@ -120,13 +138,14 @@ public struct DataServer: ProtocolRole {
             // "Not held": the next repair round asks another peer. "Collected": those counters
             // were committed at or behind a checkpoint, which a restarted (empty) server cannot
             // learn from commit servers that truncated their logs.
-            if miss.reason == .collected { onCollectedByPeer(miss) }
+            if miss.reason == .collected { onCollectedByPeer(miss, now: now) }
         default:
             dropUnexpected()
         }
     }
 
     public mutating func tick(now: Instant) {
+        if collection.advance(now: now) { collectEligible() }
         if let at = reportAt, at <= now {
             sendReports()
             reportAt = nil
@@ -233,7 +252,17 @@ public struct DataServer: ProtocolRole {
             output.counters.droppedFarAhead &+= 1
             return
         }
-        guard let handle = bodies.store(body) else {
+        var stored = bodies.store(body)
+        if stored == nil, collection.hurry() {
+            // Full while a checkpoint waits out its grace: collect behind it now and try again,
+            // unless that collection covered this very counter (a late copy of a committed
+            // message behind the checkpoint). Forgetting incarnations waits for the next
+            // heartbeat or tick: it could remove this sender while its body is being stored.
+            collectBehindCheckpoint()
+            guard let again = senders[id.sender], case .new = known(id, in: again) else { return }
+            stored = bodies.store(body)
+        }
+        guard let handle = stored else {
             output.counters.droppedStoreFull &+= 1
             return
         }
@@ -349,6 +378,12 @@ public struct DataServer: ProtocolRole {
     }
 
     /// Checkpoint rule (claim 20): committed messages at or behind the checkpoint go.
+    /// Collects behind the checkpoint that became eligible, then forgets what that allows.
+    mutating func collectEligible() {
+        collectBehindCheckpoint()
+        forgetRetired()
+    }
+
     mutating func collectBehindCheckpoint() {
         for s in senderOrder {
             // Destructured, so no second copy of the holdings (the tuple) keeps their arrays shared.
@@ -361,7 +396,7 @@ public struct DataServer: ProtocolRole {
             while dropRuns < h.commitRuns.count {
                 let run = h.commitRuns[dropRuns]
                 let lastSeq = run.seq + run.count - 1
-                let through = min(lastSeq, checkpointSeq.rawValue)
+                let through = min(lastSeq, collection.eligible.rawValue)
                 guard through >= run.seq else { break }
                 let counters = through - run.seq + 1
                 collect(s, from: max(run.counter, h.collectedThrough + 1), through: run.counter + counters - 1) { c in
@@ -425,6 +460,7 @@ public struct DataServer: ProtocolRole {
                   h.endedAt != nil || h.highestStored <= h.committedThrough else { continue }
             senders.removeValue(forKey: s)
             bound.removeValue(forKey: s)
+            retiredIncarnation[s.node.rawValue] = max(retiredIncarnation[s.node.rawValue] ?? 0, s.incarnation)
             forgotten += 1
         }
         if forgotten > 0 {
@@ -437,12 +473,15 @@ public struct DataServer: ProtocolRole {
 
     /// A peer collected these counters behind its checkpoint: they are committed, and need
     /// neither holding nor repair here any more.
-    mutating func onCollectedByPeer(_ miss: FetchMiss) {
+    mutating func onCollectedByPeer(_ miss: FetchMiss, now: Instant) {
         if senders[miss.sender] == nil {
             senders[miss.sender] = SenderHoldings()
             senderOrder.append(miss.sender)
         }
-        if miss.checkpointSeq > checkpointSeq { checkpointSeq = miss.checkpointSeq }
+        let heardNewer = miss.checkpointSeq > checkpointSeq
+        if heardNewer { checkpointSeq = miss.checkpointSeq }
+        // Collection behind a checkpoint this made eligible runs last: it may forget this sender.
+        defer { if heardNewer, collection.heard(miss.checkpointSeq, now: now) { collectEligible() } }
         let h = senders[miss.sender]!
         // Only what this server has seen of the stream, so the loop is bounded by its store.
         let last = min(miss.firstCounter + UInt64(miss.count) - 1, h.knownThrough)
@@ -577,7 +616,8 @@ public struct DataServer: ProtocolRole {
 
     mutating func sendFetchMiss(_ sender: SenderId, from: UInt64, through: UInt64, to: PeerAddress) {
         let h = senders[sender]
-        let collected = h.map { through <= $0.collectedThrough } ?? false
+        let collected = h.map { through <= $0.collectedThrough }
+            ?? (retiredIncarnation[sender.node.rawValue].map { sender.incarnation <= $0 } ?? false)
         let miss = FetchMiss(sender: sender, firstCounter: from, count: UInt32(clamping: through - from + 1),
                              reason: collected ? .collected : .notHeld, checkpointSeq: checkpointSeq)
         output.outbox.send(to: .address(to), header: header(.fetchMiss)) { w throws(EncodeError) in

@@ -78,6 +78,11 @@ public struct GroupConfig: Sendable {
         public var senderRetransmit = Nanoseconds.millis(15)
         public var senderRetransmitMax = Nanoseconds.millis(60)
         public var checkpointReportInterval = Nanoseconds.millis(25)
+        /// How long data servers and commit servers wait after hearing of a checkpoint before
+        /// collecting or truncating behind it (`CollectionGrace`): a member repairing a loss
+        /// just behind it still finds what it asks for. About a heartbeat (a lost last commit is
+        /// learned from the next one) and two NAK rounds.
+        public var collectionGrace = Nanoseconds.millis(30)
         /// A standby suspects the active sequencer after this long without a heartbeat or a
         /// commit from it (four heartbeats: a shared host stalls processes for tens of ms).
         public var sequencerSuspectAfter = Nanoseconds.millis(80)
