@@ -49,8 +49,6 @@ public struct ScaleReport: Sendable {
     public var memberResyncs: UInt64 = 0
     /// Replies held back by the servers' per-requester rate limiters.
     public var repairThrottled: UInt64 = 0
-    public var datagramsSent = 0
-    public var datagramsDropped = 0
     /// Commit-to-delivery latency in simulated microseconds, from the first commit datagram
     /// the sequencer sent for a number to each member's delivery of it (sorted).
     public var latencyMicros: [UInt32] = []
@@ -89,8 +87,6 @@ extension Simulator {
         r.members = s.members
         r.windowMicros = now.nanoseconds / 1_000
         r.committed = checker.frontier
-        r.datagramsSent = report.datagramsSent
-        r.datagramsDropped = report.datagramsDropped
         r.repairThrottled = nodeCounters.repairThrottled
         for h in nodes {
             guard let c = h.node?.roleCounters else { continue }
