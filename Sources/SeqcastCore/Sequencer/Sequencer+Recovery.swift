@@ -258,7 +258,7 @@ extension Sequencer {
         suspectAt = nil
         sendHeartbeat()  // at once: standbys hear the new epoch before their detection runs out
         recordAssignments()
-        for s in senders.keys.sorted() { assign(s) }  // in one order, so a seed replays exactly
+        for s in senders.keys.sorted() { assign(s, at: senders.index(forKey: s)!) }  // in one order, so a seed replays exactly
         for n in pendingIntervals { requestCheckpointInterval(n, now: .zero) }
         pendingIntervals.removeAll()
         recordAssignments()
