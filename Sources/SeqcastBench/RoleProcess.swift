@@ -44,6 +44,8 @@ public struct RoleProcessOptions: Sendable {
     public var spinPolls = 8
     /// How long the node id is claimed before the role starts (`NodeIdClaimPhase`; 0: not claimed).
     public var claimPeriod = NodeIdClaimPhase.periodDefault
+    /// How often the live counters file (`seqcast stats`) is refreshed.
+    public var countersInterval = Nanoseconds.millis(100)
     public init(role: NodeRole, node: NodeId) {
         self.role = role
         self.node = node
@@ -143,6 +145,7 @@ func drive<W: LoopWorkload>(_ loop: inout RoleLoop<W>, _ o: RoleProcessOptions, 
     loop.log = log
     if let a = loop.node.auth, let s = o.layout.security { loop.keyWatch = KeyFileWatch(auth: a, security: s) }
     loop.liveCounters = LiveCountersPublisher.open(layout: o.layout, node: o.node, role: o.role, log: log)
+    loop.liveCounters?.interval = o.countersInterval
     defer { loop.liveCounters?.file.remove() }
     // A sequencer candidate's loop stalled as long as standbys wait before they suspect it:
     // the log says why a fail-over followed (failover-test tells such a one from a spurious one).

@@ -31,13 +31,15 @@ public final class NodeNetwork {
     public private(set) var unroutable: UInt64 = 0
 
     /// - Parameters:
-    /// Opens `node`'s sockets: its unicast address and the groups its role joins, from `layout`.
-    public init(config: NetworkConfig, layout: GroupLayout, node: NodeId) throws(NetworkError) {
+    /// Opens `node`'s sockets: its unicast address and the groups its role joins, from `layout`
+    /// (or only `groups`: a load generator playing a node need not hear its own multicasts).
+    public init(config: NetworkConfig, layout: GroupLayout, node: NodeId, groups: [MulticastGroup]? = nil)
+        throws(NetworkError) {
         self.node = node
         self.config = config
         self.layout = layout
         let me = layout.endpoint(of: node)
-        let joined = layout.role(of: node).joinedGroups
+        let joined = groups ?? layout.role(of: node).joinedGroups
         let bindAddress = try socketAddress(me.host, port: me.port)
         let iface = try socketAddress(config.interfaceAddress, port: 0)
         var ifindex: UInt32 = 0

@@ -63,10 +63,16 @@ struct RunCommand: ParsableCommand {
     var logLevel = Logger.Level.info
     @Option(help: "Seconds to claim the node id on the commit group before starting: a process already running with it elsewhere answers, and this one refuses to start (0: do not claim).")
     var claimSeconds = 0.3
+    @Option(help: ArgumentHelp("Microseconds between refreshes of the node's live counters file (seqcast stats; "
+                               + "seqcast capacity reads a member's frontier from it)."))
+    var countersIntervalMicros: UInt64 = 100_000
 
     func validate() throws {
         if let r = rate, !(r > 0 && r.isFinite) { throw ValidationError("--rate must be a positive number of messages per second") }
         if let s = publishSeconds, !(s > 0 && s.isFinite) { throw ValidationError("--publish-seconds must be positive") }
+        guard countersIntervalMicros >= 100, countersIntervalMicros <= 60_000_000 else {
+            throw ValidationError("--counters-interval-micros must be between 100 and 60000000")
+        }
         guard claimSeconds >= 0, claimSeconds <= 60 else { throw ValidationError("--claim-seconds must be between 0 and 60") }
         guard messageSize >= BenchBody.byteCount, messageSize <= 64 * 1024 else {
             throw ValidationError("--message-size must be between \(BenchBody.byteCount) and 65536")
@@ -92,6 +98,7 @@ struct RunCommand: ParsableCommand {
         o.dataDirectory = dataDir
         o.initialize = initialize
         o.claimPeriod = Nanoseconds(UInt64(claimSeconds * 1e9))
+        o.countersInterval = Nanoseconds(countersIntervalMicros * 1_000)
         o.plan.publishCount = publishSeconds != nil && publish == 0 ? UInt64.max : publish
         o.plan.publishSeconds = publishSeconds
         o.plan.rate = rate

@@ -6,5 +6,5 @@ struct Seqcast: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seqcast",
         abstract: "Scalable Atomic Multicast: sequenced, committed multicast over UDP.",
-        subcommands: [DemoCommand.self, RunCommand.self, PublishCommand.self, TailCommand.self, FeedCommand.self, StatsCommand.self, ConfigCommand.self, LogCommand.self, BenchCommand.self, EngineBenchCommand.self])
+        subcommands: [DemoCommand.self, RunCommand.self, PublishCommand.self, TailCommand.self, FeedCommand.self, StatsCommand.self, ConfigCommand.self, LogCommand.self, BenchCommand.self, CapacityCommand.self, EngineBenchCommand.self])
 }
