@@ -116,7 +116,8 @@ struct CapacityCommand: ParsableCommand {
             load = try CommitServerCapacityLoad(layout: layout, network: network, server: node, runsPerSubmit: senders,
                                                 messagesPerRun: messagesPerRun, window: window)
         case .dataServer:
-            window = 2_048
+            // Below the publishers' window of unsequenced messages (4,096 by default).
+            window = UInt64(layout.senderWindow * 7 / 8)
             load = try DataServerCapacityLoad(layout: layout, network: network, server: node,
                                               publishers: Array(members.dropFirst()), messageBytes: messageSize, window: window)
         default:
