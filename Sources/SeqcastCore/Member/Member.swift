@@ -321,30 +321,14 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
         while let run = ledger.nextRun {
             let seq = deliveredThrough.next
             switch run.content {
-            case .messages:
-                guard deliveryAllowance > 0 else { return }
-                let id = run.messageId(at: seq)!
-                if id.counter <= streams.counter(of: id.sender) {
-                    // Already delivered at a lower number: skip deterministically (S15). The
-                    // binding still counts as the incarnation's latest (`StreamTables`).
-                    streams.messageBound(id.sender, counter: id.counter, at: seq.rawValue)
-                    break
-                }
-                guard let m = pending.removeValue(forKey: id) else {
-                    repair.blocked(at: seq, now: now, grace: config.timing.nakGrace)
-                    return
-                }
-                let bodyDigest = Self.apply(&app, bodies, m.body, seq: seq, id: id, digest: digestsDeliveredBodies)
-                output.events.append(.delivered(seq: seq, id: id, bodyDigest: bodyDigest, stateDigest: app.stateDigest))
-                bodies.free(m.body)
-                deliveryAllowance &-= 1
-                streams.deliveredMessage(id.sender, counter: id.counter, at: seq.rawValue)
-                if id.sender == publisher.sender {
-                    publisher.sequenced(through: id.counter) { counter, h in
-                        bodies.free(h)
-                        if counter == id.counter { output.events.append(.sequenced(id: id, seq: seq)) }
-                    }
-                }
+            case .messages(let sender, _):
+                // A segment of the run at once; it stops where the checkpoint check must run.
+                guard let through = deliverSegment(of: run, sender: sender, from: seq, now: now) else { return }
+                ledger.consume(through: through)
+                deliveredThrough = through
+                repair.progressed()
+                if through.rawValue % checkpointInterval == 0 { checkpointBoundary(at: through) }
+                continue
             case .noop:
                 break
             case .checkpointInterval(let n):
@@ -359,12 +343,56 @@ public struct Member<App: ReplicatedApplication>: ProtocolRole {
             ledger.consume(through: seq)
             deliveredThrough = seq
             repair.progressed()
-            if seq.rawValue % checkpointInterval == 0 {
-                // At checkpoint numbers, on every member alike: checkpoints carry the result.
-                output.counters.incarnationsRetired &+= UInt64(streams.retireIdle(lifetime: config.lifetime))
-                if checkpoints != nil { takeCheckpoint(at: seq) }
-            }
+            if seq.rawValue % checkpointInterval == 0 { checkpointBoundary(at: seq) }
         }
+    }
+
+    /// Delivers consecutive numbers of one message run from `first` (the next undelivered
+    /// number) while their bodies are here and the allowance lasts, up to the run's end or the
+    /// next checkpoint number; returns the last number handled, or nil when nothing could be
+    /// (the allowance is spent, or the first body is missing: a repair waits for it). The
+    /// sender's stream table moves once per segment, and the caller's ledger and frontier too:
+    /// work per run, not per message. A body missing after some were delivered ends the
+    /// segment there; the next call finds it missing first.
+    mutating func deliverSegment(of run: SequenceRun, sender: SenderId, from first: SequenceNumber,
+                                 now: Instant) -> SequenceNumber? {
+        var delivered = streams.counter(of: sender)
+        var last: SequenceNumber?
+        var seq = first
+        while deliveryAllowance > 0 {
+            let id = run.messageId(at: seq)!
+            if id.counter > delivered {
+                guard let m = pending.removeValue(forKey: id) else {
+                    if last == nil { repair.blocked(at: seq, now: now, grace: config.timing.nakGrace) }
+                    break
+                }
+                let bodyDigest = Self.apply(&app, bodies, m.body, seq: seq, id: id, digest: digestsDeliveredBodies)
+                output.events.append(.delivered(seq: seq, id: id, bodyDigest: bodyDigest, stateDigest: app.stateDigest))
+                bodies.free(m.body)
+                deliveryAllowance &-= 1
+                delivered = id.counter
+                if sender == publisher.sender {
+                    publisher.sequenced(through: id.counter) { counter, h in
+                        bodies.free(h)
+                        if counter == id.counter { output.events.append(.sequenced(id: id, seq: seq)) }
+                    }
+                }
+            }
+            // Otherwise already delivered at a lower number: skipped deterministically (S15);
+            // the binding still counts as the incarnation's latest (`StreamTables`).
+            last = seq
+            if seq == run.lastSeq || seq.rawValue % checkpointInterval == 0 { break }
+            seq = seq.next
+        }
+        guard let through = last else { return nil }
+        streams.deliveredMessage(sender, counter: delivered, at: through.rawValue)
+        return through
+    }
+
+    /// At checkpoint numbers, on every member alike: checkpoints carry the result.
+    mutating func checkpointBoundary(at seq: SequenceNumber) {
+        output.counters.incarnationsRetired &+= UInt64(streams.retireIdle(lifetime: config.lifetime))
+        if checkpoints != nil { takeCheckpoint(at: seq) }
     }
 
     /// A stream ended (the tables already say so): its later counters are orphans. If it is
