@@ -209,6 +209,17 @@ struct BenchCommand: ParsableCommand {
         }
         r.add("group_cpu_seconds", cpu)
         r.add("group_cpu_us_per_message", delivered > 0 ? cpu * 1e6 / Double(delivered) : 0)
+        // The same per role: one process's CPU per message, averaged over the role's processes
+        // (what a host running one of them pays per message of the group).
+        for role in NodeRole.allCases {
+            let processes = (throughput.members + throughput.servers).filter { $0["role"] as? String == role.rawValue }
+            guard !processes.isEmpty, delivered > 0 else { continue }
+            let roleCPU = processes.reduce(0.0) {
+                $0 + throughput.number($1, "cpu_user_seconds") + throughput.number($1, "cpu_system_seconds")
+            }
+            r.add("\(role.rawValue.replacingOccurrences(of: "-", with: "_"))_cpu_us_per_message",
+                  roleCPU * 1e6 / Double(delivered) / Double(processes.count))
+        }
         if hostileRate > 0 {
             let all = throughput.members + throughput.servers
             let counted = all.filter { p in
