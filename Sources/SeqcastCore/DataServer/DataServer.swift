@@ -325,7 +325,8 @@ public struct DataServer: ProtocolRole {
     /// stored and collected ones.
     /// `stored`: the highest counter just stored in memory (0: none).
     mutating func advancePrefixes(_ s: SenderId, stored: UInt64 = 0) {
-        // In place: per stored message, so no copy of the holdings (and their runs) each time.
+        // In place: per datagram stored (and per commit run), so no copy of the holdings (and
+        // their runs) each time.
         // Destructured, so no second copy (the tuple) keeps the holdings' arrays shared.
         guard case (let slot, var h)? = senders.moveOut(s) else { preconditionFailure("unknown sender") }
         defer { senders.moveIn(slot: slot, h) }

@@ -48,7 +48,7 @@ public struct DeliveredStream: Sendable, Equatable {
 /// An idle incarnation with no later one of its node is kept: a live publisher that installs a
 /// checkpoint needs its own entry to know which of its messages are committed.
 public struct StreamTables {
-    /// Inlinable storage: the member's delivery loop reads and writes it once per message.
+    /// Inlinable storage: the member's delivery loop reads and writes it once per segment of a run.
     @usableFromInline var table = HashTable<SenderId, DeliveredStream>()
     public var delivered: HashTable<SenderId, DeliveredStream> { table }
     /// Streams ended by the lifetime rule, with their last counter.

@@ -4,6 +4,7 @@ import Foundation
 import SeqcastConfig
 import SeqcastCore
 import SeqcastNode
+import SeqcastBench
 import SeqcastRuntime
 import SeqcastTransport
 import SeqcastWire
@@ -25,7 +26,8 @@ struct CapacityCommand: ParsableCommand {
             (runs and messages acknowledged), a member gets data and commits (messages delivered). The \
             generator keeps a window of work outstanding, so the role sets the pace; with two CPUs or more \
             the generator runs on CPU 0 and the role on CPU 1. "role CPU" is the role process's CPU seconds \
-            per second (1.0: its thread never waited); "per CPU-second" divides the work by them. A run fails \
+            per second (1.0 in the shared thread mode: its thread never waited); "per CPU-second" divides the \
+            work by them. A run fails \
             if the role made no progress or dropped any of the synthetic traffic.
 
             Examples:
@@ -44,6 +46,8 @@ struct CapacityCommand: ParsableCommand {
     @Option(help: "sync (the role's log is fdatasync'ed: sequencer, commit server) or none.")
     var durability = DurabilityMode.none
     @Flag(help: "Do not pin the generator and the role to CPUs 0 and 1.") var noPin = false
+    @Option(help: "The role's threads: shared (one thread: role CPU 1.0 is that thread busy all the time) or dedicated.")
+    var threads = ThreadMode.shared
     @Option(help: "text or json.") var format = "text"
     @Option(help: "Scratch folder for the group file, reports and logs.") var scratch: String?
     @Option(help: "Node n listens for unicast on base-port + n.") var basePort: UInt16 = 18_400
@@ -81,9 +85,11 @@ struct CapacityCommand: ParsableCommand {
             printTable(results)
         }
         if let bad = results.first(where: { $0.failure != nil }) {
-            logLine("seqcast capacity: \(bad.role.rawValue): \(bad.failure!)")
+            logLine("seqcast capacity: \(bad.role.rawValue): \(bad.failure!) (reports and logs: \(base))")
             throw ExitCode(1)
         }
+        // The default folder goes once every role passed; a named one, or a failed run's, stays.
+        if scratch == nil { try? FileManager.default.removeItem(atPath: base) }
     }
 
     func layout() -> GroupLayout {
@@ -108,7 +114,7 @@ struct CapacityCommand: ParsableCommand {
         let window: UInt64
         switch role {
         case .sequencer:
-            window = 32
+            window = 64
             load = try SequencerCapacityLoad(layout: layout, network: network, senders: senders,
                                              messagesPerRun: messagesPerRun, window: window)
         case .commitServer:
@@ -130,7 +136,8 @@ struct CapacityCommand: ParsableCommand {
         var extra: [String] = []
         if pin { extra += ["--cpu", "1"] }
         if role == .member { extra += ["--no-latency", "--counters-interval-micros", "200"] }
-        let launcher = GroupLauncher(scratch: dir, commonArguments: ["--config", file] + net.arguments, quiet: quiet) { _ in (nil, []) }
+        let common = ["--config", file] + net.arguments + ["--threads", threads.rawValue]
+        let launcher = GroupLauncher(scratch: dir, commonArguments: common, quiet: quiet) { _ in (nil, []) }
         defer { launcher.stopAll() }
         try launcher.start(role, node: node.rawValue, extra: extra)
         let child = launcher.children[0]

@@ -50,7 +50,7 @@ final class DataServerCapacityLoad: CapacityLoad {
     func feed(now: UInt64) {
         if progressAt == 0 { progressAt = now }  // the stall clock starts with the traffic
         // Nothing is lost on loopback within the window; should data be, send it again from
-        // what the server holds (a held message sent again is dropped as a duplicate).
+        // what the server reported (a held body sent again is the same bytes: not a conflict).
         if now &- progressAt > capacityStallNanos {
             for p in publishers.senders.indices where publishers.sentThrough[p] > reported[p] {
                 resent &+= (publishers.sentThrough[p] - reported[p]) / UInt64(publishers.perDatagram)
@@ -60,7 +60,7 @@ final class DataServerCapacityLoad: CapacityLoad {
         }
         for p in publishers.senders.indices {
             while publishers.sentThrough[p] + UInt64(publishers.perDatagram) <= reported[p] + window {
-                publishers.send(p, now: now)
+                publishers.send(p)
             }
         }
         if now >= heartbeatAt {

@@ -55,7 +55,7 @@ final class MemberCapacityLoad: CapacityLoad {
         // Round robin over the publishers, a datagram each, while the window allows.
         while publishers.committedThrough + UInt64(publishers.perDatagram) <= delivered + window {
             for p in publishers.senders.indices {
-                publishers.send(p, now: now)
+                publishers.send(p)
                 publishers.number(p, through: publishers.sentThrough[p])
             }
             sent = true

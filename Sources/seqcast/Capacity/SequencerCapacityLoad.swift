@@ -115,15 +115,18 @@ final class SequencerCapacityLoad: CapacityLoad {
         }
     }
 
-    /// Report `k` from each reporting data server: every sender holds counters 1 … k·m; its
-    /// lowest unnumbered counter is the first of the new run, stamped with the numbers made
-    /// before this report.
+    /// Report `k` from each reporting data server: every sender holds counters 1 … k·m. Its
+    /// lowest counter not known committed (every number the sequencer submitted is acked at
+    /// once, so committed) follows the whole reports numbered so far, stamped with the frontier
+    /// known now, as a data server reports them. (Claiming the new run's first counter instead
+    /// says everything below it is committed: the sequencer skips what the window holds.)
     func report(_ k: UInt64) {
         let m = messagesPerRun
+        let committed = numberedThrough / seqsPerReport * m
         for i in entries.indices {
             entries[i].heldThrough = k * m
-            entries[i].pendingCounter = (k - 1) * m + 1
-            entries[i].pendingTs = SequenceNumber((k - 1) * seqsPerReport)
+            entries[i].pendingCounter = committed + 1
+            entries[i].pendingTs = SequenceNumber(numberedThrough)
         }
         for server in dataServers {
             encoder.send(.dataReport, from: server, epoch: epoch, to: .node(sequencer)) { w throws(EncodeError) in
