@@ -1,6 +1,8 @@
 /// Little-endian writes into a caller-provided buffer (quinn's `poll_transmit(buf)` shape: the
 /// caller owns the memory, the codec only fills it). Every write checks capacity first and
-/// throws `EncodeError.bufferTooSmall` rather than trapping.
+/// throws `EncodeError.bufferTooSmall` rather than trapping. The fixed-width writes are always
+/// inlined: left to the optimizer they stayed calls (with their typed throws), a fifth of the
+/// sequencer rig's instructions under callgrind.
 @frozen public struct WireWriter {
     public let buffer: UnsafeMutableRawBufferPointer
     public var offset: Int
@@ -12,29 +14,29 @@
 
     @inlinable public var remaining: Int { buffer.count - offset }
 
-    @inlinable mutating func reserve(_ n: Int) throws(EncodeError) -> Int {
+    @inlinable @inline(__always) mutating func reserve(_ n: Int) throws(EncodeError) -> Int {
         guard remaining >= n else { throw .bufferTooSmall(needed: offset + n, available: buffer.count) }
         let at = offset
         offset += n
         return at
     }
 
-    @inlinable public mutating func writeU8(_ v: UInt8) throws(EncodeError) {
+    @inlinable @inline(__always) public mutating func writeU8(_ v: UInt8) throws(EncodeError) {
         let at = try reserve(1)
         buffer[at] = v
     }
 
-    @inlinable public mutating func writeU16(_ v: UInt16) throws(EncodeError) {
+    @inlinable @inline(__always) public mutating func writeU16(_ v: UInt16) throws(EncodeError) {
         let at = try reserve(2)
         buffer.storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt16.self)
     }
 
-    @inlinable public mutating func writeU32(_ v: UInt32) throws(EncodeError) {
+    @inlinable @inline(__always) public mutating func writeU32(_ v: UInt32) throws(EncodeError) {
         let at = try reserve(4)
         buffer.storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt32.self)
     }
 
-    @inlinable public mutating func writeU64(_ v: UInt64) throws(EncodeError) {
+    @inlinable @inline(__always) public mutating func writeU64(_ v: UInt64) throws(EncodeError) {
         let at = try reserve(8)
         buffer.storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt64.self)
     }

@@ -36,6 +36,20 @@ public struct SenderTally: Sendable {
         aheadTs[server] = e.aheadTs.rawValue
     }
 
+    /// What numbering the stream needs next, from the reports: its next counter, the prefix K
+    /// servers hold, and that counter's timestamp bounds (nil once the stream ended). Raises
+    /// the next counter over what the servers report committed: a sequencer that took over
+    /// without hearing some of this sender's commits (they were truncated from the commit
+    /// servers' logs behind a checkpoint, and it is a standby that missed them) would wait at
+    /// the first of them for a timestamp no data server reports any more, since every server
+    /// counts them committed: for good (seed 65867). Numbering goes on from there.
+    mutating func nextNumbering(k: Int, servers: Int)
+        -> (counter: UInt64, quorum: UInt64, bounds: (lower: UInt64, upper: UInt64?))? {
+        guard !ended else { return nil }
+        nextCounter = max(nextCounter, committedBelow(servers: servers))
+        return (nextCounter, quorumPrefix(k: k, servers: servers), timestampBounds(of: nextCounter, servers: servers))
+    }
+
     /// Forgets everything server `server` reported (it restarted with nothing).
     mutating func forget(server: Int) {
         held[server] = 0

@@ -206,18 +206,11 @@ public struct Sequencer: ProtocolRole {
     /// order, within the lifetime window; ends the stream when its next counter can never be
     /// numbered.
     mutating func assign(_ sender: SenderId, at i: [SenderId: SenderTally].Index) {
-        guard case .active = phase, !senders.values[i].ended else { return }
-        let servers = config.dataServers.count
-        // A sequencer that took over without hearing some of this sender's commits (they were
-        // truncated from the commit servers' logs behind a checkpoint, and it is a standby that
-        // missed them) would wait at the first of them for a timestamp no data server reports
-        // any more, since every server counts them committed: for good (seed 65867). The
-        // servers' reports say how far the sender is committed; numbering goes on from there.
-        let next = senders.values[i].nextCounter
-        let c = max(next, senders.values[i].committedBelow(servers: servers))
-        if c > next { senders.values[i].nextCounter = c }
-        let quorum = senders.values[i].quorumPrefix(k: config.reportQuorum, servers: servers)
-        let bounds = senders.values[i].timestampBounds(of: c, servers: servers)
+        guard case .active = phase else { return }
+        // In place (a mutating call): a non-mutating one through `values[i]` copies the tally.
+        guard let (c, quorum, bounds) = senders.values[i].nextNumbering(k: config.reportQuorum,
+                                                                        servers: config.dataServers.count)
+        else { return }
         if quorum >= c {
             let allowedThrough = bounds.lower &+ config.lifetime
             if nextSeq.rawValue <= allowedThrough {
