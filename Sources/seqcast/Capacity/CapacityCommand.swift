@@ -46,7 +46,7 @@ struct CapacityCommand: ParsableCommand {
     @Option(help: "sync (the role's log is fdatasync'ed: sequencer, commit server) or none.")
     var durability = DurabilityMode.none
     @Flag(help: "Do not pin the generator and the role to CPUs 0 and 1.") var noPin = false
-    @Option(help: "The role's threads: shared (one thread: role CPU 1.0 is that thread busy all the time) or dedicated.")
+    @Option(help: "The role's threads: shared (one thread: role CPU 1.0 is that thread busy all the time), dedicated or auto.")
     var threads = ThreadMode.shared
     @Option(help: "text or json.") var format = "text"
     @Option(help: "Scratch folder for the group file, reports and logs.") var scratch: String?
@@ -55,6 +55,8 @@ struct CapacityCommand: ParsableCommand {
     @OptionGroup var net: ProcessNetworkOptions
 
     static let measurable: [NodeRole] = [.sequencer, .dataServer, .commitServer, .member]
+    /// Reports the sequencer load keeps outstanding.
+    static let sequencerWindow = 64
 
     var roleList: [NodeRole] { roles.split(separator: ",").compactMap { NodeRole(rawValue: String($0)) } }
 
@@ -68,6 +70,14 @@ struct CapacityCommand: ParsableCommand {
         guard messagesPerRun >= 1, messagesPerRun <= 1 << 20 else { throw ValidationError("--messages-per-run must be between 1 and 2^20") }
         guard publishers >= 1, publishers <= 20 else { throw ValidationError("--publishers must be between 1 and 20") }
         guard senders >= 1, senders <= 29 else { throw ValidationError("--senders must be between 1 and 29 (one report datagram)") }
+        // The sequencer load stamps reports with the frontier it knows: its whole window must
+        // lie well within the lifetime, or the lifetime rule, not the role, limits numbering.
+        let windowNumbers = UInt64(Self.sequencerWindow) * UInt64(senders) * messagesPerRun
+        if roleList.contains(.sequencer), windowNumbers > GroupLayout.standard().lifetime / 2 {
+            throw ValidationError("the sequencer's window (\(Self.sequencerWindow) reports × --senders × --messages-per-run = "
+                                  + "\(windowNumbers) numbers) must stay within half the lifetime "
+                                  + "(\(GroupLayout.standard().lifetime / 2)): lower --messages-per-run or --senders")
+        }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format is text or json") }
     }
 
@@ -114,7 +124,7 @@ struct CapacityCommand: ParsableCommand {
         let window: UInt64
         switch role {
         case .sequencer:
-            window = 64
+            window = UInt64(Self.sequencerWindow)
             load = try SequencerCapacityLoad(layout: layout, network: network, senders: senders,
                                              messagesPerRun: messagesPerRun, window: window)
         case .commitServer:
@@ -163,6 +173,9 @@ struct CapacityCommand: ParsableCommand {
         launcher.stopAll()
         result.measured(before, after)
         result.resent = (load as? CommitServerCapacityLoad)?.resent ?? (load as? DataServerCapacityLoad)?.resent ?? 0
+        if let s = load as? SequencerCapacityLoad, s.streamsEnded > 0 {
+            result.failure = "the sequencer ended \(s.streamsEnded) streams by the lifetime rule: the load's timestamps fell behind"
+        }
         guard let report = launcher.report(child) else {
             result.failure = "the role process left no report (see \(dir)/\(node.rawValue).log)"
             return result

@@ -26,6 +26,9 @@ final class SequencerCapacityLoad: CapacityLoad {
     var reportsSent: UInt64 = 0
     var numberedThrough: UInt64 = 0
     var runsNumbered: UInt64 = 0
+    /// End-of-stream runs the sequencer numbered: the lifetime rule ended a stream, so the
+    /// load's timestamps fell behind its numbering (the run fails).
+    var streamsEnded: UInt64 = 0
     var checkpointReported: UInt64 = 0
     var progressAt: UInt64 = 0
 
@@ -74,6 +77,9 @@ final class SequencerCapacityLoad: CapacityLoad {
             var fresh: UInt64 = 0
             for run in batch.runs {
                 last = max(last, run.lastSeq)
+                if case .endOfStream = run.content, node === commitServers[0], run.lastSeq.rawValue > numberedThrough {
+                    streamsEnded &+= 1
+                }
                 if run.lastSeq.rawValue > numberedThrough, node === commitServers[0] { fresh += 1 }
             }
             let e = d.header.epoch
