@@ -58,7 +58,7 @@ final class GroupLauncher {
         p.standardOutput = FileHandle.nullDevice
         if quiet {
             let log = "\(scratch)/\(node).log"
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             p.standardError = FileHandle(forWritingAtPath: log) ?? FileHandle.nullDevice
         }
         try p.run()

@@ -150,7 +150,7 @@ extension DataServer {
             }
             disk.nextKey = max(disk.nextKey, key + 1)
             let id = MessageId(sender: SenderId(rawValue: sender), counter: counter)
-            body.withUnsafeBytes { store(id, logicalTs: SequenceNumber(ts), body: $0, recoveredKey: key) }
+            _ = body.withUnsafeBytes { store(id, logicalTs: SequenceNumber(ts), body: $0, recoveredKey: key) }
         }
     }
 }

@@ -42,9 +42,6 @@ public struct DataServer: ProtocolRole {
     var store = CounterTable<StoredMessage>()
     var bodies: BodyStore
     var senders = HashTable<SenderId, SenderHoldings>()
-    /// The highest counter the datagram `onData` is handling stored so far (0 between
-    /// datagrams): its bodies move the sender's prefixes once, at its end.
-    var storedByDatagram: UInt64 = 0
     /// Per sender in `senders`, the numbers seen bound to it (per commit run, not per message).
     var bound = HashTable<SenderId, BoundNumbers>()
     /// Senders in first-seen order: every iteration that reaches an output uses it, never a
@@ -184,26 +181,25 @@ public struct DataServer: ProtocolRole {
 
     mutating func onData(_ m: DataMessage, now: Instant) {
         var counter = m.firstCounter
+        // The highest counter of this datagram kept in memory (0: none).
+        var storedThrough: UInt64 = 0
         for body in m.bodies {
             let id = MessageId(sender: m.sender, counter: counter)
             if m.fragmentCount > 1 {
                 guard !isHeldOrObsolete(id) else { return }
                 switch reassembly.add(id: id, index: Int(m.fragmentIndex), count: Int(m.fragmentCount), bytes: body) {
-                case .whole(let whole): whole.withUnsafeBytes { store(id, logicalTs: m.logicalTs, body: $0) }
+                case .whole(let whole): _ = whole.withUnsafeBytes { store(id, logicalTs: m.logicalTs, body: $0) }
                 case .partial: break
                 case .oversize: output.counters.droppedOversize &+= 1
                 }
             } else {
-                store(id, logicalTs: m.logicalTs, body: body, advancing: false)
+                if store(id, logicalTs: m.logicalTs, body: body, advancing: false) { storedThrough = counter }
             }
             counter += 1
         }
         // The held prefixes move once per datagram, over all its bodies: per body it was a
         // table move and a failed probe each (a fifth of a data server's time, by profile).
-        if storedByDatagram > 0 {
-            advancePrefixes(m.sender, stored: storedByDatagram)
-            storedByDatagram = 0
-        }
+        if storedThrough > 0 { advancePrefixes(m.sender, stored: storedThrough) }
         if reportAt == nil, senders[m.sender]?.dirty == true {
             // Adaptive batching (Nagle's rule, inverted): after a quiet spell the report goes at
             // the next tick, which a driver runs after the whole batch of datagrams it received;
@@ -241,15 +237,16 @@ public struct DataServer: ProtocolRole {
     /// prefixes to the caller (`advancePrefixes` once for a datagram's bodies); until then the
     /// far-ahead bound below counts from the prefix before the datagram, at most its body
     /// count stricter.
+    @discardableResult
     mutating func store(_ id: MessageId, logicalTs: SequenceNumber, body: UnsafeRawBufferPointer,
-                        recoveredKey: UInt64? = nil, advancing: Bool = true) {
+                        recoveredKey: UInt64? = nil, advancing: Bool = true) -> Bool {
         let h: SenderHoldings  // read once: the checks below and the store bound
         if let known = senders[id.sender] {
             h = known
         } else {
             if recoveredKey == nil, isLateCopyOfAnEarlierIncarnation(id.sender, logicalTs: logicalTs) {
                 output.counters.droppedExpired &+= 1
-                return
+                return false
             }
             h = SenderHoldings()
             senders[id.sender] = h
@@ -257,15 +254,17 @@ public struct DataServer: ProtocolRole {
         }
         switch known(id, in: h) {
         case .new: break
-        case .held(let first): return output.compare(first, in: bodies, with: body, id: id)
-        case .obsolete: return
+        case .held(let first):
+            output.compare(first, in: bodies, with: body, id: id)
+            return false
+        case .obsolete: return false
         }
         // A counter far beyond what this server holds is refused: every loop over a sender's
         // counters is then bounded by the store, whatever a datagram claims.
         let held = h.heldThrough
         guard id.counter <= held || id.counter - held <= UInt64(config.limits.bodySlotsMax) else {
             output.counters.droppedFarAhead &+= 1
-            return
+            return false
         }
         var stored = bodies.store(body)
         if stored == nil, collection.hurry() {
@@ -274,26 +273,23 @@ public struct DataServer: ProtocolRole {
             // message behind the checkpoint). Forgetting incarnations waits for the next
             // heartbeat or tick: it could remove this sender while its body is being stored.
             collectBehindCheckpoint()
-            guard let again = senders[id.sender], case .new = known(id, in: again) else { return }
+            guard let again = senders[id.sender], case .new = known(id, in: again) else { return false }
             stored = bodies.store(body)
         }
         guard let handle = stored else {
             output.counters.droppedStoreFull &+= 1
-            return
+            return false
         }
         if onDisk, recoveredKey == nil {
             // The disk store: in `store` (held, reported) only once its record is durable.
             writeBody(id, StoredMessage(logicalTs: logicalTs, body: handle), body: body)
             senders.update(id.sender) { $0.highestStored = max($0.highestStored, id.counter) }
-            return
+            return false
         }
         store[id] = StoredMessage(logicalTs: logicalTs, body: handle)
         if let key = recoveredKey { noteOnDisk(id, key: key) }
-        if advancing {
-            advancePrefixes(id.sender, stored: id.counter)
-        } else {
-            storedByDatagram = max(storedByDatagram, id.counter)
-        }
+        if advancing { advancePrefixes(id.sender, stored: id.counter) }
+        return true
     }
 
     /// Whether a body of `sender`, which this server holds nothing of, is a late copy of an
