@@ -38,7 +38,7 @@ public final class CountersFile {
                 directory: String = CountersFile.directory) throws(StorageError) {
         precondition(labels.count <= Self.slotsMax && labels.allSatisfy { $0.utf8.count < Self.labelBytes })
         if mkdir(directory, 0o755) != 0, errno != EEXIST { throw StorageError("create", path: directory, errno: errno) }
-        path = "\(directory)/\(group)-\(String(instance, radix: 16))-\(node.rawValue).counters"
+        path = Self.path(group: group, instance: instance, node: node, directory: directory)
         let temporary = path + ".new"
         let fd = open(temporary, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StorageError("create", path: temporary, errno: errno) }
@@ -67,6 +67,12 @@ public final class CountersFile {
         // Published whole: a reader never finds a file without its magic and labels.
         put(Self.magic, at: 0)
         guard rename(temporary, path) == 0 else { throw StorageError("rename", path: temporary, errno: errno) }
+    }
+
+    /// Where the file of a node of this group lives.
+    public static func path(group: String, instance: UInt64, node: NodeId, directory: String = CountersFile.directory)
+        -> String {
+        "\(directory)/\(group)-\(String(instance, radix: 16))-\(node.rawValue).counters"
     }
 
     deinit { munmap(base, Self.fileBytes) }

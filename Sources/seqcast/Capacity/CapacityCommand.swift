@@ -156,7 +156,7 @@ struct CapacityCommand: ParsableCommand {
         result.commitServers = layout.ids(.commitServer).count
         let generator = try CapacityGenerator(load: load, transport: net.transport)
         // Ready: the role's loop runs (its counters file exists) and, for a sequencer, it sealed.
-        let countersPath = "\(CountersFile.directory)/\(layout.name)-\(String(layout.instance, radix: 16))-\(node.rawValue).counters"
+        let countersPath = CountersFile.path(group: layout.name, instance: layout.instance, node: node)
         let readyBy = monotonicNanos() + 20_000_000_000
         while !(FileManager.default.fileExists(atPath: countersPath) && load.ready) {
             generator.pass(feeding: false)

@@ -57,6 +57,11 @@ protocol CapacityLoad: AnyObject {
     func feed(now: UInt64)
 }
 
+extension CapacityLoad {
+    var runs: UInt64 { 0 }
+    var ready: Bool { true }
+}
+
 /// One reusable datagram buffer; encodes a datagram from a played node and stages it.
 struct CapacityEncoder {
     let groupId: UInt32

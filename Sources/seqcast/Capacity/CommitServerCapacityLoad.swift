@@ -26,7 +26,6 @@ final class CommitServerCapacityLoad: CapacityLoad {
     var played: [PlayedNode] { [sequencer] }
     var messages: UInt64 { ackedThrough }
     var runs: UInt64 { ackedThrough / messagesPerRun }
-    var ready: Bool { true }
     var seqsPerSubmit: UInt64 { UInt64(runsPerSubmit) * messagesPerRun }
 
     init(layout: GroupLayout, network: (NodeId) -> NetworkConfig, server: NodeId, runsPerSubmit: Int, messagesPerRun: UInt64,

@@ -24,8 +24,6 @@ final class DataServerCapacityLoad: CapacityLoad {
 
     var played: [PlayedNode] { publishers.played }
     var messages: UInt64 { reported.reduce(0, +) }
-    var runs: UInt64 { 0 }
-    var ready: Bool { true }
 
     init(layout: GroupLayout, network: (NodeId) -> NetworkConfig, server: NodeId, publishers ids: [NodeId],
          messageBytes: Int, window: UInt64) throws {

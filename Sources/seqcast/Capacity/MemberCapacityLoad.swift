@@ -22,14 +22,12 @@ final class MemberCapacityLoad: CapacityLoad {
 
     var played: [PlayedNode] { publishers.played }
     var messages: UInt64 { delivered }
-    var runs: UInt64 { 0 }
-    var ready: Bool { true }
 
     init(layout: GroupLayout, network: (NodeId) -> NetworkConfig, member: NodeId, publishers ids: [NodeId],
          messageBytes: Int, window: UInt64) throws {
         publishers = try SyntheticPublishers(layout: layout, network: network, ids: ids, messageBytes: messageBytes)
         self.window = window
-        countersPath = "\(CountersFile.directory)/\(layout.name)-\(String(layout.instance, radix: 16))-\(member.rawValue).counters"
+        countersPath = CountersFile.path(group: layout.name, instance: layout.instance, node: member)
     }
 
     deinit { if countersFD >= 0 { close(countersFD) } }
