@@ -285,10 +285,7 @@ struct BenchCommand: ParsableCommand {
             }
             rows.append(row)
         }
-        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
-        for r in rows {
-            print("    " + r.indices.map { r[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
-        }
+        for line in alignedLines(rows) { print("    " + line) }
         print("  repairs:     \(t.total("id_queries_sent")) id queries, \(t.total("fetches_sent")) fetches, "
               + "\(t.total("repairs_served", servers: true)) served, \(t.total("retransmissions")) retransmissions")
         if !t.failoverMillis.isEmpty {

@@ -97,10 +97,7 @@ struct StatsCommand: ParsableCommand {
             let reasons = dropLabels.filter { v($0) > 0 }.map { "\($0) \(v($0))" }
             if !reasons.isEmpty { notes.append("node \(n.node) drops: " + reasons.joined(separator: ", ")) }
         }
-        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
-        let lines = rows.map { r in r.indices.map { r[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-            .joined(separator: "  ") }
-        return (lines + notes).joined(separator: "\n")
+        return (alignedLines(rows) + notes).joined(separator: "\n")
     }
 
     /// The counters as Prometheus text: gauges for where a node stands, counters (`_total`) for

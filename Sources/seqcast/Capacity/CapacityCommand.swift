@@ -200,10 +200,7 @@ struct CapacityCommand: ParsableCommand {
                              String(format: "%.3f per run", r.cpuMicrosPerRun), ""])
             }
         }
-        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
-        for r in rows {
-            print("  " + r.indices.map { r[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
-        }
+        for line in alignedLines(rows) { print("  " + line) }
         for r in results {
             if let f = r.failure { print("  \(r.role.rawValue): FAILED: \(f)") }
             if !r.notes.isEmpty { print("  \(r.role.rawValue): " + r.notes.joined(separator: "; ")) }
